@@ -1,0 +1,11 @@
+import { defineConfig } from "aq";
+
+// The project's own example config: a queue beside this file, shell jobs by default.
+export default defineConfig({
+  queueDir: "queue",
+  defaults: { engine: "shell", timeout: "15m", maxAttempts: 3 },
+  concurrency: 2,
+  retry: { backoff: "10s", maxBackoff: "10m" },
+  worktrees: { setup: "test ! -f package.json || npm ci --ignore-scripts --no-audit --no-fund" },
+  plugins: [],
+});

@@ -1,0 +1,83 @@
+import { loadConfig, type ResolvedConfig } from "./config/load.ts";
+import { engineTable, type EngineDef } from "./core/engines.ts";
+import { type RunnerHooks, createRunnerHooks } from "./core/hooks.ts";
+import { Lifecycle } from "./core/lifecycle.ts";
+import { createLogger, type Logger } from "./core/logger.ts";
+import { materialize } from "./core/materialize.ts";
+import { QueueStore } from "./core/queue-store.ts";
+import type { PluginApi, PluginCommand } from "./plugin/define.ts";
+import { applyPlugins, choosePlugins, importPlugins } from "./plugin/load.ts";
+
+/** Everything a command works with, assembled once: config, logger, hooks, queue, plugins. */
+export interface Aq {
+  readonly config: ResolvedConfig;
+  readonly logger: Logger;
+  readonly hooks: RunnerHooks;
+  readonly store: QueueStore;
+  readonly lifecycle: Lifecycle;
+  readonly engines: Readonly<Record<string, EngineDef>>;
+  readonly plugins: readonly string[];
+  readonly commands: ReadonlyMap<string, PluginCommand & { plugin: string }>;
+  /** Who acts, for history entries: `cli:<command>` or a runner id. */
+  readonly by: string;
+}
+
+export interface CreateAqOptions {
+  readonly cwd?: string;
+  readonly configFile?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+  readonly by?: string;
+  /** Commands that never touch plugins (a plain read) may skip them. */
+  readonly plugins?: boolean;
+}
+
+export async function createAq(options: CreateAqOptions = {}): Promise<Aq> {
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? createLogger();
+  const config = await loadConfig({ ...(options.cwd ? { cwd: options.cwd } : {}), file: options.configFile, env });
+  const choices = options.plugins === false ? [] : choosePlugins(config.plugins, env, config.file);
+  const loaded = await importPlugins(choices, config);
+  const hooks = createRunnerHooks((error) => logger.withTag(error.plugin).error(error.message));
+  const store = await QueueStore.open(config.queueDir, { gitQueue: config.gitQueue });
+  const lifecycle = new Lifecycle(store, hooks, logger);
+  const by = options.by ?? "cli";
+  const commands = new Map<string, PluginCommand & { plugin: string }>();
+  const makeApi = (name: string): PluginApi => ({
+    hooks,
+    logger: logger.withTag(name),
+    config,
+    env,
+    queue: {
+      root: store.root,
+      get: (id) => store.get(id),
+      list: (stages) => store.list(stages),
+      enqueue: async (input) => {
+        const record = await materialize(store, input, { stage: "queued", by: `plugin:${name}` });
+        await lifecycle.created(record, `plugin:${name}`);
+        return record;
+      },
+      updateMeta: async (id, patch) => {
+        const stage = (await store.get(id)).stage;
+        await store.update(id, stage, (meta) => ({ ...meta, ...patch }));
+      },
+    },
+    registerCommand: (command, definition) => {
+      if (commands.has(command)) throw new Error(`command "${command}" is already registered by ${commands.get(command)!.plugin}`);
+      commands.set(command, { ...definition, plugin: name });
+    },
+    extendStatus: (extend) => hooks.status.tapPromise(name, async (status) => extend(status)),
+  });
+  await applyPlugins(loaded, makeApi, config.file);
+  return {
+    config,
+    logger,
+    hooks,
+    store,
+    lifecycle,
+    engines: engineTable(config.engines),
+    plugins: loaded.map((item) => item.plugin.name),
+    commands,
+    by,
+  };
+}

@@ -1,0 +1,54 @@
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { defineCommand } from "citty";
+import { AqError, isErrno, oneLine } from "../../core/errors.ts";
+import { checkJobId, newJobId } from "../../core/job-id.ts";
+import { parseJob } from "../../core/job-file.ts";
+import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
+
+export default defineCommand({
+  meta: { name: "add", description: "Validate a job file (or - for stdin) and put it in queued/; prints the job's id" },
+  args: {
+    file: { type: "positional", description: "The job file (Markdown with YAML frontmatter), or - to read stdin", required: false },
+    id: { type: "string", description: "The job's id (default: from the file name and the time)", valueHint: "id" },
+    fromTracker: { type: "string", description: "Materialize the job from a tracker item (needs the tracker-echo plugin)", valueHint: "item" },
+    ...commonArgs,
+    ...jsonArg,
+  },
+  async run({ args }) {
+    if (args.fromTracker !== undefined) {
+      throw new AqError("AQ_BAD_USAGE", "aq add --from-tracker needs the tracker-echo plugin, which this build does not include yet");
+    }
+    if (!args.file) throw new AqError("AQ_BAD_USAGE", "aq add: name a job file, or - to read one from stdin (see aq add --help)");
+    const source = args.file === "-" ? "stdin" : args.file;
+    const text = args.file === "-" ? await readStdin() : await readJobText(args.file);
+    const spec = parseJob(text, source);
+    const id = args.id ? checkJobId(args.id) : newJobId(args.file === "-" ? undefined : basename(args.file));
+    const aq = await openAq(args, "add");
+    if (spec.unknownKeys.length) aq.logger.warn(`${source}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}`);
+    const record = await aq.store.create({ id, text, spec, origin: { kind: "local" } }, { by: aq.by }).catch((error) => {
+      if (error instanceof AqError && error.code === "AQ_CONFLICT") throw new AqError("AQ_BAD_USAGE", error.message);
+      throw error;
+    });
+    await aq.lifecycle.created(record, aq.by);
+    if (args.json) printJson({ id, stage: record.stage, dir: record.dir });
+    else print(id);
+  },
+});
+
+async function readJobText(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) throw new AqError("AQ_NOT_FOUND", `${path}: no such file`);
+    if (isErrno(error, "EISDIR")) throw new AqError("AQ_BAD_USAGE", `${path}: is a directory, not a job file`);
+    throw new AqError("AQ_BAD_JOB", `${path}: cannot be read: ${oneLine(error)}`);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new AqError("AQ_BAD_USAGE", "aq add -: stdin is a terminal; pipe a job file in");
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}

@@ -1,0 +1,68 @@
+import { join } from "node:path";
+import { defineCommand } from "citty";
+import { formatDuration } from "../../core/duration.ts";
+import type { StatusReport } from "../../core/hooks.ts";
+import { LOG_FILE } from "../../core/queue-store.ts";
+import { STAGE_NAMES } from "../../core/stages.ts";
+import { collectStatus } from "../../core/status.ts";
+import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
+
+export default defineCommand({
+  meta: { name: "status", description: "Counts per stage and the jobs; with an ID, that job's meta and history" },
+  args: {
+    id: { type: "positional", description: "A job id: show its detail", required: false },
+    all: { type: "boolean", description: "List shipped jobs too (hidden by default)" },
+    ...commonArgs,
+    ...jsonArg,
+  },
+  async run({ args }) {
+    const aq = await openAq(args, "status");
+    if (args.id) {
+      const job = await aq.store.get(args.id);
+      if (args.json) return printJson({ id: job.id, stage: job.stage, dir: job.dir, meta: job.meta });
+      print(`${job.id}  ${job.stage}${job.meta.reason ? `  (${job.meta.reason})` : ""}`);
+      print(`  attempts ${job.meta.attempts}, priority ${job.meta.priority}, origin ${job.meta.origin.kind}, created ${job.meta.createdAt}`);
+      if (job.meta.wip) print(`  wip ${job.meta.wip.branch} @ ${job.meta.wip.commit.slice(0, 12)}`);
+      if (job.meta.worktree) print(`  worktree ${job.meta.worktree.path} (base ${job.meta.worktree.baseBranch || job.meta.worktree.baseCommit.slice(0, 12)})`);
+      print("  history:");
+      for (const entry of job.meta.history) print(`    ${entry.at}  ${entry.from ?? "·"} → ${entry.to}  by ${entry.by}${entry.reason ? `  (${entry.reason})` : ""}`);
+      print(`  log ${join(job.dir, LOG_FILE)}`);
+      return;
+    }
+    const report = await collectStatus(aq.store, aq.hooks);
+    if (args.json) return printJson(report);
+    printHuman(report, aq.store.root, Boolean(args.all));
+  },
+});
+
+function printHuman(report: StatusReport, root: string, all: boolean): void {
+  if (report.factoryId) print(`factory ${report.factoryId}`);
+  print(`queue ${root}`);
+  print(STAGE_NAMES.filter((stage) => report.counts[stage] > 0).map((stage) => `${stage} ${report.counts[stage]}`).join(" · ") || "empty");
+  const quarantined = report.jobs.filter((job) => job.stage === "quarantine");
+  if (quarantined.length) {
+    print("");
+    print(`!! ${quarantined.length} quarantined job(s) need a person: inspect with aq status ID; requeue with aq retry ID; discard with aq block ID --reason R`);
+    for (const job of quarantined) print(`   ${job.id}${job.fleet ? ` (fleet ${job.fleet.jobId}, epoch ${job.fleet.leaseEpoch})` : ""}  ${job.reason ?? ""}`);
+  }
+  for (const note of report.notes) print(note);
+  for (const broken of report.broken) print(`!! ${broken.stage}/${broken.id}: ${broken.problem}`);
+  const rows = report.jobs.filter((job) => all || job.stage !== "shipped");
+  if (rows.length) {
+    print("");
+    const now = Date.now();
+    const table = rows.map((job) => [
+      job.id,
+      job.stage,
+      String(job.attempts),
+      formatDuration(now - Date.parse(job.updatedAt)),
+      job.fleet ? `epoch ${job.fleet.leaseEpoch}` : job.origin.kind,
+      job.reason ?? "",
+    ]);
+    const header = ["ID", "STAGE", "TRIES", "SINCE", "ORIGIN", "REASON"];
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+    for (const row of [header, ...table]) print(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+  }
+  const runners = report.runners as Array<{ pid: number; mode: string; concurrency: number }> | undefined;
+  if (runners?.length) print(`\nrunners: ${runners.map((r) => `pid ${r.pid} (${r.mode}, ${r.concurrency} slot${r.concurrency === 1 ? "" : "s"})`).join(", ")}`);
+}

@@ -1,0 +1,101 @@
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parse as parsePath } from "node:path";
+import { pathToFileURL } from "node:url";
+import { cosmiconfig, type Loader } from "cosmiconfig";
+import { parseDuration } from "../core/duration.ts";
+import { AqError, oneLine } from "../core/errors.ts";
+import { check } from "../core/validation.ts";
+import { ConfigSchema, type EngineConfig, type PluginEntry, type UserConfig } from "./schema.ts";
+import { importTypeScript } from "./ts-loader.ts";
+
+export interface ResolvedConfig {
+  /** The config file, when one was found. */
+  readonly file: string | undefined;
+  /** Paths in the config are relative to this: the config file's directory, else the working directory. */
+  readonly dir: string;
+  readonly queueDir: string;
+  readonly workdir: string;
+  readonly defaults: { engine: string; timeoutMs: number; stallMs: number | undefined; maxAttempts: number; yolo: boolean };
+  readonly engines: Readonly<Record<string, EngineConfig>>;
+  readonly concurrency: number;
+  readonly retry: { backoffMs: number; maxBackoffMs: number };
+  readonly killGraceMs: number;
+  readonly pollIntervalMs: number;
+  readonly worktrees: { dir: string; setup: string | undefined };
+  readonly gitQueue: boolean | "auto";
+  readonly plugins: readonly PluginEntry[];
+}
+
+const PLACES = ["package.json", "aq.config.ts", "aq.config.mts", "aq.config.js", "aq.config.mjs", "aq.config.cjs", "aq.config.json"];
+
+const loadModule: Loader = async (filepath) => {
+  const module = filepath.endsWith(".ts") ? await importTypeScript(filepath) : await import(pathToFileURL(filepath).href);
+  return module.default ?? module;
+};
+
+export interface LoadConfigOptions {
+  readonly cwd?: string;
+  /** An explicit config file (`--config`, `AQ_CONFIG`); no search then. */
+  readonly file?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Finds the config from the working directory upwards (cosmiconfig), validates it (valibot)
+ * and resolves every path and duration. A bad config throws one line naming the file and key.
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const explorer = cosmiconfig("aq", {
+    searchPlaces: PLACES,
+    searchStrategy: "global",
+    stopDir: parsePath(cwd).root,
+    cache: false,
+    loaders: { ".ts": loadModule, ".mts": loadModule, ".js": loadModule, ".mjs": loadModule, ".cjs": loadModule },
+  });
+  const explicit = options.file ?? (env.AQ_CONFIG || undefined);
+  let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
+  const where = explicit ? resolve(cwd, explicit) : cwd;
+  try {
+    found = explicit ? await explorer.load(where) : await explorer.search(cwd);
+  } catch (error) {
+    const file = (error as { filepath?: string }).filepath ?? where;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new AqError("AQ_BAD_CONFIG", `${file}: config file not found`);
+    throw new AqError("AQ_BAD_CONFIG", `${file}: cannot be loaded: ${oneLine(error)}`);
+  }
+  const file = found?.filepath;
+  const raw = found && !found.isEmpty ? found.config : {};
+  const result = check(ConfigSchema, raw ?? {});
+  if (!result.ok) throw new AqError("AQ_BAD_CONFIG", `${file ?? "config"}: ${result.problem}`);
+  return resolveConfig(result.value, file, cwd, env);
+}
+
+export function resolveConfig(config: UserConfig, file: string | undefined, cwd: string, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const dir = file ? dirname(file) : cwd;
+  const at = (path: string) => (isAbsolute(path) ? path : resolve(dir, path));
+  const queueDir = env.AQ_QUEUE_DIR ? resolve(cwd, env.AQ_QUEUE_DIR) : at(config.queueDir ?? "queue");
+  const ms = (value: string | undefined, fallback: number) => (value === undefined ? fallback : parseDuration(value)!);
+  const defaults = config.defaults ?? {};
+  return {
+    file,
+    dir,
+    queueDir,
+    workdir: config.workdir ? at(config.workdir) : cwd,
+    defaults: {
+      engine: defaults.engine ?? "claude",
+      timeoutMs: ms(defaults.timeout, 4 * 3600_000),
+      stallMs: defaults.stall === undefined ? undefined : parseDuration(defaults.stall),
+      maxAttempts: defaults.maxAttempts ?? 3,
+      yolo: defaults.yolo ?? false,
+    },
+    engines: config.engines ?? {},
+    concurrency: config.concurrency ?? 1,
+    retry: { backoffMs: ms(config.retry?.backoff, 10_000), maxBackoffMs: ms(config.retry?.maxBackoff, 15 * 60_000) },
+    killGraceMs: ms(config.killGrace, 10_000),
+    pollIntervalMs: ms(config.pollInterval, 1_000),
+    worktrees: { dir: config.worktrees?.dir ? at(config.worktrees.dir) : resolve(queueDir, ".worktrees"), setup: config.worktrees?.setup },
+    gitQueue: config.gitQueue ?? "auto",
+    plugins: config.plugins ?? [],
+  };
+}

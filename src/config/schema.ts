@@ -1,0 +1,68 @@
+import * as v from "valibot";
+import { DURATION_HINT, parseDuration } from "../core/duration.ts";
+
+const duration = v.pipe(
+  v.string(`must be ${DURATION_HINT}`),
+  v.check((value) => parseDuration(value) !== undefined, (issue) => `${JSON.stringify(issue.input)} is not ${DURATION_HINT}`),
+);
+
+const positiveInt = (what: string) => v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));
+
+export const EngineSchema = v.strictObject({
+  /** argv; placeholders: {prompt}, {promptFile}, {yolo}. */
+  command: v.pipe(v.array(v.string(), "must be an array of strings (argv)"), v.minLength(1, "must name a program")),
+  /** How the prompt reaches the program: on stdin, as an argument, or as a file path. */
+  prompt: v.optional(v.picklist(["stdin", "arg", "file"], "must be stdin, arg or file")),
+  /** Arguments `yolo: true` adds (the engine's skip-permissions flag). */
+  yolo: v.optional(v.array(v.string(), "must be an array of strings")),
+  env: v.optional(v.record(v.string(), v.string(), "must map names to strings")),
+});
+
+const PluginSpecifier = v.pipe(v.string("must be a plugin name or path"), v.nonEmpty("must be a plugin name or path"));
+
+export const PluginEntrySchema = v.union(
+  [PluginSpecifier, v.tuple([PluginSpecifier, v.union([v.literal(false), v.record(v.string(), v.unknown())])])],
+  "must be a specifier, [specifier, options] or [specifier, false]",
+);
+
+export const ConfigSchema = v.strictObject(
+  {
+    /** The queue directory; relative to the config file. `AQ_QUEUE_DIR` overrides it. */
+    queueDir: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must be a path"))),
+    /** Where a job without `cwd` works; relative to the config file. */
+    workdir: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must be a path"))),
+    /** Defaults for job frontmatter. */
+    defaults: v.optional(
+      v.strictObject({
+        engine: v.optional(v.string("must be an engine name")),
+        timeout: v.optional(duration),
+        stall: v.optional(duration),
+        maxAttempts: v.optional(positiveInt("an integer of at least 1")),
+        yolo: v.optional(v.boolean("must be true or false")),
+      }),
+    ),
+    engines: v.optional(v.record(v.string(), EngineSchema, "must map engine names to { command, prompt?, yolo?, env? }")),
+    concurrency: v.optional(positiveInt("an integer of at least 1")),
+    retry: v.optional(v.strictObject({ backoff: v.optional(duration), maxBackoff: v.optional(duration) })),
+    /** How long an engine has between SIGTERM and SIGKILL. */
+    killGrace: v.optional(duration),
+    /** How often an idle runner looks at the queue again (it also watches the directory). */
+    pollInterval: v.optional(duration),
+    worktrees: v.optional(
+      v.strictObject({
+        /** Where job worktrees go; default `<queueDir>/.worktrees`. */
+        dir: v.optional(v.string("must be a path")),
+        /** A sh command run in each new worktree before the engine (copy .env, install). */
+        setup: v.optional(v.string("must be a shell command")),
+      }),
+    ),
+    /** Commit every transition when the queue is in a git work tree: true, false or "auto". */
+    gitQueue: v.optional(v.union([v.boolean(), v.literal("auto")], 'must be true, false or "auto"')),
+    plugins: v.optional(v.array(PluginEntrySchema, "must be an array")),
+  },
+  (issue) => `unknown key (${String(issue.received)}); known keys: queueDir, workdir, defaults, engines, concurrency, retry, killGrace, pollInterval, worktrees, gitQueue, plugins`,
+);
+
+export type UserConfig = v.InferInput<typeof ConfigSchema>;
+export type EngineConfig = v.InferOutput<typeof EngineSchema>;
+export type PluginEntry = v.InferOutput<typeof PluginEntrySchema>;

@@ -1,0 +1,169 @@
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook } from "tapable";
+import { AqHookError, FencedError } from "./errors.ts";
+import type { JobMeta } from "./meta.ts";
+import type { Stage } from "./stages.ts";
+import type { MaterializeInput } from "./materialize.ts";
+
+/** A gate's answer: present means "no", with the reason shown to the person. */
+export interface Veto {
+  readonly reason: string;
+}
+
+export interface RunnerContext {
+  readonly runnerId: string;
+  readonly slots: number;
+  /** true once the runner was asked to stop claiming (a signal or `aq drain`). */
+  readonly draining: boolean;
+  /** Jobs this runner holds right now. */
+  readonly running: readonly string[];
+}
+
+export type ClaimContext = RunnerContext;
+
+/** A job a plugin supplies: already materialized in assigned/ and owned by this runner. */
+export interface ClaimedJob {
+  readonly id: string;
+}
+
+export interface IdleContext extends RunnerContext {
+  /** Writes a job straight into assigned/, owned by this runner, and returns it to be run. */
+  materialize(input: MaterializeInput): Promise<ClaimedJob>;
+}
+
+export interface StageEvent {
+  readonly jobId: string;
+  readonly from: Stage | null;
+  readonly to: Stage;
+  readonly reason?: string | undefined;
+  readonly by: string;
+  readonly meta: Readonly<JobMeta>;
+}
+
+export type TerminalEvent = StageEvent;
+
+/** Given to `building` taps while the engine runs: a timer's life and a way to stop the job. */
+export interface BuildingContext {
+  readonly jobId: string;
+  readonly meta: Readonly<JobMeta>;
+  /** Aborted when the build ends, however it ends: clear timers on it. */
+  readonly signal: AbortSignal;
+  /** Kills the engine's process group; a FencedError fails the job as `fenced`. */
+  abort(error: Error): void;
+}
+
+export interface ShipContext {
+  readonly jobId: string;
+  readonly meta: Readonly<JobMeta>;
+  readonly force: boolean;
+}
+
+export interface StatusJob {
+  readonly id: string;
+  readonly stage: Stage;
+  readonly origin: JobMeta["origin"];
+  readonly reason?: string;
+  readonly fleet?: { jobId: string; leaseEpoch: number };
+  readonly attempts: number;
+  readonly priority: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface StatusReport {
+  factoryId?: string;
+  counts: Record<Stage, number>;
+  jobs: StatusJob[];
+  broken: Array<{ id: string; stage: Stage; problem: string }>;
+  /** Lines plugins add to the human-readable status (one per line). */
+  notes: string[];
+  [extension: string]: unknown;
+}
+
+export type TapErrorReporter = (error: AqHookError) => void;
+
+/**
+ * The whole extension surface of aq in one frozen table (webpack's way): the hook's class says
+ * what it means. Bail: a gate or a first-answer-wins supplier. Series: ordered side effects.
+ * Waterfall: a value plugins transform. A tap that throws is reported with its plugin and hook
+ * and the runner goes on, except for a FencedError, which reaches the runner and aborts its job.
+ */
+export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
+  const hooks = {
+    /** The runner starts its loop (heartbeat, register). */
+    runnerStart: new AsyncSeriesHook<[RunnerContext]>(["runner"]),
+    /** Before each claim: a plugin may veto (draining) or do due periodic work. */
+    beforeClaim: new AsyncSeriesBailHook<[ClaimContext], Veto | undefined>(["ctx"]),
+    /** The local queue has nothing claimable: a plugin may supply a job (a fleet claim). */
+    onIdle: new AsyncSeriesBailHook<[IdleContext], ClaimedJob | undefined>(["ctx"]),
+    /** The engine starts: taps may keep a timer (lease renew) until ctx.signal aborts. */
+    building: new SyncHook<[BuildingContext]>(["ctx"]),
+    /** After every transition. */
+    onStage: new AsyncSeriesHook<[StageEvent]>(["event"]),
+    /** The job came to rest: shipped, dead_letter, or failed/blocked/quarantine for a person. */
+    onTerminal: new AsyncSeriesHook<[TerminalEvent]>(["event"]),
+    /** Last chance to refuse a merge. */
+    beforeShip: new AsyncSeriesBailHook<[ShipContext], Veto | undefined>(["ctx"]),
+    /** The runner is about to exit (release, last heartbeat). */
+    runnerStop: new AsyncSeriesHook<[RunnerContext]>(["runner"]),
+    /** `aq status`: plugins add fields (factoryId) and notes. */
+    status: new AsyncSeriesWaterfallHook<[StatusReport]>(["status"]),
+  };
+  for (const [name, hook] of Object.entries(hooks)) {
+    (hook as { intercept(interceptor: object): void }).intercept({ register: (tap: Tap) => isolate(tap, name, onTapError) });
+  }
+  return Object.freeze(hooks);
+}
+
+export type RunnerHooks = ReturnType<typeof createRunnerHooks>;
+export type HookName = keyof RunnerHooks;
+
+interface Tap {
+  name: string;
+  type: "sync" | "async" | "promise";
+  fn: (...args: unknown[]) => unknown;
+}
+
+function isolate(tap: Tap, hook: string, report: TapErrorReporter): Tap {
+  const { fn, name } = tap;
+  // A failed tap of a waterfall passes the value on unchanged; of any other hook, answers nothing.
+  const fallback = (args: unknown[]) => (hook === "status" ? args[0] : undefined);
+  const handle = (error: unknown, args: unknown[]) => {
+    if (error instanceof FencedError) throw error;
+    report(new AqHookError(name, hook, error));
+    return fallback(args);
+  };
+  if (tap.type === "sync") {
+    return { ...tap, fn: (...args: unknown[]) => { try { return fn(...args); } catch (error) { return handle(error, args); } } };
+  }
+  if (tap.type === "promise") {
+    return {
+      ...tap,
+      fn: async (...args: unknown[]) => {
+        try {
+          return await fn(...args);
+        } catch (error) {
+          return handle(error, args);
+        }
+      },
+    };
+  }
+  return {
+    ...tap,
+    fn: (...args: unknown[]) => {
+      const callback = args.pop() as (error?: unknown, result?: unknown) => void;
+      const done = (error: unknown, result?: unknown) => {
+        if (!error) return callback(null, result);
+        try {
+          callback(null, handle(error, args));
+        } catch (fenced) {
+          callback(fenced);
+        }
+      };
+      try {
+        fn(...args, done);
+      } catch (error) {
+        done(error);
+      }
+    },
+  };
+}

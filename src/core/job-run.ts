@@ -1,0 +1,218 @@
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { ResolvedConfig } from "../config/load.ts";
+import { formatDuration } from "./duration.ts";
+import { engineEnv, invocation, type EngineDef } from "./engines.ts";
+import { AqError, FencedError, oneLine } from "./errors.ts";
+import type { RunnerHooks } from "./hooks.ts";
+import type { JobSpec } from "./job-file.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+import type { FileLock } from "./locks.ts";
+import type { Logger } from "./logger.ts";
+import type { JobMeta } from "./meta.ts";
+import { runInGroup } from "./process-group.ts";
+import { processStartTime } from "./process-ref.ts";
+import { LOG_FILE, type JobRecord } from "./queue-store.ts";
+import type { Stage } from "./stages.ts";
+import { commitAll, findRepo, headOf, prepareWorktree, workingDirIn } from "./worktree.ts";
+
+export interface JobContext {
+  readonly lifecycle: Lifecycle;
+  readonly hooks: RunnerHooks;
+  readonly logger: Logger;
+  readonly config: ResolvedConfig;
+  readonly engines: Readonly<Record<string, EngineDef>>;
+  /** Who makes the transitions (history's `by`). */
+  readonly by: string;
+  /** Aborted with CANCELLED when the runner is told to stop now (a second signal). */
+  readonly cancel: AbortSignal;
+}
+
+/** The reason a second SIGINT/SIGTERM aborts running jobs with. */
+export const CANCELLED = new Error("cancelled: the runner was told to stop now");
+
+export const BLOCKED_MARKER = /^AQ_BLOCKED:\s*(.*)$/;
+export const BLOCKED_EXIT_CODE = 3;
+
+/** Runs one claimed job from assigned/ to its next resting stage; never throws for the job's own failures. */
+export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: FileLock | undefined): Promise<Stage> {
+  const { lifecycle, config, logger, by } = ctx;
+  const { store } = lifecycle;
+  const id = claimed.id;
+  let stage: Stage = claimed.stage;
+  let maxAttempts = config.defaults.maxAttempts;
+  const fail = async (reason: string, retryable: boolean, patch?: (meta: JobMeta) => JobMeta): Promise<Stage> =>
+    (stage = await lifecycle.fail({ id, stage }, reason, { by, retryable, maxAttempts, backoff: config.retry, ...(patch ? { patch } : {}) }));
+
+  try {
+    let spec: JobSpec;
+    try {
+      spec = await store.readSpec(claimed);
+    } catch (error) {
+      return await fail(oneLine(error), false);
+    }
+    maxAttempts = spec.maxAttempts ?? maxAttempts;
+    if (spec.unknownKeys.length) logger.warn(`${id}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}`);
+    const engineName = spec.engine ?? config.defaults.engine;
+    const engine = ctx.engines[engineName];
+    if (!engine) return await fail(`unknown engine "${engineName}" (known: ${Object.keys(ctx.engines).join(", ")})`, false);
+    const cwd = spec.cwd ? resolve(config.workdir, spec.cwd) : config.workdir;
+    if (!existsSync(cwd)) return await fail(`cwd ${cwd} does not exist`, false);
+
+    const repo = await findRepo(cwd);
+    let workDir = cwd;
+    let patch: (meta: JobMeta) => JobMeta = (meta) => meta;
+    if (repo) {
+      const worktree = await prepareWorktree({ repo, id, root: config.worktrees.dir, previous: claimed.meta.worktree });
+      if (worktree.created && config.worktrees.setup) {
+        const setup = await runInGroup({
+          file: "sh",
+          args: ["-c", config.worktrees.setup],
+          cwd: worktree.path,
+          env: engineEnv(process.env, { AQ_JOB_ID: id, AQ_QUEUE_DIR: store.root }),
+          logFile: join(claimed.dir, LOG_FILE),
+          killGraceMs: config.killGraceMs,
+          timeoutMs: config.defaults.timeoutMs,
+        });
+        if (setup.exitCode !== 0) return await fail(`worktree setup failed (${describeExit(setup.exitCode, setup.signal)}): ${config.worktrees.setup}`, true);
+      }
+      workDir = workingDirIn(worktree, cwd);
+      // A retry keeps what an earlier attempt left, committed, so the checkpoint names all of it.
+      const head = worktree.created
+        ? await headOf(worktree.path)
+        : await commitAll(worktree.path, `aq: ${id}: work left by an earlier attempt`);
+      patch = (meta) => ({
+        ...meta,
+        worktree: { path: worktree.path, repo: worktree.repo, baseBranch: worktree.baseBranch, baseCommit: worktree.baseCommit },
+        wip: { branch: worktree.branch, commit: head },
+      });
+    }
+    let meta = await lifecycle.move(id, "assigned", "building", { by, patch });
+    stage = "building";
+    const dir = store.jobDir("building", id);
+    const promptFile = join(dir, "prompt.txt");
+    await writeFile(promptFile, spec.body);
+    const call = invocation(engine, spec.body, { yolo: spec.yolo ?? config.defaults.yolo, promptFile });
+
+    const abort = new AbortController();
+    const onCancel = () => abort.abort(CANCELLED);
+    if (ctx.cancel.aborted) onCancel();
+    ctx.cancel.addEventListener("abort", onCancel, { once: true });
+    const buildEnd = new AbortController();
+    ctx.hooks.building.call({ jobId: id, meta, signal: buildEnd.signal, abort: (error) => abort.abort(error) });
+
+    let blocked: string | undefined;
+    let recorded: Promise<unknown> = Promise.resolve();
+    const timeoutMs = spec.timeout ?? config.defaults.timeoutMs;
+    const stallMs = spec.stall ?? config.defaults.stallMs;
+    logger.info(`${id}: building with ${engineName}${repo ? ` on ${meta.wip?.branch}` : ""}`);
+    const result = await runInGroup({
+      file: call.file,
+      args: call.args,
+      cwd: workDir,
+      env: engineEnv(process.env, { ...call.env, AQ_JOB_ID: id, AQ_STAGE: "building", AQ_QUEUE_DIR: store.root }),
+      stdin: call.stdin,
+      logFile: join(dir, LOG_FILE),
+      timeoutMs,
+      stallMs,
+      killGraceMs: config.killGraceMs,
+      signal: abort.signal,
+      onSpawn: (pgid) => {
+        const startTime = processStartTime(pgid);
+        const engineRef = { name: engineName, pgid, startedAt: new Date().toISOString(), ...(startTime ? { startTime } : {}) };
+        recorded = store.update(id, "building", (m) => ({ ...m, engine: engineRef })).catch(() => {});
+      },
+      onLine: (line) => {
+        const match = BLOCKED_MARKER.exec(line);
+        if (match) blocked = match[1]?.trim() || "blocked by the agent";
+      },
+    });
+    buildEnd.abort();
+    ctx.cancel.removeEventListener("abort", onCancel);
+    await recorded;
+    const clearEngine = (m: JobMeta): JobMeta => {
+      const { engine: _, ...rest } = m;
+      return rest;
+    };
+
+    if (result.aborted instanceof FencedError) throw result.aborted;
+    if (result.aborted === CANCELLED) {
+      await lifecycle.move(id, "building", "queued", {
+        by,
+        reason: "cancelled: the runner was stopped; the attempt does not count",
+        patch: (m) => ({ ...clearEngine(m), attempts: Math.max(0, m.attempts - 1) }),
+      });
+      return (stage = "queued");
+    }
+    if (result.aborted) return await fail(`aborted: ${oneLine(result.aborted)}`, true, clearEngine);
+    if (result.spawnError) {
+      const missing = result.spawnError.code === "ENOENT";
+      const reason = missing
+        ? `engine "${engineName}" is not installed: command "${call.file}" not found on PATH`
+        : `engine "${engineName}" could not start: ${oneLine(result.spawnError)}`;
+      return await fail(reason, !missing, clearEngine);
+    }
+    if (result.timedOut) return await fail(`timeout: killed after ${formatDuration(timeoutMs)}`, true, clearEngine);
+    if (result.stalled) return await fail(`stalled: no agent activity for ${formatDuration(stallMs ?? 0)}`, true, clearEngine);
+    if (blocked !== undefined || result.exitCode === BLOCKED_EXIT_CODE) {
+      meta = await lifecycle.move(id, "building", "blocked", { by, reason: blocked ?? `engine exited ${BLOCKED_EXIT_CODE} (blocked)`, patch: clearEngine });
+      return (stage = "blocked");
+    }
+    if (result.exitCode !== 0) return await fail(`engine ${describeExit(result.exitCode, result.signal)}`, true, clearEngine);
+
+    let wipPatch = clearEngine;
+    if (meta.worktree && meta.wip) {
+      const commit = await commitAll(meta.worktree.path, `aq: ${id} (attempt ${meta.attempts})`);
+      const branch = meta.wip.branch;
+      wipPatch = (m) => ({ ...clearEngine(m), wip: { branch, commit } });
+    }
+    await lifecycle.move(id, "building", "review", { by, patch: wipPatch });
+    logger.success(`${id}: review (${formatDuration(result.durationMs)})`);
+    return (stage = "review");
+  } catch (error) {
+    if (error instanceof FencedError) return fence(ctx, id, error);
+    const current = (await store.locate(id)) ?? stage;
+    if (current !== "assigned" && current !== "building") {
+      logger.error(`${id}: ${oneLine(error)}`);
+      return current;
+    }
+    stage = current;
+    return await fail(error instanceof AqError ? oneLine(error) : `internal error: ${oneLine(error)}`, true).catch((inner) => {
+      logger.error(`${id}: could not record the failure: ${oneLine(inner)}`);
+      return stage;
+    });
+  } finally {
+    await lock?.release();
+  }
+}
+
+/**
+ * Another factory owns the job now: the engine is already stopped, nothing is shipped, and the
+ * job rests in failed with reason `fenced` for a person to look at.
+ */
+async function fence(ctx: JobContext, id: string, error: FencedError): Promise<Stage> {
+  const { lifecycle, logger, by } = ctx;
+  logger.warn(`${id}: fenced-abort: ${error.message}; the engine was stopped and nothing will be shipped`);
+  const stage = await lifecycle.store.locate(id);
+  if (!stage || stage === "failed") return stage ?? "failed";
+  try {
+    await lifecycle.move(id, stage, "failed", {
+      by,
+      reason: "fenced",
+      patch: (m) => {
+        const { engine: _, ...rest } = m;
+        const events = Array.isArray(m.events) ? m.events : [];
+        return { ...rest, events: [...events, { type: "fenced-abort", at: new Date().toISOString(), detail: error.message }] };
+      },
+    });
+  } catch (inner) {
+    if (!(inner instanceof FencedError)) logger.error(`${id}: could not record the fence: ${oneLine(inner)}`);
+  }
+  return "failed";
+}
+
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `killed by ${signal}` : `exited ${code}`;
+}
+

@@ -1,0 +1,79 @@
+import { formatDuration } from "./duration.ts";
+import type { RunnerHooks, StageEvent } from "./hooks.ts";
+import type { Logger } from "./logger.ts";
+import type { JobMeta } from "./meta.ts";
+import type { JobRecord, MoveOptions, QueueStore } from "./queue-store.ts";
+import { STAGES, type Stage } from "./stages.ts";
+
+export interface FailOptions {
+  readonly by: string;
+  /** Transient failures (exit codes, timeouts, crashes) are retried; a bad job file is not. */
+  readonly retryable: boolean;
+  readonly maxAttempts: number;
+  readonly backoff: { backoffMs: number; maxBackoffMs: number };
+  readonly patch?: (meta: JobMeta) => JobMeta;
+}
+
+/**
+ * Every transition goes through here: the store moves the directory, then the hooks hear of it.
+ * A FencedError thrown by an onStage tap propagates to the caller, after the move.
+ */
+export class Lifecycle {
+  readonly store: QueueStore;
+  readonly hooks: RunnerHooks;
+  readonly logger: Logger;
+
+  constructor(store: QueueStore, hooks: RunnerHooks, logger: Logger) {
+    this.store = store;
+    this.hooks = hooks;
+    this.logger = logger;
+  }
+
+  async move(id: string, from: Stage, to: Stage, options: MoveOptions & { comesToRest?: boolean }): Promise<JobMeta> {
+    const { after } = await this.store.move(id, from, to, options);
+    this.logger.debug(`${id}: ${from} → ${to}${options.reason ? ` (${options.reason})` : ""}`);
+    await this.announce({ jobId: id, from, to, reason: options.reason, by: options.by, meta: after }, options.comesToRest ?? STAGES[to].terminal);
+    return after;
+  }
+
+  /** Tells the hooks of a job that was just created (from: null). */
+  async created(record: JobRecord, by: string): Promise<void> {
+    const entry = record.meta.history.at(-1);
+    await this.announce({ jobId: record.id, from: entry?.from ?? null, to: record.stage, reason: record.meta.reason, by, meta: record.meta }, STAGES[record.stage].terminal);
+  }
+
+  private async announce(event: StageEvent, comesToRest: boolean): Promise<void> {
+    await this.hooks.onStage.promise(event);
+    if (comesToRest) await this.hooks.onTerminal.promise(event);
+  }
+
+  /**
+   * Fails a job: a retryable failure with attempts left goes back to queued after a backoff
+   * (doubling, capped); one with none left goes to dead_letter; any other stays in failed.
+   */
+  async fail(record: { id: string; stage: Stage }, reason: string, options: FailOptions): Promise<Stage> {
+    const meta = (await this.store.read(record.stage, record.id)).meta;
+    const attemptsLeft = meta.attempts < options.maxAttempts;
+    const retry = options.retryable && attemptsLeft;
+    const patch = options.patch;
+    await this.move(record.id, record.stage, "failed", {
+      by: options.by,
+      reason,
+      ...(patch ? { patch } : {}),
+      comesToRest: !options.retryable,
+    });
+    if (!options.retryable) return "failed";
+    if (!retry) {
+      await this.move(record.id, "failed", "dead_letter", { by: options.by, reason: `${meta.attempts} of ${options.maxAttempts} attempts failed; last: ${reason}` });
+      return "dead_letter";
+    }
+    const delay = Math.min(options.backoff.backoffMs * 2 ** Math.max(0, meta.attempts - 1), options.backoff.maxBackoffMs);
+    const notBefore = new Date(Date.now() + delay).toISOString();
+    await this.move(record.id, "failed", "queued", {
+      by: options.by,
+      reason: `retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`,
+      patch: (m) => ({ ...m, notBefore }),
+    });
+    return "queued";
+  }
+}

@@ -1,0 +1,105 @@
+import { mkdir, readlink, symlink, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isErrno } from "./errors.ts";
+import type { ProcessRef } from "./meta.ts";
+import { isAlive, selfRef } from "./process-ref.ts";
+
+/**
+ * A mutex across processes: a symlink whose target names its owner (pid, start time, host),
+ * created atomically by symlink(2). A lock whose owner is gone is stolen, under a second
+ * short-lived lock so that two stealers never remove a lock a live process just took.
+ */
+export class FileLock {
+  readonly path: string;
+  private readonly token: string;
+
+  private constructor(path: string, token: string) {
+    this.path = path;
+    this.token = token;
+  }
+
+  static async tryAcquire(path: string, note = ""): Promise<FileLock | undefined> {
+    const token = encodeOwner(selfRef(), note);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await create(path, token)) return new FileLock(path, token);
+      const owner = await ownerOf(path);
+      if (owner === undefined) continue; // released between our two calls
+      if (isAlive(owner.ref)) return undefined;
+      await stealIfStale(path);
+    }
+    return undefined;
+  }
+
+  static async acquire(path: string, options: { note?: string; pollMs?: number; signal?: AbortSignal } = {}): Promise<FileLock> {
+    for (;;) {
+      const lock = await FileLock.tryAcquire(path, options.note);
+      if (lock) return lock;
+      options.signal?.throwIfAborted();
+      await sleep(options.pollMs ?? 5 + Math.random() * 10);
+    }
+  }
+
+  async release(): Promise<void> {
+    // Only remove what is still ours: a lock we lost to a stealer belongs to someone else now.
+    if ((await readlink(this.path).catch(() => undefined)) === this.token) await unlink(this.path).catch(() => {});
+  }
+}
+
+export async function withLock<T>(path: string, fn: () => Promise<T>, note?: string): Promise<T> {
+  const lock = await FileLock.acquire(path, note === undefined ? {} : { note });
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Who holds a lock, if anyone: for status and for tests. */
+export async function ownerOf(path: string): Promise<{ ref: ProcessRef; note: string } | undefined> {
+  const token = await readlink(path).catch(() => undefined);
+  return token === undefined ? undefined : decodeOwner(token);
+}
+
+async function create(path: string, token: string): Promise<boolean> {
+  try {
+    await symlink(token, path);
+    return true;
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) {
+      await mkdir(dirname(path), { recursive: true });
+      return create(path, token);
+    }
+    if (isErrno(error, "EEXIST")) return false;
+    throw error;
+  }
+}
+
+async function stealIfStale(path: string): Promise<void> {
+  const guard = `${path}.steal`;
+  const guardToken = encodeOwner(selfRef(), "steal");
+  if (!(await create(guard, guardToken))) {
+    const guardOwner = await ownerOf(guard);
+    if (guardOwner && !isAlive(guardOwner.ref)) await unlink(guard).catch(() => {});
+    return;
+  }
+  try {
+    const owner = await ownerOf(path);
+    if (owner && !isAlive(owner.ref)) await unlink(path).catch(() => {});
+  } finally {
+    if ((await readlink(guard).catch(() => undefined)) === guardToken) await unlink(guard).catch(() => {});
+  }
+}
+
+function encodeOwner(ref: ProcessRef, note: string): string {
+  return JSON.stringify({ ...ref, note, nonce: Math.random().toString(36).slice(2, 8) });
+}
+
+function decodeOwner(token: string): { ref: ProcessRef; note: string } | undefined {
+  try {
+    const { pid, startTime, host, note } = JSON.parse(token) as ProcessRef & { note?: string };
+    return { ref: { pid, startTime, host }, note: note ?? "" };
+  } catch {
+    return { ref: { pid: -1 }, note: "unreadable" };
+  }
+}

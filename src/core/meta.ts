@@ -1,0 +1,77 @@
+import { readFile } from "node:fs/promises";
+import * as v from "valibot";
+import { writeFileAtomic } from "./atomic-file.ts";
+import { AqError, isErrno, oneLine } from "./errors.ts";
+import { STAGE_NAMES, type Stage } from "./stages.ts";
+import { check } from "./validation.ts";
+
+const StageSchema = v.picklist(STAGE_NAMES);
+
+const ProcessRefSchema = v.object({ pid: v.number(), startTime: v.optional(v.string()), host: v.optional(v.string()) });
+export type ProcessRef = v.InferOutput<typeof ProcessRefSchema>;
+
+const HistoryEntrySchema = v.object({
+  from: v.nullable(StageSchema),
+  to: StageSchema,
+  at: v.string(),
+  by: v.string(),
+  reason: v.optional(v.string()),
+});
+export type HistoryEntry = v.InferOutput<typeof HistoryEntrySchema>;
+
+const OriginSchema = v.looseObject({ kind: v.picklist(["local", "fleet", "tracker"]) });
+export type Origin = v.InferOutput<typeof OriginSchema> & Record<string, unknown>;
+
+export const MetaSchema = v.looseObject({
+  id: v.string(),
+  stage: StageSchema,
+  attempts: v.number(),
+  priority: v.number(),
+  createdAt: v.string(),
+  origin: OriginSchema,
+  /** The job's named lock, copied from its frontmatter so a claim need not parse job.md. */
+  lock: v.optional(v.string()),
+  history: v.array(HistoryEntrySchema),
+  reason: v.optional(v.string()),
+  /** Not claimable before this time (retry backoff). */
+  notBefore: v.optional(v.string()),
+  /** The runner process that holds the job while it is assigned or building. */
+  owner: v.optional(ProcessRefSchema),
+  /** The engine's process group while it runs, so a recovering runner can end an orphan. */
+  engine: v.optional(v.object({ name: v.string(), pgid: v.number(), startTime: v.optional(v.string()), startedAt: v.string() })),
+  worktree: v.optional(v.object({ path: v.string(), repo: v.string(), baseBranch: v.string(), baseCommit: v.string() })),
+  wip: v.optional(v.object({ branch: v.string(), commit: v.string() })),
+  shipped: v.optional(v.object({ commit: v.string(), into: v.string() })),
+});
+
+/** meta.json: the job's manifest. Plugins may add keys (kept as written). */
+export type JobMeta = v.InferOutput<typeof MetaSchema>;
+
+export async function readMeta(path: string): Promise<JobMeta> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) throw new AqError("AQ_NOT_FOUND", `${path}: missing`);
+    throw new AqError("AQ_BAD_JOB", `${path}: cannot be read: ${oneLine(error)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new AqError("AQ_BAD_JOB", `${path}: not valid JSON: ${oneLine(error)}`);
+  }
+  const result = check(MetaSchema, json);
+  if (!result.ok) throw new AqError("AQ_BAD_JOB", `${path}: ${result.problem}`);
+  return result.value;
+}
+
+export async function writeMeta(path: string, meta: JobMeta): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(meta, null, 2)}\n`);
+}
+
+export function lastEntry(meta: JobMeta): HistoryEntry | undefined {
+  return meta.history.at(-1);
+}
+
+export type { Stage };

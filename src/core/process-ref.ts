@@ -1,0 +1,51 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import type { ProcessRef } from "./meta.ts";
+
+const HOST = hostname();
+
+/** The process's start time from /proc (Linux), so a reused pid is not mistaken for its old owner. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function selfRef(): ProcessRef {
+  return refOf(process.pid);
+}
+
+export function refOf(pid: number): ProcessRef {
+  const startTime = processStartTime(pid);
+  return startTime === undefined ? { pid, host: HOST } : { pid, startTime, host: HOST };
+}
+
+/** Whether the process a ref names still runs. A ref from another host is taken as alive. */
+export function isAlive(ref: ProcessRef): boolean {
+  if (ref.host !== undefined && ref.host !== HOST) return true;
+  if (!Number.isInteger(ref.pid) || ref.pid <= 0 || !signalZero(ref.pid)) return false;
+  if (ref.startTime === undefined) return true;
+  const now = processStartTime(ref.pid);
+  return now === undefined || now === ref.startTime;
+}
+
+/** Whether any process of the group still runs. */
+export function groupAlive(pgid: number): boolean {
+  return Number.isInteger(pgid) && pgid > 1 && signalZero(-pgid);
+}
+
+function signalZero(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export function sameProcess(a: ProcessRef | undefined, b: ProcessRef): boolean {
+  return a !== undefined && a.pid === b.pid && a.host === b.host && a.startTime === b.startTime;
+}

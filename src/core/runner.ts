@@ -1,0 +1,213 @@
+import { watch, type FSWatcher } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { ResolvedConfig } from "../config/load.ts";
+import { claimNext } from "./claim.ts";
+import type { EngineDef } from "./engines.ts";
+import { oneLine } from "./errors.ts";
+import type { ClaimedJob, IdleContext, RunnerContext, RunnerHooks } from "./hooks.ts";
+import { CANCELLED, executeJob, type JobContext } from "./job-run.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+import type { FileLock } from "./locks.ts";
+import type { Logger } from "./logger.ts";
+import { materialize } from "./materialize.ts";
+import { selfRef } from "./process-ref.ts";
+import type { JobRecord } from "./queue-store.ts";
+import { recoverOrphans } from "./recover.ts";
+import type { Stage } from "./stages.ts";
+
+export type RunMode = "once" | "drain" | "forever";
+
+export interface RunSummary {
+  /** Each job this runner took and the stage it left it in. */
+  readonly outcomes: Readonly<Record<string, Stage>>;
+  readonly recovered: readonly string[];
+}
+
+export interface RunnerDeps {
+  readonly lifecycle: Lifecycle;
+  readonly hooks: RunnerHooks;
+  readonly logger: Logger;
+  readonly config: ResolvedConfig;
+  readonly engines: Readonly<Record<string, EngineDef>>;
+}
+
+/**
+ * The worker loop: claim (from disk, or a job a plugin supplies when the queue is idle), run,
+ * transition, tell the hooks. `stop()` stops claiming and lets jobs finish; `cancel()` also
+ * kills them and puts them back in the queue.
+ */
+export class Runner {
+  readonly id = `runner:${hostname()}:${process.pid}`;
+  private readonly deps: RunnerDeps;
+  private readonly owner = selfRef();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly outcomes: Record<string, Stage> = {};
+  private readonly cancelController = new AbortController();
+  private stopping = false;
+  private wake: (() => void) | undefined;
+
+  constructor(deps: RunnerDeps) {
+    this.deps = deps;
+  }
+
+  /** Stop claiming; in-flight jobs finish. */
+  stop(): void {
+    if (!this.stopping) this.deps.logger.info(`stopping: no new jobs; waiting for ${this.running.size} running`);
+    this.stopping = true;
+    this.wake?.();
+  }
+
+  /** Stop now: kill running engines and requeue their jobs. */
+  cancel(): void {
+    this.stopping = true;
+    this.deps.logger.warn(`cancelling ${this.running.size} running job(s): they go back to the queue`);
+    this.cancelController.abort(CANCELLED);
+    this.wake?.();
+  }
+
+  get draining(): boolean {
+    return this.stopping;
+  }
+
+  async run(options: { mode: RunMode; concurrency: number }): Promise<RunSummary> {
+    const { lifecycle, hooks, logger, config } = this.deps;
+    const store = lifecycle.store;
+    const slots = Math.max(1, options.concurrency);
+    await this.register(options);
+    const watcher = this.watchQueue();
+    let recovered: string[] = [];
+    try {
+      recovered = await recoverOrphans(lifecycle, logger, {
+        by: this.id,
+        killGraceMs: config.killGraceMs,
+        maxAttemptsOf: async (_meta, dir) => (await store.readSpec({ dir, id: _meta.id }).catch(() => undefined))?.maxAttempts ?? config.defaults.maxAttempts,
+      });
+      await hooks.runnerStart.promise(this.context(slots));
+      let started = 0;
+      for (;;) {
+        let nothingNow = false;
+        let waitUntil: number | undefined;
+        let waiting = 0;
+        while (!this.stopping && this.running.size < slots && !(options.mode === "once" && started >= 1)) {
+          const veto = await hooks.beforeClaim.promise(this.context(slots));
+          if (veto) {
+            logger.debug(`claim vetoed: ${veto.reason}`);
+            nothingNow = true;
+            break;
+          }
+          const next = await this.claim(slots);
+          waiting = next.waiting;
+          waitUntil = next.nextAt;
+          if (!next.job) {
+            nothingNow = true;
+            break;
+          }
+          started++;
+          this.start(next.job.record, next.job.lock);
+        }
+        const idle = this.running.size === 0;
+        if (idle && (this.stopping || (options.mode === "once" && (started >= 1 || nothingNow)))) break;
+        if (idle && options.mode === "drain" && nothingNow && waiting === 0) break;
+        // Finite even when full: a wake-up lost between the check and the sleep costs one poll, no more.
+        const delay = waitUntil === undefined ? config.pollIntervalMs : Math.max(10, Math.min(config.pollIntervalMs, waitUntil - Date.now()));
+        await this.sleep(delay);
+      }
+      await Promise.allSettled(this.running.values());
+      await hooks.runnerStop.promise(this.context(slots));
+    } finally {
+      watcher?.close();
+      await this.unregister();
+    }
+    return { outcomes: { ...this.outcomes }, recovered };
+  }
+
+  private async claim(slots: number): Promise<{ job?: { record: JobRecord; lock: FileLock | undefined }; waiting: number; nextAt: number | undefined }> {
+    const { lifecycle, hooks, logger } = this.deps;
+    const store = lifecycle.store;
+    const result = await claimNext(store, { by: this.id, owner: this.owner });
+    for (const id of result.adopted) logger.info(`${id}: adopted from queued/${id}.md`);
+    for (const { id, problem } of result.rejected) logger.warn(`${id}: moved to failed: ${problem}`);
+    await Promise.all([...result.adopted, ...result.rejected.map((r) => r.id)].map(async (id) => lifecycle.created(await store.get(id), this.id).catch(() => {})));
+    if (result.claimed) return { job: result.claimed, waiting: result.waiting, nextAt: result.nextAt };
+    const supplied: ClaimedJob | undefined = await hooks.onIdle.promise(this.idleContext(slots));
+    if (supplied) {
+      try {
+        const record = await store.read("assigned", supplied.id);
+        return { job: { record, lock: undefined }, waiting: result.waiting, nextAt: result.nextAt };
+      } catch (error) {
+        logger.error(`a plugin supplied job ${supplied.id}, but it is not in assigned/: ${oneLine(error)}`);
+      }
+    }
+    return { waiting: result.waiting, nextAt: result.nextAt };
+  }
+
+  private start(record: JobRecord, lock: FileLock | undefined): void {
+    const ctx: JobContext = { ...this.deps, by: this.id, cancel: this.cancelController.signal };
+    this.deps.logger.info(`${record.id}: claimed (attempt ${record.meta.attempts})`);
+    const promise = executeJob(ctx, record, lock)
+      .then((stage) => {
+        this.outcomes[record.id] = stage;
+      })
+      .catch((error) => this.deps.logger.error(`${record.id}: ${oneLine(error)}`))
+      .finally(() => {
+        this.running.delete(record.id);
+        this.wake?.();
+      });
+    this.running.set(record.id, promise);
+  }
+
+  private context(slots: number): RunnerContext {
+    return { runnerId: this.id, slots, draining: this.stopping, running: [...this.running.keys()] };
+  }
+
+  private idleContext(slots: number): IdleContext {
+    const { lifecycle } = this.deps;
+    return {
+      ...this.context(slots),
+      materialize: async (input) => {
+        const record = await materialize(lifecycle.store, input, { stage: "assigned", by: this.id, owner: this.owner });
+        await lifecycle.created(record, this.id);
+        return { id: record.id };
+      },
+    };
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  /** A job dropped in or added by another process wakes an idle runner at once. */
+  private watchQueue(): FSWatcher | undefined {
+    try {
+      const watcher = watch(this.deps.lifecycle.store.stageDir("queued"), () => this.wake?.());
+      watcher.on("error", () => {});
+      return watcher;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Runners announce themselves in .aq/runners/ so that `aq status` and `aq drain` find them. */
+  private async register(options: { mode: RunMode; concurrency: number }): Promise<void> {
+    const dir = this.deps.lifecycle.store.stateDir("runners");
+    await mkdir(dir, { recursive: true });
+    const record = { ...this.owner, id: this.id, startedAt: new Date().toISOString(), ...options };
+    await writeFile(join(dir, `${process.pid}.json`), `${JSON.stringify(record)}\n`);
+  }
+
+  private async unregister(): Promise<void> {
+    await rm(join(this.deps.lifecycle.store.stateDir("runners"), `${process.pid}.json`), { force: true });
+  }
+}

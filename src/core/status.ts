@@ -1,0 +1,64 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { RunnerHooks, StatusJob, StatusReport } from "./hooks.ts";
+import type { JobMeta } from "./meta.ts";
+import type { QueueStore } from "./queue-store.ts";
+import { STAGE_NAMES, type Stage } from "./stages.ts";
+import { isAlive } from "./process-ref.ts";
+
+export interface RunnerInfo {
+  readonly pid: number;
+  readonly id: string;
+  readonly startedAt: string;
+  readonly mode: string;
+  readonly concurrency: number;
+}
+
+/** The status object of `aq status --json` (DESIGN §4), before and after plugins extend it. */
+export async function collectStatus(store: QueueStore, hooks: RunnerHooks): Promise<StatusReport> {
+  const { jobs, broken } = await store.list();
+  const counts = Object.fromEntries(STAGE_NAMES.map((stage) => [stage, 0])) as Record<Stage, number>;
+  for (const job of jobs) counts[job.stage]++;
+  for (const job of broken) counts[job.stage]++;
+  const rows = jobs.map((job) => statusJob(job.meta, job.stage));
+  rows.sort((a, b) => STAGE_NAMES.indexOf(a.stage) - STAGE_NAMES.indexOf(b.stage) || a.createdAt.localeCompare(b.createdAt));
+  const report: StatusReport = {
+    counts,
+    jobs: rows,
+    broken: broken.map(({ id, stage, problem }) => ({ id, stage, problem })),
+    notes: [],
+    runners: await liveRunners(store),
+  };
+  return hooks.status.promise(report);
+}
+
+function statusJob(meta: JobMeta, stage: Stage): StatusJob {
+  const fleet = meta.origin.kind === "fleet" && typeof meta.fleet === "object" && meta.fleet ? (meta.fleet as { jobId: string; leaseEpoch: number }) : undefined;
+  return {
+    id: meta.id,
+    stage,
+    origin: meta.origin,
+    ...(meta.reason ? { reason: meta.reason } : {}),
+    ...(fleet ? { fleet: { jobId: fleet.jobId, leaseEpoch: fleet.leaseEpoch } } : {}),
+    attempts: meta.attempts,
+    priority: meta.priority,
+    createdAt: meta.createdAt,
+    updatedAt: meta.history.at(-1)?.at ?? meta.createdAt,
+  };
+}
+
+/** Runners that announced themselves in .aq/runners/ and still run. */
+export async function liveRunners(store: QueueStore): Promise<RunnerInfo[]> {
+  const dir = store.stateDir("runners");
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const runners: RunnerInfo[] = [];
+  for (const name of names.filter((n) => n.endsWith(".json"))) {
+    try {
+      const record = JSON.parse(await readFile(join(dir, name), "utf8")) as RunnerInfo & { startTime?: string; host?: string };
+      if (isAlive(record)) runners.push({ pid: record.pid, id: record.id, startedAt: record.startedAt, mode: record.mode, concurrency: record.concurrency });
+    } catch {
+      // a runner writing its record right now, or a stale one: neither is listed
+    }
+  }
+  return runners;
+}

@@ -1,0 +1,132 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import { AqError } from "./errors.ts";
+import { git, gitMaybe, gitWithIdentity, repoRoot } from "./git.ts";
+
+export interface Worktree {
+  readonly path: string;
+  readonly repo: string;
+  readonly branch: string;
+  readonly baseBranch: string;
+  readonly baseCommit: string;
+}
+
+export const branchOf = (id: string) => `aq/${id}`;
+
+/** The repository that holds `cwd`, or undefined when it is not in one. */
+export async function findRepo(cwd: string): Promise<string | undefined> {
+  return repoRoot(cwd);
+}
+
+/**
+ * Gives a job its own worktree on `aq/<id>`: reused when it is still there (a retry sees the
+ * earlier attempt's work), re-attached when only the branch is, created from the base otherwise.
+ */
+export async function prepareWorktree(input: {
+  repo: string;
+  id: string;
+  root: string;
+  previous?: { path: string; baseBranch: string; baseCommit: string } | undefined;
+}): Promise<Worktree & { created: boolean }> {
+  const branch = branchOf(input.id);
+  const path = input.previous?.path ?? join(input.root, input.id);
+  const base = input.previous ?? (await baseOf(input.repo));
+  if (existsSync(join(path, ".git"))) return { path, repo: input.repo, branch, ...pick(base), created: false };
+  await mkdir(dirname(path), { recursive: true });
+  await git(input.repo, ["worktree", "prune"]);
+  const branchExists = (await gitMaybe(input.repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
+  if (branchExists) await git(input.repo, ["worktree", "add", "--quiet", path, branch]);
+  else await git(input.repo, ["worktree", "add", "--quiet", "-b", branch, path, base.baseCommit]);
+  return { path, repo: input.repo, branch, ...pick(base), created: true };
+}
+
+function pick(base: { baseBranch: string; baseCommit: string }) {
+  return { baseBranch: base.baseBranch, baseCommit: base.baseCommit };
+}
+
+async function baseOf(repo: string): Promise<{ baseBranch: string; baseCommit: string }> {
+  const baseCommit = await gitMaybe(repo, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
+  if (!baseCommit) throw new AqError("AQ_FAILED", `${repo}: the repository has no commit yet; make one so jobs can branch from it`);
+  const baseBranch = (await gitMaybe(repo, ["symbolic-ref", "--short", "-q", "HEAD"])) ?? "";
+  return { baseBranch, baseCommit };
+}
+
+/** The directory inside the worktree that corresponds to `cwd` inside the repository. */
+export function workingDirIn(worktree: { path: string; repo: string }, cwd: string): string {
+  return join(worktree.path, relative(worktree.repo, cwd));
+}
+
+/** Commits everything the engine changed; answers the branch's head (unchanged when nothing changed). */
+export async function commitAll(path: string, message: string): Promise<string> {
+  await git(path, ["add", "-A"]);
+  const changed = (await gitMaybe(path, ["diff", "--cached", "--quiet"])) === undefined;
+  if (changed) await gitWithIdentity(path, ["commit", "-q", "--no-verify", "-m", message]);
+  return headOf(path);
+}
+
+export async function headOf(path: string): Promise<string> {
+  return (await git(path, ["rev-parse", "HEAD"])).stdout.trim();
+}
+
+export async function hasUncommitted(path: string): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  const status = await gitMaybe(path, ["status", "--porcelain"]);
+  return status === undefined ? false : status !== "";
+}
+
+/** Commits on `branch` that `into` does not have. */
+export async function unmergedCount(repo: string, branch: string, into: string): Promise<number> {
+  const count = await gitMaybe(repo, ["rev-list", "--count", `${into}..${branch}`]);
+  return count === undefined ? 0 : Number(count);
+}
+
+export async function branchExists(repo: string, branch: string): Promise<boolean> {
+  return (await gitMaybe(repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
+}
+
+/** Removes a worktree and, when asked, its branch. The caller has checked it is safe. */
+export async function removeWorktree(repo: string, path: string, options: { deleteBranch?: string | undefined } = {}): Promise<void> {
+  if (existsSync(path)) await git(repo, ["worktree", "remove", "--force", path]);
+  await git(repo, ["worktree", "prune"]);
+  if (options.deleteBranch && (await branchExists(repo, options.deleteBranch))) await git(repo, ["branch", "-D", options.deleteBranch]);
+}
+
+/** The worktree (if any) where `branch` is checked out. */
+export async function checkedOutAt(repo: string, branch: string): Promise<string | undefined> {
+  const list = await gitMaybe(repo, ["worktree", "list", "--porcelain"]);
+  let current: string | undefined;
+  for (const line of (list ?? "").split("\n")) {
+    if (line.startsWith("worktree ")) current = line.slice("worktree ".length);
+    if (line === `branch refs/heads/${branch}`) return current;
+  }
+  return undefined;
+}
+
+/**
+ * Merges `branch` into `into`. Where `into` is checked out, a real merge runs in that worktree
+ * (so its files follow); elsewhere the merge is computed without a working tree (merge-tree)
+ * and the branch ref moves only if nobody moved it meanwhile.
+ */
+export async function mergeBranch(repo: string, branch: string, into: string, message: string): Promise<string> {
+  const at = await checkedOutAt(repo, into);
+  if (at) {
+    try {
+      await gitWithIdentity(at, ["merge", "--no-ff", "--no-edit", "-m", message, branch]);
+    } catch (error) {
+      await gitMaybe(at, ["merge", "--abort"]);
+      throw new AqError("AQ_FAILED", `merge of ${branch} into ${into} failed (${(error as Error).message}); nothing was changed`);
+    }
+    return (await git(at, ["rev-parse", "HEAD"])).stdout.trim();
+  }
+  const old = (await git(repo, ["rev-parse", `refs/heads/${into}`])).stdout.trim();
+  let tree: string;
+  try {
+    tree = (await git(repo, ["merge-tree", "--write-tree", old, branch])).stdout.split("\n")[0]!.trim();
+  } catch {
+    throw new AqError("AQ_FAILED", `${branch} does not merge cleanly into ${into}; resolve the conflict and ship again`);
+  }
+  const commit = (await gitWithIdentity(repo, ["commit-tree", tree, "-p", old, "-p", branch, "-m", message])).stdout.trim();
+  await git(repo, ["update-ref", `refs/heads/${into}`, commit, old]);
+  return commit;
+}

@@ -1,0 +1,11 @@
+export { defineConfig } from "./config/define.ts";
+export type { UserConfig, EngineConfig, PluginEntry } from "./config/schema.ts";
+export type { ResolvedConfig } from "./config/load.ts";
+export { definePlugin } from "./plugin/define.ts";
+export type { AqPlugin, PluginApi, PluginCommand, QueueReader } from "./plugin/define.ts";
+export { FencedError, AqError, AqHookError } from "./core/errors.ts";
+export type * from "./core/hooks.ts";
+export type { JobMeta, HistoryEntry, Origin } from "./core/meta.ts";
+export type { Stage } from "./core/stages.ts";
+export { STAGES } from "./core/stages.ts";
+export type { MaterializeInput } from "./core/materialize.ts";

@@ -1,0 +1,50 @@
+import type * as v from "valibot";
+import type { ResolvedConfig } from "../config/load.ts";
+import type { RunnerHooks, StatusReport } from "../core/hooks.ts";
+import type { Logger } from "../core/logger.ts";
+import type { JobRecord, BrokenJob } from "../core/queue-store.ts";
+import type { Stage } from "../core/stages.ts";
+import type { MaterializeInput } from "../core/materialize.ts";
+
+/** What a plugin may read of the queue; it changes jobs only through hook answers. */
+export interface QueueReader {
+  readonly root: string;
+  get(id: string): Promise<JobRecord>;
+  list(stages?: readonly Stage[]): Promise<{ jobs: JobRecord[]; broken: BrokenJob[] }>;
+  /** Writes a job into queued/ (`aq add --from-tracker`); validated like any job file. */
+  enqueue(input: MaterializeInput): Promise<JobRecord>;
+  /** Replaces keys of a job's meta.json that the plugin owns (an outbox, a lease). */
+  updateMeta(id: string, patch: Record<string, unknown>): Promise<void>;
+}
+
+/** A command a plugin adds to the CLI (`aq fleet-status`). */
+export interface PluginCommand {
+  readonly description: string;
+  readonly args?: Record<string, { type: "string" | "boolean" | "positional"; description?: string; required?: boolean; default?: string | boolean }>;
+  run(args: Record<string, unknown>): Promise<number | void> | number | void;
+}
+
+/** The `aq` object a plugin's apply() receives: hooks, a tagged logger, and a few narrow doors. */
+export interface PluginApi {
+  readonly hooks: RunnerHooks;
+  readonly logger: Logger;
+  readonly config: ResolvedConfig;
+  readonly queue: QueueReader;
+  readonly env: Readonly<NodeJS.ProcessEnv>;
+  registerCommand(name: string, command: PluginCommand): void;
+  extendStatus(extend: (status: StatusReport) => StatusReport | Promise<StatusReport>): void;
+}
+
+export interface AqPlugin<Options = Record<string, unknown>> {
+  readonly name: string;
+  /** Plugins that must be loaded too; loading fails with one line if one is missing. */
+  readonly dependencies?: readonly string[];
+  /** A valibot schema for the options; checked before apply() runs. */
+  readonly options?: v.GenericSchema<unknown, Options>;
+  apply(aq: PluginApi, options: Options): void | Promise<void>;
+}
+
+/** Types for a plugin; returns it unchanged, so a plain object of the same shape works too. */
+export function definePlugin<Options = Record<string, unknown>>(plugin: AqPlugin<Options>): AqPlugin<Options> {
+  return plugin;
+}

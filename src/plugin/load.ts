@@ -1,0 +1,124 @@
+import { createRequire } from "node:module";
+import { isAbsolute, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { ResolvedConfig } from "../config/load.ts";
+import type { PluginEntry } from "../config/schema.ts";
+import { importTypeScript } from "../config/ts-loader.ts";
+import { AqError, oneLine } from "../core/errors.ts";
+import { check } from "../core/validation.ts";
+import type { AqPlugin, PluginApi } from "./define.ts";
+
+type PluginModule = Record<string, unknown>;
+
+/**
+ * The built-in plugins, imported only when switched on: the core never imports a plugin, and a
+ * plugin that is off costs nothing (its module is never read).
+ */
+export const BUILTIN_PLUGINS: Readonly<Record<string, () => Promise<PluginModule>>> = {};
+
+export const FLEET = "fleet";
+export const TRACKER_ECHO = "tracker-echo";
+
+export interface PluginChoice {
+  readonly specifier: string;
+  readonly options: Record<string, unknown>;
+  readonly builtin: boolean;
+}
+
+/**
+ * Which plugins a command loads: the built-ins unless turned off (fleet only when its switch is
+ * on: AQ_FLEET=1, or, with AQ_FLEET unset, `['fleet', { enabled: true }]`), then the listed ones.
+ */
+export function choosePlugins(entries: readonly PluginEntry[], env: NodeJS.ProcessEnv, file = "config", available = Object.keys(BUILTIN_PLUGINS)): PluginChoice[] {
+  const listed = entries.map((entry) => (typeof entry === "string" ? { specifier: entry, options: {} as Record<string, unknown> | false } : { specifier: entry[0], options: entry[1] }));
+  const fleetSwitch = env.AQ_FLEET;
+  if (fleetSwitch !== undefined && fleetSwitch !== "" && fleetSwitch !== "0" && fleetSwitch !== "1") {
+    throw new AqError("AQ_BAD_CONFIG", `AQ_FLEET must be 0 or 1, not ${JSON.stringify(fleetSwitch)}`);
+  }
+  const chosen: PluginChoice[] = [];
+  for (const name of [TRACKER_ECHO, FLEET]) {
+    const entry = listed.find((item) => item.specifier === name);
+    const options = entry?.options || {};
+    const on = name === FLEET
+      ? fleetSwitch !== undefined && fleetSwitch !== "" ? fleetSwitch === "1" : entry?.options !== false && options.enabled === true
+      : entry?.options !== false;
+    // A built-in that is on by default but absent from this build is skipped; one asked for is not.
+    if (on && (entry || name === FLEET || available.includes(name))) chosen.push({ specifier: name, options, builtin: true });
+  }
+  for (const entry of listed) {
+    if (entry.specifier === TRACKER_ECHO || entry.specifier === FLEET || entry.options === false) continue;
+    if (chosen.some((choice) => choice.specifier === entry.specifier)) throw new AqError("AQ_BAD_CONFIG", `${file}: plugins: ${entry.specifier} is listed twice`);
+    chosen.push({ specifier: entry.specifier, options: entry.options, builtin: false });
+  }
+  return chosen;
+}
+
+export interface LoadedPlugin {
+  readonly plugin: AqPlugin<unknown>;
+  readonly options: unknown;
+}
+
+/** Imports the chosen plugins, checks their shape, options and dependencies, in config order. */
+export async function importPlugins(choices: readonly PluginChoice[], config: ResolvedConfig): Promise<LoadedPlugin[]> {
+  const file = config.file ?? "config";
+  const loaded: LoadedPlugin[] = [];
+  for (const choice of choices) {
+    const where = `${file}: plugin ${JSON.stringify(choice.specifier)}`;
+    const module = await importPlugin(choice, config.dir, where);
+    const plugin = (module.default ?? module) as Partial<AqPlugin<unknown>>;
+    if (typeof plugin?.name !== "string" || typeof plugin.apply !== "function") {
+      throw new AqError("AQ_BAD_PLUGIN", `${where}: must export default definePlugin({ name, apply })`);
+    }
+    let options: unknown = choice.options;
+    if (plugin.options) {
+      const result = check(plugin.options, choice.options);
+      if (!result.ok) throw new AqError("AQ_BAD_PLUGIN", `${where}: options.${result.problem}`);
+      options = result.value;
+    }
+    loaded.push({ plugin: plugin as AqPlugin<unknown>, options });
+  }
+  const names = new Set(loaded.map((item) => item.plugin.name));
+  for (const { plugin } of loaded) {
+    const missing = (plugin.dependencies ?? []).filter((name) => !names.has(name));
+    if (missing.length) throw new AqError("AQ_BAD_PLUGIN", `${file}: plugin "${plugin.name}" needs ${missing.map((m) => `"${m}"`).join(", ")}, which is not loaded`);
+  }
+  return loaded;
+}
+
+async function importPlugin(choice: PluginChoice, dir: string, where: string): Promise<PluginModule> {
+  try {
+    if (choice.builtin) {
+      const load = BUILTIN_PLUGINS[choice.specifier];
+      if (!load) throw new Error("this build of aq does not include it");
+      return await load();
+    }
+    const spec = choice.specifier;
+    if (spec.startsWith(".") || isAbsolute(spec)) {
+      const path = resolve(dir, spec);
+      return path.endsWith(".ts") || path.endsWith(".mts") ? await importTypeScript(path) : await import(pathToFileURL(path).href);
+    }
+    let resolved: string;
+    try {
+      resolved = createRequire(join(dir, "noop.js")).resolve(spec);
+    } catch {
+      return (await import(spec)) as PluginModule;
+    }
+    return (await import(pathToFileURL(resolved).href)) as PluginModule;
+  } catch (error) {
+    if (error instanceof AqError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const problem = code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" || code === "ENOENT" ? "cannot be found" : `cannot be loaded: ${oneLine(error)}`;
+    throw new AqError("AQ_BAD_PLUGIN", `${where}: ${problem}`);
+  }
+}
+
+/** Runs each plugin's apply() with its own tagged logger, in order. */
+export async function applyPlugins(loaded: readonly LoadedPlugin[], makeApi: (name: string) => PluginApi, file = "config"): Promise<void> {
+  for (const { plugin, options } of loaded) {
+    try {
+      await plugin.apply(makeApi(plugin.name), options);
+    } catch (error) {
+      throw new AqError("AQ_BAD_PLUGIN", `${file}: plugin "${plugin.name}" failed to start: ${oneLine(error)}`);
+    }
+  }
+}

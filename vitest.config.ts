@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    pool: "forks",
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Real processes and real git: two workers fit this project's 2-core CI machine.
+    maxWorkers: 2,
+    reporters: ["default"],
+  },
+});
