@@ -6,6 +6,5 @@ export default defineConfig({
   defaults: { engine: "shell", timeout: "15m", maxAttempts: 3 },
   concurrency: 2,
   retry: { backoff: "10s", maxBackoff: "10m" },
-  worktrees: { setup: "test ! -f package.json || npm ci --ignore-scripts --no-audit --no-fund" },
   plugins: [],
 });

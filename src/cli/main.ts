@@ -14,6 +14,7 @@ export const COMMANDS: Record<string, { description: string; load: Loader }> = {
   ship: { description: "testing → shipped: merge the job's branch into its base branch", load: () => import("./commands/ship.ts") },
   retry: { description: "Requeue a failed, blocked or dead-letter job", load: () => import("./commands/retry.ts") },
   block: { description: "Park a job in blocked/ with a reason", load: () => import("./commands/block.ts") },
+  demo: { description: "Run the offline demo end to end (a throw-away repository, no network)", load: () => import("./commands/demo.ts") },
   clean: { description: "Remove worktrees of finished jobs; keep any with unmerged or uncommitted work", load: () => import("./commands/clean.ts") },
 };
 

@@ -156,7 +156,9 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     if (result.timedOut) return await fail(`timeout: killed after ${formatDuration(timeoutMs)}`, true, clearEngine);
     if (result.stalled) return await fail(`stalled: no agent activity for ${formatDuration(stallMs ?? 0)}`, true, clearEngine);
     if (blocked !== undefined || result.exitCode === BLOCKED_EXIT_CODE) {
-      meta = await lifecycle.move(id, "building", "blocked", { by, reason: blocked ?? `engine exited ${BLOCKED_EXIT_CODE} (blocked)`, patch: clearEngine });
+      const reason = blocked ?? `engine exited ${BLOCKED_EXIT_CODE} (blocked)`;
+      meta = await lifecycle.move(id, "building", "blocked", { by, reason, patch: clearEngine });
+      logger.warn(`${id}: blocked: ${reason}`);
       return (stage = "blocked");
     }
     if (result.exitCode !== 0) return await fail(`engine ${describeExit(result.exitCode, result.signal)}`, true, clearEngine);

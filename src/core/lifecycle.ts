@@ -62,13 +62,18 @@ export class Lifecycle {
       ...(patch ? { patch } : {}),
       comesToRest: !options.retryable,
     });
-    if (!options.retryable) return "failed";
+    if (!options.retryable) {
+      this.logger.warn(`${record.id}: failed: ${reason}`);
+      return "failed";
+    }
     if (!retry) {
       await this.move(record.id, "failed", "dead_letter", { by: options.by, reason: `${meta.attempts} of ${options.maxAttempts} attempts failed; last: ${reason}` });
+      this.logger.warn(`${record.id}: failed (${reason}); no attempts left → dead_letter`);
       return "dead_letter";
     }
     const delay = Math.min(options.backoff.backoffMs * 2 ** Math.max(0, meta.attempts - 1), options.backoff.maxBackoffMs);
     const notBefore = new Date(Date.now() + delay).toISOString();
+    this.logger.warn(`${record.id}: failed (${reason}); retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`);
     await this.move(record.id, "failed", "queued", {
       by: options.by,
       reason: `retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`,
