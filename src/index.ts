@@ -9,3 +9,5 @@ export type { JobMeta, HistoryEntry, Origin } from "./core/meta.ts";
 export type { Stage } from "./core/stages.ts";
 export { STAGES } from "./core/stages.ts";
 export type { MaterializeInput } from "./core/materialize.ts";
+export { formatIssues } from "./core/validation.ts";
+export { parseDuration } from "./core/duration.ts";

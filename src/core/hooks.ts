@@ -1,4 +1,4 @@
-import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook } from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook } from "tapable";
 import { AqHookError, FencedError } from "./errors.ts";
 import type { JobMeta } from "./meta.ts";
 import type { Stage } from "./stages.ts";
@@ -79,6 +79,15 @@ export interface StatusReport {
   [extension: string]: unknown;
 }
 
+/** `aq add --from-tracker ITEM` asks the plugins for a job: { kind: "tracker", ref: "ITEM" }. */
+export interface JobSourceRequest {
+  readonly kind: string;
+  readonly ref: string;
+}
+
+/** A source plugin's answer: the job to materialize, or why it could not get one (one line). */
+export type JobSourceAnswer = { readonly input: MaterializeInput } | { readonly problem: string };
+
 export type TapErrorReporter = (error: AqHookError) => void;
 
 /**
@@ -105,6 +114,13 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     beforeShip: new AsyncSeriesBailHook<[ShipContext], Veto | undefined>(["ctx"]),
     /** The runner is about to exit (release, last heartbeat). */
     runnerStop: new AsyncSeriesHook<[RunnerContext]>(["runner"]),
+    /** A job from elsewhere (a tracker item): the first plugin that knows the kind answers. */
+    jobSource: new AsyncSeriesBailHook<[JobSourceRequest], JobSourceAnswer | undefined>(["request"]),
+    /**
+     * Which plugin delivers a job's stage echo. Echo plugins skip a job another plugin claims
+     * (the fleet plugin routes fleet jobs' echo through the coordinator's events).
+     */
+    echoRoute: new SyncBailHook<[StageEvent], string | undefined>(["event"]),
     /** `aq status`: plugins add fields (factoryId) and notes. */
     status: new AsyncSeriesWaterfallHook<[StatusReport]>(["status"]),
   };

@@ -46,6 +46,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     (stage = await lifecycle.fail({ id, stage }, reason, { by, retryable, maxAttempts, backoff: config.retry, ...(patch ? { patch } : {}) }));
 
   try {
+    if (claimed.meta.history.at(-1)?.from === "queued") await lifecycle.announceMove(claimed, "queued", by);
     let spec: JobSpec;
     try {
       spec = await store.readSpec(claimed);

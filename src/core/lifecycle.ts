@@ -36,6 +36,11 @@ export class Lifecycle {
     return after;
   }
 
+  /** Tells the hooks of a move made under another lock (the claim). */
+  async announceMove(record: JobRecord, from: Stage, by: string): Promise<void> {
+    await this.announce({ jobId: record.id, from, to: record.stage, reason: record.meta.reason, by, meta: record.meta }, STAGES[record.stage].terminal);
+  }
+
   /** Tells the hooks of a job that was just created (from: null). */
   async created(record: JobRecord, by: string): Promise<void> {
     const entry = record.meta.history.at(-1);

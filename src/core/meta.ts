@@ -31,6 +31,8 @@ export const MetaSchema = v.looseObject({
   origin: OriginSchema,
   /** The job's named lock, copied from its frontmatter so a claim need not parse job.md. */
   lock: v.optional(v.string()),
+  /** The tracker item the job echoes to, copied from its frontmatter. */
+  tracker: v.optional(v.string()),
   history: v.array(HistoryEntrySchema),
   reason: v.optional(v.string()),
   /** Not claimable before this time (retry backoff). */

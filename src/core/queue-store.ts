@@ -158,6 +158,7 @@ export class QueueStore {
       origin: job.origin,
       history,
       ...(job.spec.lock ? { lock: job.spec.lock } : {}),
+      ...(job.spec.tracker ? { tracker: job.spec.tracker } : {}),
       ...(options.reason ? { reason: options.reason } : {}),
       ...(options.owner ? { owner: options.owner } : {}),
       ...job.extra,

@@ -167,8 +167,8 @@ export class Runner {
     return {
       ...this.context(slots),
       materialize: async (input) => {
+        // Announced as queued → assigned when it starts, like any claimed job.
         const record = await materialize(lifecycle.store, input, { stage: "assigned", by: this.id, owner: this.owner });
-        await lifecycle.created(record, this.id);
         return { id: record.id };
       },
     };

@@ -14,7 +14,9 @@ type PluginModule = Record<string, unknown>;
  * The built-in plugins, imported only when switched on: the core never imports a plugin, and a
  * plugin that is off costs nothing (its module is never read).
  */
-export const BUILTIN_PLUGINS: Readonly<Record<string, () => Promise<PluginModule>>> = {};
+export const BUILTIN_PLUGINS: Readonly<Record<string, () => Promise<PluginModule>>> = {
+  "tracker-echo": () => import("../../plugins/tracker-echo/index.ts"),
+};
 
 export const FLEET = "fleet";
 export const TRACKER_ECHO = "tracker-echo";

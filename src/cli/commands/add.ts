@@ -4,6 +4,7 @@ import { defineCommand } from "citty";
 import { AqError, isErrno, oneLine } from "../../core/errors.ts";
 import { checkJobId, newJobId } from "../../core/job-id.ts";
 import { parseJob } from "../../core/job-file.ts";
+import { materialize } from "../../core/materialize.ts";
 import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
 
 export default defineCommand({
@@ -16,9 +17,7 @@ export default defineCommand({
     ...jsonArg,
   },
   async run({ args }) {
-    if (args.fromTracker !== undefined) {
-      throw new AqError("AQ_BAD_USAGE", "aq add --from-tracker needs the tracker-echo plugin, which this build does not include yet");
-    }
+    if (args.fromTracker !== undefined) return addFromSource(args, "tracker", args.fromTracker);
     if (!args.file) throw new AqError("AQ_BAD_USAGE", "aq add: name a job file, or - to read one from stdin (see aq add --help)");
     const source = args.file === "-" ? "stdin" : args.file;
     const text = args.file === "-" ? await readStdin() : await readJobText(args.file);
@@ -51,4 +50,18 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A job from elsewhere: the plugin that knows the kind fetches it, the core materializes it. */
+async function addFromSource(args: { id?: string | undefined; config?: string | undefined; json?: boolean | undefined }, kind: string, ref: string): Promise<void> {
+  if (!ref) throw new AqError("AQ_BAD_USAGE", `aq add --from-${kind}: name the item`);
+  const id = args.id ? checkJobId(args.id) : undefined;
+  const aq = await openAq(args, "add");
+  const answer = await aq.hooks.jobSource.promise({ kind, ref });
+  if (!answer) throw new AqError("AQ_BAD_USAGE", `aq add --from-${kind}: no plugin reads ${kind} items (is tracker-echo turned off?)`);
+  if ("problem" in answer) throw new AqError("AQ_FAILED", `${kind} item ${ref}: ${answer.problem}`);
+  const record = await materialize(aq.store, { ...answer.input, ...(id ? { id } : {}) }, { stage: "queued", by: aq.by });
+  await aq.lifecycle.created(record, aq.by);
+  if (args.json) printJson({ id: record.id, stage: record.stage, dir: record.dir });
+  else print(record.id);
 }

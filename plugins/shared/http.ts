@@ -1,0 +1,132 @@
+import ky, { HTTPError, type KyInstance } from "ky";
+import { Agent, type Dispatcher, fetch as undiciFetch } from "undici";
+import * as v from "valibot";
+import { formatIssues } from "../../src/core/validation.ts";
+
+export interface HttpSettings {
+  /** Base URL of the API, e.g. http://localhost:4003/api */
+  readonly baseUrl: string;
+  readonly token?: string | undefined;
+  readonly productId?: string | undefined;
+  readonly timeoutMs: number;
+  /** Retries for idempotent calls (GET) on network errors, 429 and 5xx; other calls are never retried. */
+  readonly retries: number;
+  /** An undici dispatcher; by default one keep-alive Agent shared by aq's clients (see useDispatcher). */
+  readonly dispatcher?: Dispatcher | undefined;
+  /** Names the service in problems: "tracker", "coordinator". */
+  readonly service: string;
+}
+
+export type HttpOutcome<T> =
+  | { readonly ok: true; readonly status: number; readonly data: T }
+  | {
+      readonly ok: false;
+      readonly status: number | undefined;
+      /** One line, fit for a log: never a token, never a request body. */
+      readonly problem: string;
+      /** Worth trying again later (network, timeout, 429, 5xx); 4xx answers are not. */
+      readonly transient: boolean;
+      readonly retryAfterMs?: number | undefined;
+    };
+
+export interface HttpClient {
+  request<S extends v.GenericSchema>(method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE", path: string, options: { json?: unknown; schema: S }): Promise<HttpOutcome<v.InferOutput<S>>>;
+  close(): Promise<void>;
+}
+
+let shared: Dispatcher | undefined;
+
+/**
+ * aq's own dispatcher, kept apart from undici's global one so that Node's built-in fetch (which
+ * bundles another undici) is never handed it. Tests put a MockAgent here.
+ */
+export function useDispatcher(dispatcher: Dispatcher | undefined): void {
+  shared = dispatcher;
+}
+
+function defaultDispatcher(): Dispatcher {
+  return (shared ??= new Agent({ keepAliveTimeout: 30_000, connect: { timeout: 10_000 } }));
+}
+
+/** An empty answer (204, or a body that is not JSON where none was expected). */
+export const NoContent = v.unknown();
+
+/**
+ * ky over undici: bearer token and X-Product-Id on every call, a per-call timeout, bounded retries
+ * with backoff for idempotent calls (ky honours Retry-After), and every answer validated. Never
+ * throws for what the server does: the caller gets a typed outcome.
+ */
+export function createHttpClient(settings: HttpSettings): HttpClient {
+  const dispatcher = settings.dispatcher ?? defaultDispatcher();
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (settings.token) headers.authorization = `Bearer ${settings.token}`;
+  if (settings.productId) headers["x-product-id"] = settings.productId;
+  const api: KyInstance = ky.create({
+    prefix: settings.baseUrl.endsWith("/") ? settings.baseUrl : `${settings.baseUrl}/`,
+    headers,
+    timeout: settings.timeoutMs,
+    retry: { limit: settings.retries, methods: ["get"], statusCodes: [408, 429, 500, 502, 503, 504], backoffLimit: 5_000, maxRetryAfter: 30_000 },
+    // ky builds a WHATWG Request; undici's own fetch takes the plain parts with its dispatcher.
+    fetch: async (input, init) => {
+      const request = new Request(input, init);
+      const body = request.body ? await request.text() : undefined;
+      return (await undiciFetch(request.url, { method: request.method, headers: [...request.headers], body, signal: request.signal, dispatcher })) as unknown as Response;
+    },
+  });
+  return {
+    async request(method, path, options) {
+      const where = `${method} ${path}`;
+      let response: Response;
+      try {
+        response = await api(path.replace(/^\//, ""), { method, ...(options.json === undefined ? {} : { json: options.json }) });
+      } catch (error) {
+        if (error instanceof HTTPError) return httpProblem(settings.service, where, error.response);
+        const name = (error as Error).name;
+        if (name === "TimeoutError") return { ok: false, status: undefined, problem: `${settings.service} did not answer ${where} within ${settings.timeoutMs}ms`, transient: true };
+        return { ok: false, status: undefined, problem: `${settings.service} unreachable for ${where}: ${networkCause(error)}`, transient: true };
+      }
+      const text = await response.text().catch(() => "");
+      let json: unknown = undefined;
+      if (text.trim() !== "") {
+        try {
+          json = JSON.parse(text);
+        } catch {
+          return { ok: false, status: response.status, problem: `${settings.service} answered ${where} with ${response.status} and a body that is not JSON (${describeBody(response, text)})`, transient: false };
+        }
+      }
+      const parsed = v.safeParse(options.schema, json);
+      if (!parsed.success) {
+        return { ok: false, status: response.status, problem: `${settings.service} answered ${where} with ${response.status} and an unexpected body: ${formatIssues(parsed.issues)}`, transient: false };
+      }
+      return { ok: true, status: response.status, data: parsed.output };
+    },
+    async close() {
+      // The dispatcher is shared (undici's global one, or the caller's): its owner closes it.
+    },
+  };
+}
+
+function httpProblem(service: string, where: string, response: Response): HttpOutcome<never> {
+  const status = response.status;
+  const transient = status === 408 || status === 429 || status >= 500;
+  const retryAfter = response.headers.get("retry-after");
+  const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
+  const retryAfterMs = Number.isFinite(seconds) ? seconds * 1000 : retryAfter ? Math.max(0, Date.parse(retryAfter) - Date.now()) || undefined : undefined;
+  const hint = status === 401 || status === 403 ? " (check the token and product id: this is a configuration problem)" : "";
+  return { ok: false, status, problem: `${service} answered ${where} with ${status}${hint}`, transient, retryAfterMs };
+}
+
+function networkCause(error: unknown): string {
+  let cause: unknown = error;
+  for (let depth = 0; depth < 4 && cause; depth++) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && code !== "ERR_INVALID_STATE") return code;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return "network error";
+}
+
+function describeBody(response: Response, text: string): string {
+  const type = response.headers.get("content-type") ?? "no content type";
+  return `${type}, ${text.length} bytes`;
+}
