@@ -32,15 +32,25 @@ export interface CreateAqOptions {
   readonly plugins?: boolean;
 }
 
+/** Config, logger, hooks and plugins, with the queue not yet opened (nothing created on disk). */
+export type PreparedAq = Omit<Aq, "store" | "lifecycle"> & { open(): Promise<{ store: QueueStore; lifecycle: Lifecycle }> };
+
 export async function createAq(options: CreateAqOptions = {}): Promise<Aq> {
+  const { open, ...prepared } = await prepareAq(options);
+  return { ...prepared, ...(await open()) };
+}
+
+export async function prepareAq(options: CreateAqOptions = {}): Promise<PreparedAq> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger();
   const config = await loadConfig({ ...(options.cwd ? { cwd: options.cwd } : {}), file: options.configFile, env });
   const choices = options.plugins === false ? [] : choosePlugins(config.plugins, env, config.file);
   const loaded = await importPlugins(choices, config);
   const hooks = createRunnerHooks((error) => logger.withTag(error.plugin).error(error.message));
-  const store = await QueueStore.open(config.queueDir, { gitQueue: config.gitQueue });
-  const lifecycle = new Lifecycle(store, hooks, logger);
+  // Opened on first use, so that `aq typo` creates no queue; every command that works opens it.
+  let opening: Promise<{ store: QueueStore; lifecycle: Lifecycle }> | undefined;
+  const open = () =>
+    (opening ??= QueueStore.open(config.queueDir, { gitQueue: config.gitQueue }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
   const by = options.by ?? "cli";
   const commands = new Map<string, PluginCommand & { plugin: string }>();
   const makeApi = (name: string): PluginApi => ({
@@ -49,15 +59,17 @@ export async function createAq(options: CreateAqOptions = {}): Promise<Aq> {
     config,
     env,
     queue: {
-      root: store.root,
-      get: (id) => store.get(id),
-      list: (stages) => store.list(stages),
+      root: config.queueDir,
+      get: async (id) => (await open()).store.get(id),
+      list: async (stages) => (await open()).store.list(stages),
       enqueue: async (input) => {
+        const { store, lifecycle } = await open();
         const record = await materialize(store, input, { stage: "queued", by: `plugin:${name}` });
         await lifecycle.created(record, `plugin:${name}`);
         return record;
       },
       updateMeta: async (id, patch) => {
+        const { store } = await open();
         const stage = (await store.get(id)).stage;
         await store.update(id, stage, (meta) => ({ ...meta, ...patch }));
       },
@@ -73,11 +85,11 @@ export async function createAq(options: CreateAqOptions = {}): Promise<Aq> {
     config,
     logger,
     hooks,
-    store,
-    lifecycle,
+    open,
     engines: engineTable(config.engines),
     plugins: loaded.map((item) => item.plugin.name),
     commands,
     by,
   };
 }
+

@@ -14,6 +14,7 @@ export const COMMANDS: Record<string, { description: string; load: Loader }> = {
   ship: { description: "testing → shipped: merge the job's branch into its base branch", load: () => import("./commands/ship.ts") },
   retry: { description: "Requeue a failed, blocked or dead-letter job", load: () => import("./commands/retry.ts") },
   block: { description: "Park a job in blocked/ with a reason", load: () => import("./commands/block.ts") },
+  coordinator: { description: "Run the development fleet coordinator on loopback (SQLite state)", load: () => import("./commands/coordinator.ts") },
   demo: { description: "Run the offline demo end to end (a throw-away repository, no network)", load: () => import("./commands/demo.ts") },
   clean: { description: "Remove worktrees of finished jobs; keep any with unmerged or uncommitted work", load: () => import("./commands/clean.ts") },
 };
@@ -75,9 +76,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 async function runPluginCommand(name: string, rest: readonly string[]): Promise<number> {
   if (name.startsWith("-")) throw new AqError("AQ_BAD_USAGE", `unknown option ${name} (see aq --help)`);
-  const { createAq } = await import("../app.ts");
+  const { prepareAq } = await import("../app.ts");
   const configAt = rest.indexOf("--config");
-  const aq = await createAq({ configFile: configAt >= 0 ? rest[configAt + 1] : undefined, by: `cli:${name}` });
+  const aq = await prepareAq({ configFile: configAt >= 0 ? rest[configAt + 1] : undefined, by: `cli:${name}` });
   const command = aq.commands.get(name);
   if (!command) throw new AqError("AQ_BAD_USAGE", `unknown command "${name}" (see aq --help)`);
   const args = parseArgs(rest as string[], (command.args ?? {}) as ArgsDef);
@@ -101,7 +102,7 @@ function rejectUnknownFlags(name: string, rest: readonly string[], argsDef: Args
 
 function report(error: unknown): number {
   if (error instanceof AqError) {
-    process.stderr.write(`aq: ${error.message}\n`);
+    process.stderr.write(`${error.message.startsWith("aq ") ? "" : "aq: "}${error.message}\n`);
     return error.exitCode;
   }
   process.stderr.write(`aq: internal error: ${oneLine(error)}\n`);

@@ -12,23 +12,23 @@ export default defineCommand({
   args: {
     file: { type: "positional", description: "The job file (Markdown with YAML frontmatter), or - to read stdin", required: false },
     id: { type: "string", description: "The job's id (default: from the file name and the time)", valueHint: "id" },
-    fromTracker: { type: "string", description: "Materialize the job from a tracker item (needs the tracker-echo plugin)", valueHint: "item" },
+    "from-tracker": { type: "string", description: "Materialize the job from a tracker item (needs the tracker-echo plugin)", valueHint: "item" },
     ...commonArgs,
     ...jsonArg,
   },
   async run({ args }) {
-    if (args.fromTracker !== undefined) return addFromSource(args, "tracker", args.fromTracker);
+    if (args["from-tracker"] !== undefined) return addFromSource(args, "tracker", args["from-tracker"]);
     if (!args.file) throw new AqError("AQ_BAD_USAGE", "aq add: name a job file, or - to read one from stdin (see aq add --help)");
     const source = args.file === "-" ? "stdin" : args.file;
     const text = args.file === "-" ? await readStdin() : await readJobText(args.file);
     const spec = parseJob(text, source);
     const id = args.id ? checkJobId(args.id) : newJobId(args.file === "-" ? undefined : basename(args.file));
     const aq = await openAq(args, "add");
-    if (spec.unknownKeys.length) aq.logger.warn(`${source}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}`);
     const record = await aq.store.create({ id, text, spec, origin: { kind: "local" } }, { by: aq.by }).catch((error) => {
       if (error instanceof AqError && error.code === "AQ_CONFLICT") throw new AqError("AQ_BAD_USAGE", error.message);
       throw error;
     });
+    if (spec.unknownKeys.length) aq.logger.warn(`${source}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}`);
     await aq.lifecycle.created(record, aq.by);
     if (args.json) printJson({ id, stage: record.stage, dir: record.dir });
     else print(id);

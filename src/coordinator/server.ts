@@ -1,0 +1,181 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { timingSafeEqual } from "node:crypto";
+import * as v from "valibot";
+import { ClaimRequest, HeartbeatRequest, LeaseRequest, ReportRequest } from "../contract/fleet.ts";
+import { AqError } from "../core/errors.ts";
+import { formatIssues } from "../core/validation.ts";
+import { CoordinatorStore, type CoordinatorJob, type Outcome } from "./store.ts";
+
+export interface CoordinatorOptions {
+  readonly port: number;
+  readonly host: string;
+  /** SQLite file, or ":memory:". */
+  readonly db: string;
+  readonly leaseMs: number;
+  /** Required when binding beyond loopback; checked as a bearer token when set. */
+  readonly token?: string | undefined;
+}
+
+export interface RunningCoordinator {
+  readonly url: string;
+  readonly api: string;
+  readonly store: CoordinatorStore;
+  close(): Promise<void>;
+}
+
+const DevJob = v.object({
+  id: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/, "must be a job id"))),
+  title: v.optional(v.string()),
+  bodyMd: v.pipe(v.string(), v.nonEmpty("bodyMd is empty")),
+  options: v.optional(v.record(v.string(), v.unknown())),
+  requires: v.optional(v.array(v.string())),
+  priority: v.optional(v.pipe(v.number(), v.integer())),
+});
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+class HttpProblem extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * The development coordinator: DESIGN §6 over plain node:http, state in SQLite. It binds to
+ * loopback unless told otherwise, and then only with a token. Routes under /api/dev are the
+ * clearly marked dev-only way to enqueue jobs and read everything.
+ */
+export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
+  if (!LOOPBACK.has(options.host) && !options.token) {
+    throw new AqError("AQ_BAD_USAGE", `aq coordinator: binding to ${options.host} (beyond loopback) needs a token: set AQ_COORDINATOR_TOKEN`);
+  }
+  const store = new CoordinatorStore(options.db, { leaseMs: options.leaseMs });
+  const server = createServer((request, response) => {
+    handle(store, options, request, response).catch((error: unknown) => {
+      const status = error instanceof HttpProblem ? error.status : 500;
+      send(response, status, { error: error instanceof Error ? error.message : String(error) });
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new AqError("AQ_FAILED", `aq coordinator: port ${options.port} is in use`) : error),
+    );
+    server.listen(options.port, options.host, resolve);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  return {
+    url,
+    api: `${url}/api`,
+    store,
+    close: () => closeServer(server).then(() => store.close()),
+  };
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+async function handle(store: CoordinatorStore, options: CoordinatorOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (options.token && !authorized(request.headers.authorization, options.token)) throw new HttpProblem(401, "missing or wrong bearer token");
+  const url = new URL(request.url ?? "/", "http://coordinator");
+  const path = url.pathname.replace(/\/+$/, "");
+  const method = request.method ?? "GET";
+  const body = method === "GET" ? undefined : await readJson(request);
+  const route = `${method} ${path}`;
+
+  if (route === "POST /api/fleet/factories/heartbeat") return send(response, 200, { ok: true, ...store.heartbeat(parse(HeartbeatRequest, body)) });
+  if (route === "POST /api/fleet/claim") {
+    const claim = parse(ClaimRequest, body);
+    const claimed = store.claim(claim.factoryId, claim.capabilities);
+    if (!claimed) return send(response, 204);
+    const { job } = claimed;
+    return send(response, 200, {
+      job: { id: job.id, title: job.title ?? undefined, bodyMd: job.bodyMd, options: job.options, checkpoint: job.checkpoint },
+      leaseEpoch: job.leaseEpoch,
+      leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString(),
+    });
+  }
+  if (route === "GET /api/fleet/factories" || route === "GET /api/dev/factories") return send(response, 200, { factories: store.factories() });
+  if (route === "POST /api/dev/jobs") {
+    const input = parse(DevJob, body);
+    if (input.id && store.job(input.id)) throw new HttpProblem(409, `job ${input.id} exists`);
+    return send(response, 201, view(store.enqueue(input)));
+  }
+  if (route === "GET /api/dev/jobs") return send(response, 200, { jobs: store.jobs().map(view) });
+  if (route === "GET /api/dev/events") return send(response, 200, { events: store.events() });
+
+  const match = /^\/api\/fleet\/jobs\/([^/]+)(\/runs|\/events|\/lease\/renew|\/lease\/release)?$/.exec(path);
+  if (!match) throw new HttpProblem(404, `no route ${route}`);
+  const id = decodeURIComponent(match[1]!);
+  const tail = match[2] ?? "";
+  if (method === "GET") {
+    const job = store.job(id);
+    if (!job) throw new HttpProblem(404, `no job ${id}`);
+    if (tail === "") return send(response, 200, view(job));
+    if (tail === "/runs") return send(response, 200, { runs: store.runs(id) });
+    if (tail === "/events") return send(response, 200, { events: store.events(id) });
+  }
+  if (method === "PATCH" && tail === "") return answer(response, store.report(id, parse(ReportRequest, body)), (job) => ({ ok: true, stage: job.stage }));
+  if (method === "POST" && tail === "/lease/renew") {
+    return answer(response, store.renew(id, parse(LeaseRequest, body).leaseEpoch), (job) => ({ ok: true, leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString() }));
+  }
+  if (method === "POST" && tail === "/lease/release") return answer(response, store.release(id, parse(LeaseRequest, body).leaseEpoch), (job) => ({ ok: true, stage: job.stage }));
+  throw new HttpProblem(405, `${method} not allowed on ${path}`);
+}
+
+function answer(response: ServerResponse, outcome: Outcome<CoordinatorJob>, ok: (job: CoordinatorJob) => object): void {
+  if (outcome.ok) return send(response, 200, ok(outcome.value));
+  if (outcome.reason === "missing") return send(response, 404, { error: "no such job" });
+  send(response, 409, { error: "stale lease epoch: another factory holds this job", currentEpoch: outcome.currentEpoch });
+}
+
+/** The read-only view of a job: everything but its prompt. */
+function view(job: CoordinatorJob) {
+  const { bodyMd: _, ...rest } = job;
+  return { ...rest, leaseExpiresAt: job.leaseExpiresAt === null ? null : new Date(job.leaseExpiresAt).toISOString() };
+}
+
+function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
+  const result = v.safeParse(schema, body);
+  if (!result.success) throw new HttpProblem(400, `bad request: ${formatIssues(result.issues)}`);
+  return result.output;
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > 1024 * 1024) throw new HttpProblem(413, "body over 1 MiB");
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpProblem(400, "body is not JSON");
+  }
+}
+
+function send(response: ServerResponse, status: number, body?: unknown): void {
+  if (body === undefined) {
+    response.writeHead(status).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text);
+}
+
+function authorized(header: string | undefined, token: string): boolean {
+  const expected = Buffer.from(`Bearer ${token}`);
+  const given = Buffer.from(header ?? "");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

@@ -1,0 +1,275 @@
+import { randomBytes } from "node:crypto";
+import { DatabaseSync } from "node:sqlite";
+import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
+
+const TERMINAL: ReadonlySet<string> = new Set(["shipped", "failed", "blocked"]);
+
+export interface CoordinatorJob {
+  id: string;
+  title: string | null;
+  bodyMd: string;
+  options: Record<string, unknown>;
+  requires: string[];
+  priority: number;
+  stage: string;
+  leaseEpoch: number;
+  factoryId: string | null;
+  leaseExpiresAt: number | null;
+  checkpoint: Checkpoint | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface FleetEvent {
+  id: number;
+  jobId: string;
+  at: string;
+  type: string;
+  factoryId: string | null;
+  leaseEpoch: number | null;
+  stage: string | null;
+  detail: string | null;
+}
+
+export type Fenced = { ok: false; reason: "stale" | "missing"; currentEpoch?: number };
+export type Outcome<T> = { ok: true; value: T } | Fenced;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, title TEXT, body_md TEXT NOT NULL, options TEXT NOT NULL DEFAULT '{}',
+  requires TEXT NOT NULL DEFAULT '[]', priority INTEGER NOT NULL DEFAULT 0,
+  stage TEXT NOT NULL DEFAULT 'queued', lease_epoch INTEGER NOT NULL DEFAULT 0,
+  factory_id TEXT, lease_expires_at INTEGER, checkpoint TEXT,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS factories (
+  id TEXT PRIMARY KEY, capabilities TEXT NOT NULL, health TEXT NOT NULL, load REAL NOT NULL,
+  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, heartbeats INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, factory_id TEXT NOT NULL,
+  lease_epoch INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER, outcome TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL,
+  factory_id TEXT, lease_epoch INTEGER, stage TEXT, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS events_job ON events(job_id, id);
+CREATE INDEX IF NOT EXISTS runs_job ON runs(job_id, id);
+`;
+
+/**
+ * The development coordinator's state in SQLite (WAL). Every fenced change is one statement
+ * guarded by `lease_epoch = ?` inside one transaction, so a stale holder changes nothing.
+ */
+export class CoordinatorStore {
+  private readonly db: DatabaseSync;
+  readonly leaseMs: number;
+  private readonly now: () => number;
+
+  constructor(file: string, options: { leaseMs: number; now?: () => number }) {
+    this.db = new DatabaseSync(file);
+    this.leaseMs = options.leaseMs;
+    this.now = options.now ?? Date.now;
+    if (file !== ":memory:") this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    this.db.exec("PRAGMA busy_timeout = 5000;");
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private tx<T>(fn: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Dev only: puts a job in the fleet queue. */
+  enqueue(input: { id?: string | undefined; title?: string | undefined; bodyMd: string; options?: Record<string, unknown> | undefined; requires?: string[] | undefined; priority?: number | undefined }): CoordinatorJob {
+    const id = input.id ?? `fj-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+    const at = this.now();
+    return this.tx(() => {
+      this.db
+        .prepare("INSERT INTO jobs (id, title, body_md, options, requires, priority, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .run(id, input.title ?? null, input.bodyMd, JSON.stringify(input.options ?? {}), JSON.stringify(input.requires ?? []), input.priority ?? 0, at, at);
+      this.event(id, "enqueued", null, null, "queued", null);
+      return this.job(id)!;
+    });
+  }
+
+  job(id: string): CoordinatorJob | undefined {
+    const row = this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+    return row ? toJob(row) : undefined;
+  }
+
+  jobs(): CoordinatorJob[] {
+    return (this.db.prepare("SELECT * FROM jobs ORDER BY created_at, id").all() as Record<string, unknown>[]).map(toJob);
+  }
+
+  heartbeat(input: { factoryId: string; capabilities: string[]; health: string; load: number }): { claimable: number } {
+    const at = this.now();
+    this.db
+      .prepare(
+        `INSERT INTO factories (id, capabilities, health, load, first_seen, last_seen, heartbeats) VALUES (?, ?, ?, ?, ?, ?, 1)
+         ON CONFLICT(id) DO UPDATE SET capabilities = excluded.capabilities, health = excluded.health, load = excluded.load, last_seen = excluded.last_seen, heartbeats = heartbeats + 1`,
+      )
+      .run(input.factoryId, JSON.stringify(input.capabilities), input.health, input.load, at, at);
+    return { claimable: this.claimable(input.capabilities).length };
+  }
+
+  factories(): Array<{ id: string; capabilities: string[]; health: string; load: number; lastSeen: string; heartbeats: number }> {
+    return (this.db.prepare("SELECT * FROM factories ORDER BY id").all() as Record<string, unknown>[]).map((row) => ({
+      id: String(row.id),
+      capabilities: JSON.parse(String(row.capabilities)) as string[],
+      health: String(row.health),
+      load: Number(row.load),
+      lastSeen: new Date(Number(row.last_seen)).toISOString(),
+      heartbeats: Number(row.heartbeats),
+    }));
+  }
+
+  /** Jobs a factory with these capabilities may take now: queued, or held under an expired lease. */
+  private claimable(capabilities: readonly string[]): CoordinatorJob[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM jobs WHERE stage = 'queued' OR (stage NOT IN ('shipped', 'failed', 'blocked') AND lease_expires_at IS NOT NULL AND lease_expires_at < ?)
+         ORDER BY priority DESC, created_at, id`,
+      )
+      .all(this.now()) as Record<string, unknown>[];
+    const have = new Set(capabilities);
+    return rows.map(toJob).filter((job) => job.requires.every((cap) => have.has(cap)));
+  }
+
+  /** A claim raises the epoch: whoever held the job before is fenced from now on. */
+  claim(factoryId: string, capabilities: readonly string[]): { job: CoordinatorJob; reclaimed: boolean } | undefined {
+    return this.tx(() => {
+      const candidate = this.claimable(capabilities)[0];
+      if (!candidate) return undefined;
+      const at = this.now();
+      const epoch = candidate.leaseEpoch + 1;
+      const changed = this.db
+        .prepare("UPDATE jobs SET lease_epoch = ?, factory_id = ?, lease_expires_at = ?, stage = 'assigned', updated_at = ? WHERE id = ? AND lease_epoch = ?")
+        .run(epoch, factoryId, at + this.leaseMs, at, candidate.id, candidate.leaseEpoch);
+      if (Number(changed.changes) !== 1) return undefined;
+      const reclaimed = candidate.stage !== "queued";
+      if (reclaimed) {
+        this.db.prepare("UPDATE runs SET ended_at = ?, outcome = 'lease-expired' WHERE job_id = ? AND ended_at IS NULL").run(at, candidate.id);
+        this.event(candidate.id, "lease-expired", candidate.factoryId, candidate.leaseEpoch, candidate.stage, null);
+      }
+      this.db.prepare("INSERT INTO runs (job_id, factory_id, lease_epoch, started_at) VALUES (?, ?, ?, ?)").run(candidate.id, factoryId, epoch, at);
+      this.event(candidate.id, reclaimed ? "reclaimed" : "claimed", factoryId, epoch, "assigned", null);
+      return { job: this.job(candidate.id)!, reclaimed };
+    });
+  }
+
+  /** A fenced stage report: applied only under the current epoch. */
+  report(id: string, input: { stage: FleetStage; checkpoint?: Checkpoint | undefined; leaseEpoch: number }): Outcome<CoordinatorJob> {
+    return this.tx(() => {
+      const job = this.job(id);
+      if (!job) return { ok: false, reason: "missing" } as const;
+      const at = this.now();
+      const changed = this.db
+        .prepare("UPDATE jobs SET stage = ?, checkpoint = COALESCE(?, checkpoint), updated_at = ? WHERE id = ? AND lease_epoch = ?")
+        .run(input.stage, input.checkpoint ? JSON.stringify(input.checkpoint) : null, at, id, input.leaseEpoch);
+      if (Number(changed.changes) !== 1) {
+        this.event(id, "fenced", null, input.leaseEpoch, input.stage, `stale epoch ${input.leaseEpoch}; current ${job.leaseEpoch}`);
+        return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
+      }
+      this.event(id, "stage", job.factoryId, input.leaseEpoch, input.stage, input.checkpoint ? JSON.stringify(input.checkpoint) : null);
+      if (TERMINAL.has(input.stage)) this.db.prepare("UPDATE runs SET ended_at = ?, outcome = ? WHERE job_id = ? AND lease_epoch = ? AND ended_at IS NULL").run(at, input.stage, id, input.leaseEpoch);
+      return { ok: true, value: this.job(id)! } as const;
+    });
+  }
+
+  renew(id: string, leaseEpoch: number): Outcome<CoordinatorJob> {
+    return this.tx(() => {
+      const job = this.job(id);
+      if (!job) return { ok: false, reason: "missing" } as const;
+      const at = this.now();
+      const changed = this.db
+        .prepare("UPDATE jobs SET lease_expires_at = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND factory_id IS NOT NULL AND stage NOT IN ('shipped', 'failed', 'blocked')")
+        .run(at + this.leaseMs, at, id, leaseEpoch);
+      if (Number(changed.changes) !== 1) {
+        this.event(id, "fenced", null, leaseEpoch, null, `renew with stale epoch ${leaseEpoch}; current ${job.leaseEpoch}`);
+        return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
+      }
+      this.event(id, "renewed", job.factoryId, leaseEpoch, null, null);
+      return { ok: true, value: this.job(id)! } as const;
+    });
+  }
+
+  /** The holder gives the job back: a job not finished goes back to the queue. */
+  release(id: string, leaseEpoch: number): Outcome<CoordinatorJob> {
+    return this.tx(() => {
+      const job = this.job(id);
+      if (!job) return { ok: false, reason: "missing" } as const;
+      const at = this.now();
+      const stage = TERMINAL.has(job.stage) ? job.stage : "queued";
+      const changed = this.db
+        .prepare("UPDATE jobs SET factory_id = NULL, lease_expires_at = NULL, stage = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND factory_id IS NOT NULL")
+        .run(stage, at, id, leaseEpoch);
+      if (Number(changed.changes) !== 1) {
+        this.event(id, "fenced", null, leaseEpoch, null, `release with stale epoch ${leaseEpoch}; current ${job.leaseEpoch}`);
+        return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
+      }
+      this.db.prepare("UPDATE runs SET ended_at = ?, outcome = COALESCE(outcome, 'released') WHERE job_id = ? AND lease_epoch = ? AND ended_at IS NULL").run(at, id, leaseEpoch);
+      this.event(id, "released", job.factoryId, leaseEpoch, stage, null);
+      return { ok: true, value: this.job(id)! } as const;
+    });
+  }
+
+  runs(id: string): Array<{ id: number; factoryId: string; leaseEpoch: number; startedAt: string; endedAt: string | null; outcome: string | null }> {
+    return (this.db.prepare("SELECT * FROM runs WHERE job_id = ? ORDER BY id").all(id) as Record<string, unknown>[]).map((row) => ({
+      id: Number(row.id),
+      factoryId: String(row.factory_id),
+      leaseEpoch: Number(row.lease_epoch),
+      startedAt: new Date(Number(row.started_at)).toISOString(),
+      endedAt: row.ended_at === null ? null : new Date(Number(row.ended_at)).toISOString(),
+      outcome: row.outcome === null ? null : String(row.outcome),
+    }));
+  }
+
+  events(id?: string): FleetEvent[] {
+    const rows = (id === undefined ? this.db.prepare("SELECT * FROM events ORDER BY id").all() : this.db.prepare("SELECT * FROM events WHERE job_id = ? ORDER BY id").all(id)) as Record<string, unknown>[];
+    return rows.map((row) => ({
+      id: Number(row.id),
+      jobId: String(row.job_id),
+      at: new Date(Number(row.at)).toISOString(),
+      type: String(row.type),
+      factoryId: row.factory_id === null ? null : String(row.factory_id),
+      leaseEpoch: row.lease_epoch === null ? null : Number(row.lease_epoch),
+      stage: row.stage === null ? null : String(row.stage),
+      detail: row.detail === null ? null : String(row.detail),
+    }));
+  }
+
+  private event(jobId: string, type: string, factoryId: string | null, leaseEpoch: number | null, stage: string | null, detail: string | null): void {
+    this.db.prepare("INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail) VALUES (?, ?, ?, ?, ?, ?, ?)").run(jobId, this.now(), type, factoryId, leaseEpoch, stage, detail);
+  }
+}
+
+function toJob(row: Record<string, unknown>): CoordinatorJob {
+  return {
+    id: String(row.id),
+    title: row.title === null ? null : String(row.title),
+    bodyMd: String(row.body_md),
+    options: JSON.parse(String(row.options)) as Record<string, unknown>,
+    requires: JSON.parse(String(row.requires)) as string[],
+    priority: Number(row.priority),
+    stage: String(row.stage),
+    leaseEpoch: Number(row.lease_epoch),
+    factoryId: row.factory_id === null ? null : String(row.factory_id),
+    leaseExpiresAt: row.lease_expires_at === null ? null : Number(row.lease_expires_at),
+    checkpoint: row.checkpoint === null ? null : (JSON.parse(String(row.checkpoint)) as Checkpoint),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
