@@ -53,11 +53,13 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
     (opening ??= QueueStore.open(config.queueDir, { gitQueue: config.gitQueue }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
   const by = options.by ?? "cli";
   const commands = new Map<string, PluginCommand & { plugin: string }>();
+  const engines = engineTable(config.engines);
   const makeApi = (name: string): PluginApi => ({
     hooks,
     logger: logger.withTag(name),
     config,
     env,
+    engines,
     queue: {
       root: config.queueDir,
       get: async (id) => (await open()).store.get(id),
@@ -70,8 +72,14 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
       },
       updateMeta: async (id, patch) => {
         const { store } = await open();
-        const stage = (await store.get(id)).stage;
-        await store.update(id, stage, (meta) => ({ ...meta, ...patch }));
+        return store.update(id, undefined, (meta) => ({ ...meta, ...patch(meta) }));
+      },
+      quarantine: async (id, reason) => {
+        const { store, lifecycle } = await open();
+        const stage = await store.locate(id);
+        if (!stage) throw new Error(`no job ${id}`);
+        if (stage === "quarantine") return;
+        await lifecycle.move(id, stage, "quarantine", { by: `plugin:${name}`, reason });
       },
     },
     registerCommand: (command, definition) => {
@@ -86,7 +94,7 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
     logger,
     hooks,
     open,
-    engines: engineTable(config.engines),
+    engines,
     plugins: loaded.map((item) => item.plugin.name),
     commands,
     by,

@@ -1,6 +1,6 @@
 import type { Aq } from "../app.ts";
 import { AqError } from "../core/errors.ts";
-import { commitAll, mergeBranch, removeWorktree } from "../core/worktree.ts";
+import { commitAll, hasUncommitted, mergeBranch, removeWorktree } from "../core/worktree.ts";
 
 export interface ShipResult {
   readonly id: string;
@@ -27,7 +27,7 @@ export async function ship(aq: Aq, id: string, options: { force?: boolean } = {}
   }
   if (!worktree.baseBranch) throw new AqError("AQ_FAILED", `job ${id} started on a detached HEAD in ${worktree.repo}; there is no branch to merge ${wip.branch} into`);
   // Anything a person changed in the worktree during review ships too, never silently dropped.
-  await commitAll(worktree.path, `aq: ${id}: changes made during review`).catch(() => undefined);
+  if (await hasUncommitted(worktree.path)) await commitAll(worktree.path, `aq: ${id}: changes made during review`, aq.hooks.commitTrailers.call({}, job.meta));
   const commit = await mergeBranch(worktree.repo, wip.branch, worktree.baseBranch, `aq: ship ${id}`);
   await aq.lifecycle.move(id, job.stage, "shipped", {
     by: aq.by,

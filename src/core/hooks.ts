@@ -1,4 +1,4 @@
-import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook } from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook, SyncWaterfallHook } from "tapable";
 import { AqHookError, FencedError } from "./errors.ts";
 import type { JobMeta } from "./meta.ts";
 import type { Stage } from "./stages.ts";
@@ -121,6 +121,8 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
      * (the fleet plugin routes fleet jobs' echo through the coordinator's events).
      */
     echoRoute: new SyncBailHook<[StageEvent], string | undefined>(["event"]),
+    /** Trailers for each commit aq makes on a job's wip branch (the fleet plugin adds its lease). */
+    commitTrailers: new SyncWaterfallHook<[Record<string, string>, Readonly<JobMeta>]>(["trailers", "meta"]),
     /** `aq status`: plugins add fields (factoryId) and notes. */
     status: new AsyncSeriesWaterfallHook<[StatusReport]>(["status"]),
   };
@@ -139,10 +141,12 @@ interface Tap {
   fn: (...args: unknown[]) => unknown;
 }
 
+const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers"]);
+
 function isolate(tap: Tap, hook: string, report: TapErrorReporter): Tap {
   const { fn, name } = tap;
   // A failed tap of a waterfall passes the value on unchanged; of any other hook, answers nothing.
-  const fallback = (args: unknown[]) => (hook === "status" ? args[0] : undefined);
+  const fallback = (args: unknown[]) => (WATERFALLS.has(hook) ? args[0] : undefined);
   const handle = (error: unknown, args: unknown[]) => {
     if (error instanceof FencedError) throw error;
     report(new AqHookError(name, hook, error));

@@ -82,7 +82,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       // A retry keeps what an earlier attempt left, committed, so the checkpoint names all of it.
       const head = worktree.created
         ? await headOf(worktree.path)
-        : await commitAll(worktree.path, `aq: ${id}: work left by an earlier attempt`);
+        : await commitAll(worktree.path, `aq: ${id}: work left by an earlier attempt`, ctx.hooks.commitTrailers.call({}, claimed.meta));
       patch = (meta) => ({
         ...meta,
         worktree: { path: worktree.path, repo: worktree.repo, baseBranch: worktree.baseBranch, baseCommit: worktree.baseCommit },
@@ -166,7 +166,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
 
     let wipPatch = clearEngine;
     if (meta.worktree && meta.wip) {
-      const commit = await commitAll(meta.worktree.path, `aq: ${id} (attempt ${meta.attempts})`);
+      const commit = await commitAll(meta.worktree.path, `aq: ${id} (attempt ${meta.attempts})`, ctx.hooks.commitTrailers.call({}, meta));
       const branch = meta.wip.branch;
       wipPatch = (m) => ({ ...clearEngine(m), wip: { branch, commit } });
     }
@@ -174,7 +174,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     logger.success(`${id}: review (${formatDuration(result.durationMs)})`);
     return (stage = "review");
   } catch (error) {
-    if (error instanceof FencedError) return fence(ctx, id, error);
+    if (error instanceof FencedError) return lifecycle.fence(id, error, by);
     const current = (await store.locate(id)) ?? stage;
     if (current !== "assigned" && current !== "building") {
       logger.error(`${id}: ${oneLine(error)}`);
@@ -188,31 +188,6 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
   } finally {
     await lock?.release();
   }
-}
-
-/**
- * Another factory owns the job now: the engine is already stopped, nothing is shipped, and the
- * job rests in failed with reason `fenced` for a person to look at.
- */
-async function fence(ctx: JobContext, id: string, error: FencedError): Promise<Stage> {
-  const { lifecycle, logger, by } = ctx;
-  logger.warn(`${id}: fenced-abort: ${error.message}; the engine was stopped and nothing will be shipped`);
-  const stage = await lifecycle.store.locate(id);
-  if (!stage || stage === "failed") return stage ?? "failed";
-  try {
-    await lifecycle.move(id, stage, "failed", {
-      by,
-      reason: "fenced",
-      patch: (m) => {
-        const { engine: _, ...rest } = m;
-        const events = Array.isArray(m.events) ? m.events : [];
-        return { ...rest, events: [...events, { type: "fenced-abort", at: new Date().toISOString(), detail: error.message }] };
-      },
-    });
-  } catch (inner) {
-    if (!(inner instanceof FencedError)) logger.error(`${id}: could not record the fence: ${oneLine(inner)}`);
-  }
-  return "failed";
 }
 
 export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

@@ -1,4 +1,5 @@
 import { formatDuration } from "./duration.ts";
+import { FencedError, oneLine } from "./errors.ts";
 import type { RunnerHooks, StageEvent } from "./hooks.ts";
 import type { Logger } from "./logger.ts";
 import type { JobMeta } from "./meta.ts";
@@ -85,5 +86,29 @@ export class Lifecycle {
       patch: (m) => ({ ...m, notBefore }),
     });
     return "queued";
+  }
+
+  /**
+   * Another factory owns the job now: the engine was stopped (or never started), nothing is
+   * shipped, and the job rests in failed with reason `fenced` and a `fenced-abort` event.
+   */
+  async fence(id: string, error: FencedError, by: string): Promise<Stage> {
+    this.logger.warn(`${id}: fenced-abort: ${error.message}; the engine was stopped and nothing will be shipped`);
+    const stage = await this.store.locate(id);
+    if (!stage || stage === "failed") return stage ?? "failed";
+    try {
+      await this.move(id, stage, "failed", {
+        by,
+        reason: "fenced",
+        patch: (m) => {
+          const { engine: _, ...rest } = m;
+          const events = Array.isArray(m.events) ? m.events : [];
+          return { ...rest, events: [...events, { type: "fenced-abort", at: new Date().toISOString(), detail: error.message }] };
+        },
+      });
+    } catch (inner) {
+      if (!(inner instanceof FencedError)) this.logger.error(`${id}: could not record the fence: ${oneLine(inner)}`);
+    }
+    return "failed";
   }
 }

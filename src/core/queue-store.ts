@@ -53,6 +53,7 @@ const GITIGNORE = [".aq/", ".worktrees/", "*/*/log.txt", "*/*/prompt.txt", "*/*/
 export class QueueStore {
   readonly root: string;
   private readonly gitQueue: GitQueue | undefined;
+  private readonly metaQueues = new Map<string, Promise<void>>();
 
   private constructor(root: string, gitQueue: GitQueue | undefined) {
     this.root = root;
@@ -184,6 +185,28 @@ export class QueueStore {
    */
   async move(id: string, from: Stage, to: Stage, options: MoveOptions): Promise<{ before: JobMeta; after: JobMeta }> {
     if (!canMove(from, to)) throw new AqError("AQ_CONFLICT", `job ${id} cannot move from ${from} to ${to}`);
+    return this.serialized(id, () => this.moveNow(id, from, to, options));
+  }
+
+  /**
+   * meta.json is read, changed and written back by the runner, by plugins (an outbox, a lease)
+   * and by timers: within one process these never interleave for one job, so none is lost.
+   */
+  private serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.metaQueues.get(id) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const settled = next.then(
+      () => {},
+      () => {},
+    );
+    this.metaQueues.set(id, settled);
+    void settled.then(() => {
+      if (this.metaQueues.get(id) === settled) this.metaQueues.delete(id);
+    });
+    return next;
+  }
+
+  private async moveNow(id: string, from: Stage, to: Stage, options: MoveOptions): Promise<{ before: JobMeta; after: JobMeta }> {
     try {
       await rename(this.jobDir(from, id), this.jobDir(to, id));
     } catch (error) {
@@ -207,12 +230,17 @@ export class QueueStore {
   }
 
   /** Rewrites a job's meta in place (no transition): engine pid, wip, plugin state. */
-  async update(id: string, stage: Stage, patch: (meta: JobMeta) => JobMeta, options: { commit?: string } = {}): Promise<JobMeta> {
-    const path = join(this.jobDir(stage, id), META_FILE);
-    const meta = patch(await readMeta(path));
-    await writeMeta(path, meta);
-    if (options.commit) await this.commit(id, options.commit);
-    return meta;
+  /** Rewrites a job's meta in place, wherever the job is now (`stage` is where to look first). */
+  async update(id: string, stage: Stage | undefined, patch: (meta: JobMeta) => JobMeta, options: { commit?: string } = {}): Promise<JobMeta> {
+    return this.serialized(id, async () => {
+      const now = stage !== undefined && (await exists(join(this.jobDir(stage, id), META_FILE))) ? stage : await this.locate(id);
+      if (!now) throw new AqError("AQ_NOT_FOUND", `no job ${JSON.stringify(id)} in ${this.root}`);
+      const path = join(this.jobDir(now, id), META_FILE);
+      const meta = patch(await readMeta(path));
+      await writeMeta(path, meta);
+      if (options.commit) await this.commit(id, options.commit);
+      return meta;
+    });
   }
 
   async appendLog(record: { dir: string }, text: string): Promise<void> {

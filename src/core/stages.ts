@@ -3,14 +3,14 @@
  * stages a job may move to from it. Every transition in aq is checked against this table.
  */
 export const STAGES = {
-  queued: { terminal: false, next: ["assigned", "blocked", "failed"] },
+  queued: { terminal: false, next: ["assigned", "blocked", "failed", "quarantine"] },
   assigned: { terminal: false, next: ["building", "queued", "failed", "blocked", "quarantine"] },
   building: { terminal: false, next: ["review", "blocked", "failed", "queued", "quarantine"] },
   review: { terminal: false, next: ["testing", "shipped", "blocked", "failed", "queued", "quarantine"] },
   testing: { terminal: false, next: ["shipped", "failed", "blocked", "queued", "quarantine"] },
   shipped: { terminal: true, next: [] },
-  blocked: { terminal: true, next: ["queued", "failed"] },
-  failed: { terminal: true, next: ["queued", "dead_letter", "blocked"] },
+  blocked: { terminal: true, next: ["queued", "failed", "quarantine"] },
+  failed: { terminal: true, next: ["queued", "dead_letter", "blocked", "quarantine"] },
   dead_letter: { terminal: true, next: ["queued"] },
   quarantine: { terminal: true, next: ["queued", "failed"] },
 } as const satisfies Record<string, { terminal: boolean; next: readonly string[] }>;

@@ -57,11 +57,18 @@ export function workingDirIn(worktree: { path: string; repo: string }, cwd: stri
   return join(worktree.path, relative(worktree.repo, cwd));
 }
 
-/** Commits everything the engine changed; answers the branch's head (unchanged when nothing changed). */
-export async function commitAll(path: string, message: string): Promise<string> {
+/**
+ * Commits everything the engine changed; answers the branch's head (unchanged when nothing
+ * changed). With trailers, a commit is made even when nothing changed, so the branch always
+ * carries the newest trailers (a fleet job's lease epoch).
+ */
+export async function commitAll(path: string, message: string, trailers: Readonly<Record<string, string>> = {}): Promise<string> {
   await git(path, ["add", "-A"]);
   const changed = (await gitMaybe(path, ["diff", "--cached", "--quiet"])) === undefined;
-  if (changed) await gitWithIdentity(path, ["commit", "-q", "--no-verify", "-m", message]);
+  const trailerArgs = Object.entries(trailers).flatMap(([key, value]) => ["--trailer", `${key}: ${value}`]);
+  if (changed || trailerArgs.length) {
+    await gitWithIdentity(path, ["commit", "-q", "--no-verify", ...(changed ? [] : ["--allow-empty"]), "-m", message, ...trailerArgs]);
+  }
   return headOf(path);
 }
 

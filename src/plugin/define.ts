@@ -4,6 +4,7 @@ import type { RunnerHooks, StatusReport } from "../core/hooks.ts";
 import type { Logger } from "../core/logger.ts";
 import type { JobRecord, BrokenJob } from "../core/queue-store.ts";
 import type { Stage } from "../core/stages.ts";
+import type { JobMeta } from "../core/meta.ts";
 import type { MaterializeInput } from "../core/materialize.ts";
 
 /** What a plugin may read of the queue; it changes jobs only through hook answers. */
@@ -13,8 +14,13 @@ export interface QueueReader {
   list(stages?: readonly Stage[]): Promise<{ jobs: JobRecord[]; broken: BrokenJob[] }>;
   /** Writes a job into queued/ (`aq add --from-tracker`); validated like any job file. */
   enqueue(input: MaterializeInput): Promise<JobRecord>;
-  /** Replaces keys of a job's meta.json that the plugin owns (an outbox, a lease). */
-  updateMeta(id: string, patch: Record<string, unknown>): Promise<void>;
+  /**
+   * Changes keys of a job's meta.json that the plugin owns (an outbox, a lease): `patch` gets
+   * the current meta and returns the keys to set. Serialized with every other write of that job.
+   */
+  updateMeta(id: string, patch: (meta: JobMeta) => Record<string, unknown>): Promise<JobMeta>;
+  /** Parks a finished job whose result cannot be trusted (a lease lost while offline) for a person. */
+  quarantine(id: string, reason: string): Promise<void>;
 }
 
 /** A command a plugin adds to the CLI (`aq fleet-status`). */
@@ -31,6 +37,8 @@ export interface PluginApi {
   readonly config: ResolvedConfig;
   readonly queue: QueueReader;
   readonly env: Readonly<NodeJS.ProcessEnv>;
+  /** The engine table (built-ins and config), read-only: what this host can run. */
+  readonly engines: Readonly<Record<string, { readonly command: readonly string[] }>>;
   registerCommand(name: string, command: PluginCommand): void;
   extendStatus(extend: (status: StatusReport) => StatusReport | Promise<StatusReport>): void;
 }

@@ -16,6 +16,7 @@ type PluginModule = Record<string, unknown>;
  */
 export const BUILTIN_PLUGINS: Readonly<Record<string, () => Promise<PluginModule>>> = {
   "tracker-echo": () => import("../../plugins/tracker-echo/index.ts"),
+  fleet: () => import("../../plugins/fleet/index.ts"),
 };
 
 export const FLEET = "fleet";

@@ -1,0 +1,49 @@
+import { oneLine, type ClaimedJob, type IdleContext, type PluginApi } from "../../src/index.ts";
+import type { Connection } from "./connection.ts";
+
+/** Claimed jobs become local jobs named after the fleet job and the epoch they run under. */
+export function localIdOf(fleetJobId: string, leaseEpoch: number): string {
+  const safe = fleetJobId.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[-_]+/, "").slice(0, 80) || "job";
+  return `fleet-${safe}-e${leaseEpoch}`;
+}
+
+/**
+ * The local queue is empty: claim one job from the coordinator and materialize it, owned by
+ * this runner, with its lease in meta; the unchanged core runs it. A job that cannot run here
+ * (its body does not parse) is reported failed and released at once.
+ */
+export async function claimFromFleet(aq: PluginApi, connection: Connection, capabilities: readonly string[], ctx: IdleContext): Promise<ClaimedJob | undefined> {
+  if (ctx.draining || !connection.mayCall()) return undefined;
+  const api = await connection.api();
+  const result = connection.note(await api.claim(capabilities));
+  if (!result.ok) {
+    aq.logger.debug(`claim: ${result.problem}`);
+    return undefined;
+  }
+  const answer = result.data;
+  if (!answer || !("leaseEpoch" in answer)) return undefined;
+  const { job, leaseEpoch } = answer;
+  const leaseExpiresAt = typeof answer.leaseExpiresAt === "number" ? new Date(answer.leaseExpiresAt).toISOString() : answer.leaseExpiresAt;
+  const id = localIdOf(job.id, leaseEpoch);
+  try {
+    const claimed = await ctx.materialize({
+      id,
+      ...(job.title ? { title: job.title } : {}),
+      body: job.bodyMd,
+      options: job.options ?? {},
+      origin: { kind: "fleet", jobId: job.id },
+      extra: {
+        fleet: { jobId: job.id, leaseEpoch, leaseExpiresAt, factoryId: connection.settings.factoryId },
+        fleetOutbox: [],
+        ...(job.checkpoint ? { fleetCheckpoint: job.checkpoint } : {}),
+      },
+    });
+    aq.logger.info(`${id}: claimed fleet job ${job.id} under lease epoch ${leaseEpoch}`);
+    return claimed;
+  } catch (error) {
+    aq.logger.error(`fleet job ${job.id} cannot run here: ${oneLine(error)}; reporting it failed`);
+    connection.note(await api.report(job.id, { stage: "failed", leaseEpoch }));
+    connection.note(await api.release(job.id, leaseEpoch));
+    return undefined;
+  }
+}

@@ -1,0 +1,59 @@
+import type { PluginApi, RunnerContext } from "../../src/index.ts";
+import type { Health } from "../../src/contract/fleet.ts";
+import type { Connection } from "./connection.ts";
+import type { Outbox } from "./outbox.ts";
+
+/**
+ * Registration is the first heartbeat. Then one every AQ_FLEET_LEASE_RENEW_SEC while the runner
+ * lives, sooner after a transient failure (the connection's backoff). A heartbeat that gets
+ * through also catches up the outboxes.
+ */
+export class Heartbeat {
+  private readonly aq: PluginApi;
+  private readonly connection: Connection;
+  private readonly outbox: Outbox;
+  private readonly capabilities: readonly string[];
+  private timer: NodeJS.Timeout | undefined;
+  private runner: RunnerContext | undefined;
+  claimable: number | undefined;
+
+  constructor(aq: PluginApi, connection: Connection, outbox: Outbox, capabilities: readonly string[]) {
+    this.aq = aq;
+    this.connection = connection;
+    this.outbox = outbox;
+    this.capabilities = capabilities;
+  }
+
+  async beat(runner?: RunnerContext): Promise<boolean> {
+    if (runner) this.runner = runner;
+    if (this.connection.authProblem) return false;
+    const waiting = await this.outbox.waiting();
+    const health: Health = this.runner?.draining ? "draining" : waiting > 0 ? "degraded" : "ok";
+    const load = this.runner ? this.runner.running.length / Math.max(1, this.runner.slots) : 0;
+    const result = this.connection.note(await (await this.connection.api()).heartbeat({ capabilities: [...this.capabilities], health, load }));
+    if (!result.ok) return false;
+    this.claimable = result.data?.claimable;
+    if (waiting > 0) await this.outbox.flushAll();
+    return true;
+  }
+
+  start(runner: RunnerContext): void {
+    this.runner = runner;
+    const next = () => {
+      const delay = this.connection.reachable === false ? Math.min(this.connection.settings.renewMs, Math.max(50, this.connection.delayMs())) : this.connection.settings.renewMs;
+      this.timer = setTimeout(() => void this.beat().catch((error) => this.aq.logger.debug(`heartbeat: ${(error as Error).message}`)).finally(next), delay);
+      this.timer.unref();
+    };
+    next();
+  }
+
+  /** Runner context changes (draining, load) reach the next heartbeat. */
+  update(runner: RunnerContext): void {
+    this.runner = runner;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

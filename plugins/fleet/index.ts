@@ -1,0 +1,74 @@
+import { definePlugin, type StageEvent } from "../../src/index.ts";
+import { detectCapabilities } from "./caps.ts";
+import { claimFromFleet } from "./claim.ts";
+import { fleetStatusCommand } from "./commands.ts";
+import { Connection } from "./connection.ts";
+import { leaseOf, outboxOf, REPORTED_ON_STAGE } from "./fleet-meta.ts";
+import { Heartbeat } from "./heartbeat.ts";
+import { confirmLease, renewWhileBuilding } from "./lease.ts";
+import { Outbox } from "./outbox.ts";
+import { fleetSettings, OptionsSchema, PLUGIN_NAME } from "./settings.ts";
+
+/**
+ * Fleet mode (DESIGN §6): this factory heartbeats to the coordinator, claims jobs when the local
+ * queue is empty, reports every stage with its lease epoch, renews its lease while building,
+ * releases it when the job comes to rest, and is fenced by a 409. Loaded only when the fleet
+ * switch is on; it reaches the runner through hooks alone.
+ */
+export default definePlugin({
+  name: PLUGIN_NAME,
+  options: OptionsSchema,
+  apply(aq, options) {
+    const settings = fleetSettings(aq.env, options);
+    const connection = new Connection(settings, aq.logger);
+    const outbox = new Outbox(aq, connection);
+    const capabilities = settings.caps ?? detectCapabilities(aq.engines, aq.env as NodeJS.ProcessEnv);
+    const heartbeat = new Heartbeat(aq, connection, outbox, capabilities);
+
+    aq.hooks.runnerStart.tapPromise(PLUGIN_NAME, async (runner) => {
+      aq.logger.info(`factory ${settings.factoryId} joining the fleet at ${settings.api}`);
+      await heartbeat.beat(runner);
+      heartbeat.start(runner);
+      await outbox.flushAll();
+    });
+    aq.hooks.beforeClaim.tapPromise(PLUGIN_NAME, async (runner) => {
+      heartbeat.update(runner);
+      return undefined;
+    });
+    aq.hooks.onIdle.tapPromise(PLUGIN_NAME, (ctx) => claimFromFleet(aq, connection, capabilities, ctx));
+
+    aq.hooks.onStage.tapPromise(PLUGIN_NAME, async (event: StageEvent) => {
+      const stage = REPORTED_ON_STAGE[event.to];
+      if (!stage || !leaseOf(event.meta) || event.reason === "fenced") return;
+      if ((await outbox.report(event, stage)) === "fenced") await outbox.fenced(event.jobId, "live");
+    });
+    aq.hooks.onTerminal.tapPromise(PLUGIN_NAME, async (event) => {
+      if (!leaseOf(event.meta) || event.reason === "fenced") return;
+      if (event.to === "failed" || event.to === "dead_letter") await outbox.report(event, "failed");
+      await outbox.release(event.jobId);
+    });
+    aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, ctx));
+    aq.hooks.beforeShip.tapPromise(PLUGIN_NAME, (ctx) => confirmLease(aq, connection, outbox, ctx.jobId, ctx.meta));
+    aq.hooks.commitTrailers.tap(PLUGIN_NAME, (trailers, meta) => {
+      const lease = leaseOf(meta);
+      return lease ? { ...trailers, "Aq-Job": lease.jobId, "Aq-Factory": settings.factoryId, "Aq-Lease-Epoch": String(lease.leaseEpoch) } : trailers;
+    });
+    // Fleet jobs' stage echo goes through the coordinator, which records it as fleet_events.
+    aq.hooks.echoRoute.tap(PLUGIN_NAME, (event) => (leaseOf(event.meta) ? PLUGIN_NAME : undefined));
+    aq.hooks.runnerStop.tapPromise(PLUGIN_NAME, async (runner) => {
+      heartbeat.stop();
+      await heartbeat.beat({ ...runner, draining: true }).catch(() => false);
+    });
+
+    aq.extendStatus(async (status) => {
+      const { jobs } = await aq.queue.list();
+      const waiting = jobs.filter((job) => leaseOf(job.meta) && outboxOf(job.meta).length > 0);
+      return {
+        ...status,
+        factoryId: settings.factoryId,
+        notes: [...status.notes, ...(waiting.length ? [`fleet: ${waiting.length} job(s) have reports waiting for the coordinator (degraded)`] : [])],
+      };
+    });
+    aq.registerCommand("fleet-status", fleetStatusCommand(aq, connection, heartbeat, capabilities));
+  },
+});
