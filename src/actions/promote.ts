@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Aq } from "../app.ts";
 import { AqError } from "../core/errors.ts";
+import { fencedAsFailure } from "./fenced.ts";
 import { describeExit } from "../core/job-run.ts";
 import { runInGroup } from "../core/process-group.ts";
 import { LOG_FILE } from "../core/queue-store.ts";
@@ -19,7 +20,7 @@ export async function promote(aq: Aq, id: string): Promise<PromoteResult> {
   const job = await aq.store.get(id);
   if (job.stage !== "review") throw new AqError("AQ_CONFLICT", `job ${id} is in ${job.stage}/; only a job in review/ can be promoted`);
   const spec = await aq.store.readSpec(job);
-  await aq.lifecycle.move(id, "review", "testing", { by: aq.by });
+  await fencedAsFailure(aq, id, () => aq.lifecycle.move(id, "review", "testing", { by: aq.by }));
   if (!spec.test) return { id, stage: "testing" };
   const cwd = spec.cwd ? resolve(aq.config.workdir, spec.cwd) : aq.config.workdir;
   const where = job.meta.worktree ? workingDirIn(job.meta.worktree, cwd) : cwd;

@@ -1,5 +1,6 @@
 import type { Aq } from "../app.ts";
 import { AqError } from "../core/errors.ts";
+import { fencedAsFailure } from "./fenced.ts";
 import { commitAll, hasUncommitted, mergeBranch, removeWorktree } from "../core/worktree.ts";
 
 export interface ShipResult {
@@ -29,10 +30,9 @@ export async function ship(aq: Aq, id: string, options: { force?: boolean } = {}
   // Anything a person changed in the worktree during review ships too, never silently dropped.
   if (await hasUncommitted(worktree.path)) await commitAll(worktree.path, `aq: ${id}: changes made during review`, aq.hooks.commitTrailers.call({}, job.meta));
   const commit = await mergeBranch(worktree.repo, wip.branch, worktree.baseBranch, `aq: ship ${id}`);
-  await aq.lifecycle.move(id, job.stage, "shipped", {
-    by: aq.by,
-    patch: (meta) => ({ ...meta, shipped: { commit, into: worktree.baseBranch } }),
-  });
+  await fencedAsFailure(aq, id, () =>
+    aq.lifecycle.move(id, job.stage, "shipped", { by: aq.by, patch: (meta) => ({ ...meta, shipped: { commit, into: worktree.baseBranch } }) }),
+  );
   await removeWorktree(worktree.repo, worktree.path, { deleteBranch: wip.branch }).catch((error) =>
     aq.logger.warn(`${id}: shipped, but its worktree could not be removed: ${(error as Error).message}`),
   );
