@@ -1,9 +1,8 @@
-import { createRequire } from "node:module";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ResolvedConfig } from "../config/load.ts";
 import type { PluginEntry } from "../config/schema.ts";
-import { importTypeScript } from "../config/ts-loader.ts";
+import { importPackageFrom, importTypeScript } from "../config/ts-loader.ts";
 import { AqError, oneLine } from "../core/errors.ts";
 import { check } from "../core/validation.ts";
 import type { AqPlugin, PluginApi } from "./define.ts";
@@ -100,13 +99,7 @@ async function importPlugin(choice: PluginChoice, dir: string, where: string): P
       const path = resolve(dir, spec);
       return path.endsWith(".ts") || path.endsWith(".mts") ? await importTypeScript(path) : await import(pathToFileURL(path).href);
     }
-    let resolved: string;
-    try {
-      resolved = createRequire(join(dir, "noop.js")).resolve(spec);
-    } catch {
-      return (await import(spec)) as PluginModule;
-    }
-    return (await import(pathToFileURL(resolved).href)) as PluginModule;
+    return await importPackageFrom(spec, dir);
   } catch (error) {
     if (error instanceof AqError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
