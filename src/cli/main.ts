@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, { description: string; load: Loader }> = {
   block: { description: "Park a job in blocked/ with a reason", load: () => import("./commands/block.ts") },
   coordinator: { description: "Run the development fleet coordinator on loopback (SQLite state)", load: () => import("./commands/coordinator.ts") },
   demo: { description: "Run the offline demo end to end (a throw-away repository, no network)", load: () => import("./commands/demo.ts") },
+  drain: { description: "Ask the runners on this queue to stop claiming, finish their jobs and exit; wait for them", load: () => import("./commands/drain.ts") },
   clean: { description: "Remove worktrees of finished jobs; keep any with unmerged or uncommitted work", load: () => import("./commands/clean.ts") },
 };
 

@@ -8,6 +8,8 @@ import { isAlive } from "./process-ref.ts";
 
 export interface RunnerInfo {
   readonly pid: number;
+  readonly startTime?: string | undefined;
+  readonly host?: string | undefined;
   readonly id: string;
   readonly startedAt: string;
   readonly mode: string;
@@ -55,7 +57,7 @@ export async function liveRunners(store: QueueStore): Promise<RunnerInfo[]> {
   for (const name of names.filter((n) => n.endsWith(".json"))) {
     try {
       const record = JSON.parse(await readFile(join(dir, name), "utf8")) as RunnerInfo & { startTime?: string; host?: string };
-      if (isAlive(record)) runners.push({ pid: record.pid, id: record.id, startedAt: record.startedAt, mode: record.mode, concurrency: record.concurrency });
+      if (isAlive(record)) runners.push({ pid: record.pid, startTime: record.startTime, host: record.host, id: record.id, startedAt: record.startedAt, mode: record.mode, concurrency: record.concurrency });
     } catch {
       // a runner writing its record right now, or a stale one: neither is listed
     }
