@@ -43,6 +43,7 @@ export class Runner {
   private readonly deps: RunnerDeps;
   private readonly owner = selfRef();
   private readonly running = new Map<string, Promise<void>>();
+  private readonly started = new Map<string, number>();
   private readonly outcomes: Record<string, Stage> = {};
   private readonly cancelController = new AbortController();
   private stopping = false;
@@ -71,19 +72,33 @@ export class Runner {
     return this.stopping;
   }
 
+  /** The jobs running now and since when, for progress display. */
+  snapshot(): Array<{ id: string; since: number }> {
+    return [...this.started.entries()].filter(([id]) => this.running.has(id)).map(([id, since]) => ({ id, since }));
+  }
+
   async run(options: { mode: RunMode; concurrency: number }): Promise<RunSummary> {
     const { lifecycle, hooks, logger, config } = this.deps;
     const store = lifecycle.store;
     const slots = Math.max(1, options.concurrency);
     await this.register(options);
     const watcher = this.watchQueue();
-    let recovered: string[] = [];
-    try {
-      recovered = await recoverOrphans(lifecycle, logger, {
+    const recovered: string[] = [];
+    let lastRecovery = 0;
+    const recover = async () => {
+      lastRecovery = Date.now();
+      const found = await recoverOrphans(lifecycle, logger, {
         by: this.id,
         killGraceMs: config.killGraceMs,
-        maxAttemptsOf: async (_meta, dir) => (await store.readSpec({ dir, id: _meta.id }).catch(() => undefined))?.maxAttempts ?? config.defaults.maxAttempts,
+        maxAttemptsOf: async (meta, dir) => (await store.readSpec({ dir, id: meta.id }).catch(() => undefined))?.maxAttempts ?? config.defaults.maxAttempts,
       });
+      recovered.push(...found);
+      return found.length;
+    };
+    // A runner that dies while this one runs leaves jobs behind: look again now and then when idle.
+    const recoveryEveryMs = Math.max(5_000, 10 * config.pollIntervalMs);
+    try {
+      await recover();
       await hooks.runnerStart.promise(this.context(slots));
       let started = 0;
       for (;;) {
@@ -107,6 +122,7 @@ export class Runner {
           started++;
           this.start(next.job.record, next.job.lock);
         }
+        if (nothingNow && !this.stopping && Date.now() - lastRecovery >= recoveryEveryMs && (await recover()) > 0) continue;
         const idle = this.running.size === 0;
         if (idle && (this.stopping || (options.mode === "once" && (started >= 1 || nothingNow)))) break;
         if (idle && options.mode === "drain" && nothingNow && waiting === 0) break;
@@ -153,9 +169,11 @@ export class Runner {
       .catch((error) => this.deps.logger.error(`${record.id}: ${oneLine(error)}`))
       .finally(() => {
         this.running.delete(record.id);
+        this.started.delete(record.id);
         this.wake?.();
       });
     this.running.set(record.id, promise);
+    this.started.set(record.id, Date.now());
   }
 
   private context(slots: number): RunnerContext {

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { formatDuration } from "../../core/duration.ts";
 import { AqError } from "../../core/errors.ts";
 import { Runner, type RunMode } from "../../core/runner.ts";
 import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
@@ -37,6 +38,12 @@ export default defineCommand({
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // On a terminal, a line every few seconds says what is still running; pipes get plain log lines only.
+    const progress = process.stderr.isTTY && !args.json ? setInterval(() => {
+      const running = runner.snapshot();
+      if (running.length) aq.logger.info(`running: ${running.map((job) => `${job.id} (${formatDuration(Date.now() - job.since)})`).join(", ")}`);
+    }, 10_000) : undefined;
+    progress?.unref();
     try {
       const summary = await runner.run({ mode, concurrency: concurrency ?? aq.config.concurrency });
       if (args.json) printJson(summary);
@@ -46,6 +53,7 @@ export default defineCommand({
         for (const [id, stage] of entries) print(`${id}\t${stage}`);
       }
     } finally {
+      clearInterval(progress);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }
