@@ -272,6 +272,7 @@ export class QueueStore {
 
   private async adoptFile(name: string, by: string): Promise<{ id: string; problem?: string } | undefined> {
     const path = join(this.stageDir("queued"), name);
+    if (!(await settled(path))) return undefined; // still being written: next round
     const text = await readFile(path, "utf8").catch(() => undefined);
     if (text === undefined) return undefined; // another runner took it
     const stem = name.slice(0, -3);
@@ -352,6 +353,17 @@ export class QueueStore {
   private async commit(id: string, message: string): Promise<void> {
     await this.gitQueue?.commitJob(id, message);
   }
+}
+
+/** A file someone may still be writing (`cp job.md queue/queued/`) is adopted once it stops changing. */
+async function settled(path: string, quietMs = 200): Promise<boolean> {
+  const first = await stat(path).catch(() => undefined);
+  if (!first) return false;
+  const age = Date.now() - first.mtimeMs;
+  if (age >= quietMs) return true;
+  await new Promise((resolve) => setTimeout(resolve, quietMs - age));
+  const second = await stat(path).catch(() => undefined);
+  return second !== undefined && second.size === first.size && second.mtimeMs === first.mtimeMs;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -112,7 +112,10 @@ export class Runner {
             nothingNow = true;
             break;
           }
-          const next = await this.claim(slots);
+          const next = await this.claim(slots).catch((error: unknown) => {
+            logger.error(`claim failed: ${oneLine(error)}`);
+            return { job: undefined, waiting: 0, nextAt: undefined };
+          });
           waiting = next.waiting;
           waitUntil = next.nextAt;
           if (!next.job) {
