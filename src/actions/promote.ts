@@ -1,3 +1,4 @@
+import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import type { Aq } from "../app.ts";
 import { AqError } from "../core/errors.ts";
@@ -22,7 +23,8 @@ export async function promote(aq: Aq, id: string): Promise<PromoteResult> {
   const spec = await aq.store.readSpec(job);
   await fencedAsFailure(aq, id, () => aq.lifecycle.move(id, "review", "testing", { by: aq.by }));
   if (!spec.test) return { id, stage: "testing" };
-  const cwd = spec.cwd ? resolve(aq.config.workdir, spec.cwd) : aq.config.workdir;
+  const asked = spec.cwd ? resolve(aq.config.workdir, spec.cwd) : aq.config.workdir;
+  const cwd = await realpath(asked).catch(() => asked);
   const where = job.meta.worktree ? workingDirIn(job.meta.worktree, cwd) : cwd;
   const dir = aq.store.jobDir("testing", id);
   await aq.store.appendLog({ dir }, `\n--- aq promote: ${spec.test}\n`);

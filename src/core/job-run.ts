@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdir, realpath, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
 import { formatDuration } from "./duration.ts";
@@ -58,8 +58,10 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     const engineName = spec.engine ?? config.defaults.engine;
     const engine = ctx.engines[engineName];
     if (!engine) return await fail(`unknown engine "${engineName}" (known: ${Object.keys(ctx.engines).join(", ")})`, false);
-    const cwd = spec.cwd ? resolve(config.workdir, spec.cwd) : config.workdir;
-    if (!existsSync(cwd)) return await fail(`cwd ${cwd} does not exist`, false);
+    const asked = spec.cwd ? resolve(config.workdir, spec.cwd) : config.workdir;
+    if (!existsSync(asked)) return await fail(`cwd ${asked} does not exist`, false);
+    // git answers with real paths: a cwd reached through a symlink must be compared as one too.
+    const cwd = await realpath(asked);
 
     const repo = await findRepo(cwd);
     let workDir = cwd;
@@ -79,6 +81,8 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
         if (setup.exitCode !== 0) return await fail(`worktree setup failed (${describeExit(setup.exitCode, setup.signal)}): ${config.worktrees.setup}`, true);
       }
       workDir = workingDirIn(worktree, cwd);
+      // A directory of the repository that no commit holds (new, ignored) is not in a fresh worktree.
+      await mkdir(workDir, { recursive: true });
       // A retry keeps what an earlier attempt left, committed, so the checkpoint names all of it.
       const head = worktree.created
         ? await headOf(worktree.path)

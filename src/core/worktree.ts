@@ -121,7 +121,12 @@ export async function mergeBranch(repo: string, branch: string, into: string, me
     try {
       await gitWithIdentity(at, ["merge", "--no-ff", "--no-edit", "-m", message, branch]);
     } catch (error) {
+      const conflicts = (await gitMaybe(at, ["diff", "--name-only", "--diff-filter=U"])) ?? "";
       await gitMaybe(at, ["merge", "--abort"]);
+      const files = conflicts.split("\n").filter(Boolean);
+      if (files.length) {
+        throw new AqError("AQ_FAILED", `${branch} does not merge cleanly into ${into} (conflict in ${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}); nothing was changed: resolve it on ${branch} and ship again`);
+      }
       throw new AqError("AQ_FAILED", `merge of ${branch} into ${into} failed (${(error as Error).message}); nothing was changed`);
     }
     return (await git(at, ["rev-parse", "HEAD"])).stdout.trim();
