@@ -20,6 +20,7 @@ export interface ResolvedConfig {
   readonly concurrency: number;
   readonly retry: { backoffMs: number; maxBackoffMs: number };
   readonly killGraceMs: number;
+  readonly drainTimeoutMs: number | undefined;
   readonly pollIntervalMs: number;
   readonly worktrees: { dir: string; setup: string | undefined };
   readonly gitQueue: boolean | "auto";
@@ -93,6 +94,7 @@ export function resolveConfig(config: UserConfig, file: string | undefined, cwd:
     concurrency: config.concurrency ?? 1,
     retry: { backoffMs: ms(config.retry?.backoff, 10_000), maxBackoffMs: ms(config.retry?.maxBackoff, 15 * 60_000) },
     killGraceMs: ms(config.killGrace, 10_000),
+    drainTimeoutMs: config.drainTimeout === undefined ? undefined : parseDuration(config.drainTimeout),
     pollIntervalMs: ms(config.pollInterval, 1_000),
     worktrees: { dir: config.worktrees?.dir ? at(config.worktrees.dir) : resolve(queueDir, ".worktrees"), setup: config.worktrees?.setup },
     gitQueue: config.gitQueue ?? "auto",

@@ -44,6 +44,8 @@ export const ConfigSchema = v.strictObject(
     engines: v.optional(v.record(v.string(), EngineSchema, "must map engine names to { command, prompt?, yolo?, env? }")),
     concurrency: v.optional(positiveInt("an integer of at least 1")),
     retry: v.optional(v.strictObject({ backoff: v.optional(duration), maxBackoff: v.optional(duration) })),
+    /** After a stop signal, how long running jobs may take before they are cancelled and requeued (default: no limit). */
+    drainTimeout: v.optional(duration),
     /** How long an engine has between SIGTERM and SIGKILL. */
     killGrace: v.optional(duration),
     /** How often an idle runner looks at the queue again (it also watches the directory). */
@@ -60,7 +62,7 @@ export const ConfigSchema = v.strictObject(
     gitQueue: v.optional(v.union([v.boolean(), v.literal("auto")], 'must be true, false or "auto"')),
     plugins: v.optional(v.array(PluginEntrySchema, "must be an array")),
   },
-  (issue) => `unknown key (${String(issue.received)}); known keys: queueDir, workdir, defaults, engines, concurrency, retry, killGrace, pollInterval, worktrees, gitQueue, plugins`,
+  (issue) => `unknown key (${String(issue.received)}); known keys: queueDir, workdir, defaults, engines, concurrency, retry, drainTimeout, killGrace, pollInterval, worktrees, gitQueue, plugins`,
 );
 
 export type UserConfig = v.InferInput<typeof ConfigSchema>;

@@ -67,7 +67,8 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     let workDir = cwd;
     let patch: (meta: JobMeta) => JobMeta = (meta) => meta;
     if (repo) {
-      const worktree = await prepareWorktree({ repo, id, root: config.worktrees.dir, previous: claimed.meta.worktree });
+      const resume = claimed.meta.resume as { commit?: string } | undefined;
+      const worktree = await prepareWorktree({ repo, id, root: config.worktrees.dir, previous: claimed.meta.worktree, startAt: resume?.commit });
       if (worktree.created && config.worktrees.setup) {
         const setup = await runInGroup({
           file: "sh",
@@ -143,10 +144,12 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
 
     if (result.aborted instanceof FencedError) throw result.aborted;
     if (result.aborted === CANCELLED) {
+      // What the engine did so far is committed: the checkpoint a resume starts from.
+      const wip = meta.worktree && meta.wip ? { branch: meta.wip.branch, commit: await commitAll(meta.worktree.path, `aq: ${id}: checkpoint (cancelled)`, ctx.hooks.commitTrailers.call({}, meta)) } : undefined;
       await lifecycle.move(id, "building", "queued", {
         by,
         reason: "cancelled: the runner was stopped; the attempt does not count",
-        patch: (m) => ({ ...clearEngine(m), attempts: Math.max(0, m.attempts - 1) }),
+        patch: (m) => ({ ...clearEngine(m), attempts: Math.max(0, m.attempts - 1), ...(wip ? { wip } : {}) }),
       });
       return (stage = "queued");
     }

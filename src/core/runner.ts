@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
 import { claimNext } from "./claim.ts";
 import type { EngineDef } from "./engines.ts";
+import { formatDuration } from "./duration.ts";
 import { oneLine } from "./errors.ts";
 import type { ClaimedJob, IdleContext, RunnerContext, RunnerHooks } from "./hooks.ts";
 import { CANCELLED, executeJob, type JobContext } from "./job-run.ts";
@@ -53,9 +54,20 @@ export class Runner {
     this.deps = deps;
   }
 
-  /** Stop claiming; in-flight jobs finish. */
+  /** Stop claiming; in-flight jobs finish (past the config's drainTimeout, they are cancelled). */
   stop(): void {
-    if (!this.stopping) this.deps.logger.info(`stopping: no new jobs; waiting for ${this.running.size} running`);
+    if (!this.stopping) {
+      this.deps.logger.info(`stopping: no new jobs; waiting for ${this.running.size} running`);
+      const timeout = this.deps.config.drainTimeoutMs;
+      if (timeout !== undefined) {
+        setTimeout(() => {
+          if (this.running.size) {
+            this.deps.logger.warn(`drain timeout (${formatDuration(timeout)}) reached`);
+            this.cancel();
+          }
+        }, timeout).unref();
+      }
+    }
     this.stopping = true;
     this.wake?.();
   }
@@ -179,8 +191,19 @@ export class Runner {
     this.started.set(record.id, Date.now());
   }
 
+  /** Live: a plugin that keeps it (the fleet heartbeat) sees draining and load as they change. */
   private context(slots: number): RunnerContext {
-    return { runnerId: this.id, slots, draining: this.stopping, running: [...this.running.keys()] };
+    const runner = this;
+    return {
+      runnerId: this.id,
+      slots,
+      get draining() {
+        return runner.stopping;
+      },
+      get running() {
+        return [...runner.running.keys()];
+      },
+    };
   }
 
   private idleContext(slots: number): IdleContext {

@@ -28,6 +28,8 @@ export async function prepareWorktree(input: {
   id: string;
   root: string;
   previous?: { path: string; baseBranch: string; baseCommit: string } | undefined;
+  /** A commit to start a new branch from instead of the base (a checkpoint to resume). */
+  startAt?: string | undefined;
 }): Promise<Worktree & { created: boolean }> {
   const branch = branchOf(input.id);
   const path = input.previous?.path ?? join(input.root, input.id);
@@ -37,7 +39,10 @@ export async function prepareWorktree(input: {
   await git(input.repo, ["worktree", "prune"]);
   const branchExists = (await gitMaybe(input.repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
   if (branchExists) await git(input.repo, ["worktree", "add", "--quiet", path, branch]);
-  else await git(input.repo, ["worktree", "add", "--quiet", "-b", branch, path, base.baseCommit]);
+  else {
+    const resumable = input.startAt && (await gitMaybe(input.repo, ["cat-file", "-e", `${input.startAt}^{commit}`])) !== undefined;
+    await git(input.repo, ["worktree", "add", "--quiet", "-b", branch, path, resumable ? input.startAt! : base.baseCommit]);
+  }
   return { path, repo: input.repo, branch, ...pick(base), created: true };
 }
 
