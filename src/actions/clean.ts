@@ -26,8 +26,14 @@ export async function clean(aq: Aq, options: { force?: boolean } = {}): Promise<
     const hasBranch = await branchExists(worktree.repo, wip.branch);
     if (!present && !hasBranch) continue;
     const dirty = present && (await hasUncommitted(worktree.path));
-    const unmerged = hasBranch && worktree.baseBranch ? await unmergedCount(worktree.repo, wip.branch, worktree.baseBranch) : hasBranch ? Number.NaN : 0;
-    const why = [dirty ? "uncommitted changes" : "", unmerged > 0 ? `${unmerged} commit(s) not merged into ${worktree.baseBranch}` : "", Number.isNaN(unmerged) ? "no base branch to compare with" : ""].filter(Boolean).join(", ");
+    const unmerged = hasBranch ? (worktree.baseBranch ? await unmergedCount(worktree.repo, wip.branch, worktree.baseBranch) : undefined) : 0;
+    const why = [
+      dirty ? "uncommitted changes" : "",
+      unmerged !== undefined && unmerged > 0 ? `${unmerged} commit(s) not merged into ${worktree.baseBranch}` : "",
+      unmerged === undefined ? `cannot tell what is merged (base branch ${worktree.baseBranch || "unknown"} is gone)` : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
     const entry = { id: job.id, path: worktree.path, branch: wip.branch };
     if (why && !options.force) {
       result.kept.push({ ...entry, why });

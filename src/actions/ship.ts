@@ -1,7 +1,7 @@
 import type { Aq } from "../app.ts";
 import { AqError } from "../core/errors.ts";
 import { fencedAsFailure } from "./fenced.ts";
-import { commitAll, hasUncommitted, mergeBranch, removeWorktree } from "../core/worktree.ts";
+import { commitAll, contains, hasUncommitted, mergeBranch, removeWorktree } from "../core/worktree.ts";
 
 export interface ShipResult {
   readonly id: string;
@@ -29,6 +29,9 @@ export async function ship(aq: Aq, id: string, options: { force?: boolean } = {}
   if (!worktree.baseBranch) throw new AqError("AQ_FAILED", `job ${id} started on a detached HEAD in ${worktree.repo}; there is no branch to merge ${wip.branch} into`);
   // Anything a person changed in the worktree during review ships too, never silently dropped.
   if (await hasUncommitted(worktree.path)) await commitAll(worktree.path, `aq: ${id}: changes made during review`, aq.hooks.commitTrailers.call({}, job.meta));
+  if (!(await contains(worktree.repo, wip.branch, wip.commit))) {
+    throw new AqError("AQ_FAILED", `${wip.branch} does not contain the job's recorded work (${wip.commit.slice(0, 12)}); nothing was merged`);
+  }
   const commit = await mergeBranch(worktree.repo, wip.branch, worktree.baseBranch, `aq: ship ${id}`);
   await fencedAsFailure(aq, id, () =>
     aq.lifecycle.move(id, job.stage, "shipped", { by: aq.by, patch: (meta) => ({ ...meta, shipped: { commit, into: worktree.baseBranch } }) }),

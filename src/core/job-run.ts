@@ -15,7 +15,7 @@ import { runInGroup } from "./process-group.ts";
 import { processStartTime } from "./process-ref.ts";
 import { LOG_FILE, type JobRecord } from "./queue-store.ts";
 import type { Stage } from "./stages.ts";
-import { commitAll, findRepo, headOf, prepareWorktree, workingDirIn } from "./worktree.ts";
+import { backOnBranch, commitAll, findRepo, headOf, prepareWorktree, workingDirIn } from "./worktree.ts";
 
 export interface JobContext {
   readonly lifecycle: Lifecycle;
@@ -173,6 +173,8 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
 
     let wipPatch = clearEngine;
     if (meta.worktree && meta.wip) {
+      const astray = await backOnBranch(meta.worktree.path, meta.wip.branch);
+      if (astray) return await fail(astray, false, clearEngine);
       const commit = await commitAll(meta.worktree.path, `aq: ${id} (attempt ${meta.attempts})`, ctx.hooks.commitTrailers.call({}, meta));
       const branch = meta.wip.branch;
       wipPatch = (m) => ({ ...clearEngine(m), wip: { branch, commit } });

@@ -87,10 +87,45 @@ export async function hasUncommitted(path: string): Promise<boolean> {
   return status === undefined ? false : status !== "";
 }
 
-/** Commits on `branch` that `into` does not have. */
-export async function unmergedCount(repo: string, branch: string, into: string): Promise<number> {
-  const count = await gitMaybe(repo, ["rev-list", "--count", `${into}..${branch}`]);
-  return count === undefined ? 0 : Number(count);
+/** Commits on `branch` that `into` does not have; undefined when that cannot be told (`into` is gone). */
+export async function unmergedCount(repo: string, branch: string, into: string): Promise<number | undefined> {
+  const count = await gitMaybe(repo, ["rev-list", "--count", `refs/heads/${into}..refs/heads/${branch}`]);
+  return count === undefined ? undefined : Number(count);
+}
+
+/**
+ * After the engine: the job's work must be on its own branch. An agent that switched to a branch
+ * of its own that builds on aq/<id> is followed (aq/<id> moves there and is checked out again);
+ * anything else is refused with a reason, the work left where the agent put it.
+ */
+export async function backOnBranch(path: string, branch: string): Promise<string | undefined> {
+  const head = await gitMaybe(path, ["symbolic-ref", "-q", "HEAD"]);
+  if (head === `refs/heads/${branch}`) return undefined;
+  const at = head ? head.replace("refs/heads/", "branch ") : "a detached HEAD";
+  await commitAll(path, `aq: work left on ${at}`);
+  const tip = await headOf(path);
+  if ((await gitMaybe(path, ["merge-base", "--is-ancestor", `refs/heads/${branch}`, tip])) === undefined) {
+    return `the engine left the worktree on ${at}, which does not build on ${branch}; its work is there for a person`;
+  }
+  await git(path, ["update-ref", `refs/heads/${branch}`, tip]);
+  await git(path, ["checkout", "-q", branch]);
+  return undefined;
+}
+
+/** A merge, cherry-pick or rebase a person has under way in a worktree: aq must not touch it. */
+export async function operationInProgress(path: string): Promise<string | undefined> {
+  for (const [ref, what] of [["MERGE_HEAD", "a merge"], ["CHERRY_PICK_HEAD", "a cherry-pick"], ["REVERT_HEAD", "a revert"], ["REBASE_HEAD", "a rebase"]] as const) {
+    if ((await gitMaybe(path, ["rev-parse", "-q", "--verify", ref])) !== undefined) return what;
+  }
+  const gitDir = await gitMaybe(path, ["rev-parse", "--absolute-git-dir"]);
+  if (gitDir && (existsSync(join(gitDir, "rebase-merge")) || existsSync(join(gitDir, "rebase-apply")))) return "a rebase";
+  if (await gitMaybe(path, ["ls-files", "-u"])) return "unresolved conflicts";
+  return undefined;
+}
+
+/** Whether `commit` is on `branch` (the branch's tip or an ancestor of it). */
+export async function contains(repo: string, branch: string, commit: string): Promise<boolean> {
+  return (await gitMaybe(repo, ["merge-base", "--is-ancestor", commit, `refs/heads/${branch}`])) !== undefined;
 }
 
 export async function branchExists(repo: string, branch: string): Promise<boolean> {
@@ -123,6 +158,8 @@ export async function checkedOutAt(repo: string, branch: string): Promise<string
 export async function mergeBranch(repo: string, branch: string, into: string, message: string): Promise<string> {
   const at = await checkedOutAt(repo, into);
   if (at) {
+    const busy = await operationInProgress(at);
+    if (busy) throw new AqError("AQ_FAILED", `${at} (where ${into} is checked out) has ${busy} in progress; finish it, then ship again`);
     try {
       await gitWithIdentity(at, ["merge", "--no-ff", "--no-edit", "-m", message, branch]);
     } catch (error) {
@@ -136,7 +173,8 @@ export async function mergeBranch(repo: string, branch: string, into: string, me
     }
     return (await git(at, ["rev-parse", "HEAD"])).stdout.trim();
   }
-  const old = (await git(repo, ["rev-parse", `refs/heads/${into}`])).stdout.trim();
+  const old = await gitMaybe(repo, ["rev-parse", "--verify", "-q", `refs/heads/${into}`]);
+  if (!old) throw new AqError("AQ_FAILED", `the base branch ${into} no longer exists in ${repo}; nothing to merge ${branch} into`);
   let tree: string;
   try {
     tree = (await git(repo, ["merge-tree", "--write-tree", old, branch])).stdout.split("\n")[0]!.trim();
