@@ -8,7 +8,8 @@ if (!(v[0] >= 24 || (v[0] === 22 && v[1] >= 19))) {
 import("../dist/src/cli/main.js").then(
   function (cli) {
     return cli.main(process.argv.slice(2)).then(function (code) {
-      process.exitCode = code;
+      // The answer is out: keep-alive sockets and timers a plugin left behind must not hold the exit.
+      process.exit(code);
     });
   },
   function (error) {

@@ -2,6 +2,7 @@ import { loadConfig, type ResolvedConfig } from "./config/load.ts";
 import { engineTable, type EngineDef } from "./core/engines.ts";
 import { type RunnerHooks, createRunnerHooks } from "./core/hooks.ts";
 import { Lifecycle } from "./core/lifecycle.ts";
+import { withLock } from "./core/locks.ts";
 import { createLogger, type Logger } from "./core/logger.ts";
 import { materialize } from "./core/materialize.ts";
 import { QueueStore } from "./core/queue-store.ts";
@@ -73,6 +74,10 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
       updateMeta: async (id, patch) => {
         const { store } = await open();
         return store.update(id, undefined, (meta) => ({ ...meta, ...patch(meta) }));
+      },
+      exclusive: async (key, fn) => {
+        const { store } = await open();
+        return withLock(store.lockPath(`plugin.${name}.${key.replace(/[^A-Za-z0-9._-]/g, "_")}`), fn, `plugin:${name}`);
       },
       quarantine: async (id, reason) => {
         const { store, lifecycle } = await open();

@@ -35,7 +35,8 @@ export async function claimFromFleet(aq: PluginApi, connection: Connection, capa
       extra: {
         fleet: { jobId: job.id, leaseEpoch, leaseExpiresAt, factoryId: connection.settings.factoryId },
         fleetOutbox: [],
-        ...(job.checkpoint ? { fleetCheckpoint: job.checkpoint } : {}),
+        // Where an earlier holder got to: the core starts the new branch there when the commit is in reach.
+        ...(job.checkpoint?.wipCommit ? { resume: { branch: job.checkpoint.wipBranch, commit: job.checkpoint.wipCommit } } : {}),
       },
     });
     aq.logger.info(`${id}: claimed fleet job ${job.id} under lease epoch ${leaseEpoch}`);

@@ -2,6 +2,7 @@ import type { PluginApi, RunnerContext } from "../../src/index.ts";
 import type { Health } from "../../src/contract/fleet.ts";
 import type { Connection } from "./connection.ts";
 import type { Outbox } from "./outbox.ts";
+import { renewHeld } from "./lease.ts";
 
 /**
  * Registration is the first heartbeat. Then one every AQ_FLEET_LEASE_RENEW_SEC while the runner
@@ -34,6 +35,7 @@ export class Heartbeat {
     if (!result.ok) return false;
     this.claimable = result.data?.claimable;
     if (waiting > 0) await this.outbox.flushAll();
+    if (this.runner) await renewHeld(this.aq, this.connection, this.outbox);
     return true;
   }
 

@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { FencedError, type BuildingContext, type JobMeta, type PluginApi, type Veto } from "../../src/index.ts";
 import type { Connection } from "./connection.ts";
 import { leaseOf } from "./fleet-meta.ts";
+import { PLUGIN_NAME } from "./settings.ts";
 import type { Outbox } from "./outbox.ts";
 
 const run = promisify(execFile);
@@ -16,12 +17,24 @@ export function renewWhileBuilding(aq: PluginApi, connection: Connection, outbox
   const lease = leaseOf(ctx.meta);
   if (!lease) return;
   outbox.inFlight.set(ctx.jobId, (error) => ctx.abort(error));
+  // Work the agent committed meanwhile is reported as a new checkpoint: a reclaim resumes from it.
+  let checkpointed = ctx.meta.wip?.commit;
+  const checkpoint = async () => {
+    const { worktree, wip } = ctx.meta;
+    if (!worktree || !wip) return;
+    const head = (await run("git", ["rev-parse", "HEAD"], { cwd: worktree.path })).stdout.trim();
+    if (!head || head === checkpointed) return;
+    checkpointed = head;
+    const job = await aq.queue.get(ctx.jobId);
+    await outbox.report({ jobId: ctx.jobId, from: "building", to: "building", by: PLUGIN_NAME, meta: { ...job.meta, wip: { branch: wip.branch, commit: head } } }, "building");
+  };
   const renew = async () => {
     if (connection.authProblem) return;
     const result = connection.note(await (await connection.api()).renew(lease.jobId, lease.leaseEpoch));
     if (result.ok) {
       const expires = result.data?.leaseExpiresAt;
       if (expires !== undefined) await aq.queue.updateMeta(ctx.jobId, (meta) => ({ fleet: { ...(meta.fleet as object), leaseExpiresAt: String(expires) } })).catch(() => {});
+      await checkpoint().catch(() => {});
       void outbox.deliver(ctx.jobId).catch(() => {});
     } else if (result.status === 409) {
       ctx.abort(new FencedError(ctx.jobId, `lease renew of ${lease.jobId} (epoch ${lease.leaseEpoch}) answered 409: another factory holds the job now`));
@@ -77,5 +90,20 @@ export async function newestTrailerEpoch(repo: string, branch: string): Promise<
     return line === undefined ? undefined : Number(line.split(",")[0]);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * A live factory keeps the leases of the fleet jobs it holds outside building (claimed and not
+ * started yet; finished but not shipped): renewed with each heartbeat, so the work waits for its
+ * runner or operator instead of being redone elsewhere. A 409 means it was lost meanwhile.
+ */
+export async function renewHeld(aq: PluginApi, connection: Connection, outbox: Outbox): Promise<void> {
+  const { jobs } = await aq.queue.list(["assigned", "review", "testing"]);
+  for (const job of jobs) {
+    const lease = leaseOf(job.meta);
+    if (!lease || !connection.mayCall()) continue;
+    const result = connection.note(await (await connection.api()).renew(lease.jobId, lease.leaseEpoch));
+    if (!result.ok && result.status === 409) await outbox.fenced(job.id, "deferred");
   }
 }

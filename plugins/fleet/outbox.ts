@@ -23,9 +23,14 @@ export class Outbox {
     this.connection = connection;
   }
 
-  /** One job's outbox work runs one step at a time, so reports keep their order. */
+  /**
+   * One job's outbox work runs one step at a time, in this process and across processes (the
+   * runner's heartbeat and an `aq ship` may both deliver), so reports keep their order and none
+   * is sent twice.
+   */
   private chain<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const next = (this.chains.get(id) ?? Promise.resolve()).then(fn, fn);
+    const locked = () => this.aq.queue.exclusive(`outbox.${id}`, fn);
+    const next = (this.chains.get(id) ?? Promise.resolve()).then(locked, locked);
     this.chains.set(id, next.catch(() => {}));
     return next;
   }

@@ -19,6 +19,8 @@ export interface QueueReader {
    * the current meta and returns the keys to set. Serialized with every other write of that job.
    */
   updateMeta(id: string, patch: (meta: JobMeta) => Record<string, unknown>): Promise<JobMeta>;
+  /** Runs `fn` while holding a lock of this plugin's, named `key`, across every aq process on this queue. */
+  exclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /** Parks a finished job whose result cannot be trusted (a lease lost while offline) for a person. */
   quarantine(id: string, reason: string): Promise<void>;
 }
