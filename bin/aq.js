@@ -8,8 +8,13 @@ if (!(v[0] >= 24 || (v[0] === 22 && v[1] >= 19))) {
 import("../dist/src/cli/main.js").then(
   function (cli) {
     return cli.main(process.argv.slice(2)).then(function (code) {
-      // The answer is out: keep-alive sockets and timers a plugin left behind must not hold the exit.
-      process.exit(code);
+      // Exit once stdout and stderr are flushed (a pipe may hold a large answer back): keep-alive
+      // sockets and timers a plugin left behind must not hold the exit, nor cut the answer short.
+      process.stdout.write("", function () {
+        process.stderr.write("", function () {
+          process.exit(code);
+        });
+      });
     });
   },
   function (error) {

@@ -21,6 +21,8 @@ export interface RunningCoordinator {
   readonly url: string;
   readonly api: string;
   readonly store: CoordinatorStore;
+  /** Requests served so far, by method and route. */
+  stats(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -53,8 +55,11 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     throw new AqError("AQ_BAD_USAGE", `aq coordinator: binding to ${options.host} (beyond loopback) needs a token: set AQ_COORDINATOR_TOKEN`);
   }
   const store = new CoordinatorStore(options.db, { leaseMs: options.leaseMs });
+  const stats = new Map<string, number>();
   const server = createServer((request, response) => {
-    handle(store, options, request, response).catch((error: unknown) => {
+    const route = `${request.method} ${(request.url ?? "/").split("?")[0]!.replace(/\/fleet\/jobs\/[^/]+/, "/fleet/jobs/:id")}`;
+    stats.set(route, (stats.get(route) ?? 0) + 1);
+    handle(store, options, request, response, stats).catch((error: unknown) => {
       const status = error instanceof HttpProblem ? error.status : 500;
       send(response, status, { error: error instanceof Error ? error.message : String(error) });
     });
@@ -73,6 +78,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     url,
     api: `${url}/api`,
     store,
+    stats: () => Object.fromEntries(stats),
     close: () => closeServer(server).then(() => store.close()),
   };
 }
@@ -82,7 +88,7 @@ async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-async function handle(store: CoordinatorStore, options: CoordinatorOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handle(store: CoordinatorStore, options: CoordinatorOptions, request: IncomingMessage, response: ServerResponse, stats: Map<string, number>): Promise<void> {
   if (options.token && !authorized(request.headers.authorization, options.token)) throw new HttpProblem(401, "missing or wrong bearer token");
   const url = new URL(request.url ?? "/", "http://coordinator");
   const path = url.pathname.replace(/\/+$/, "");
@@ -110,6 +116,7 @@ async function handle(store: CoordinatorStore, options: CoordinatorOptions, requ
   }
   if (route === "GET /api/dev/jobs") return send(response, 200, { jobs: store.jobs().map(view) });
   if (route === "GET /api/dev/events") return send(response, 200, { events: store.events() });
+  if (route === "GET /api/dev/stats") return send(response, 200, { requests: Object.fromEntries(stats) });
 
   const match = /^\/api\/fleet\/jobs\/([^/]+)(\/runs|\/events|\/lease\/renew|\/lease\/release)?$/.exec(path);
   if (!match) throw new HttpProblem(404, `no route ${route}`);

@@ -1,0 +1,86 @@
+import { execFileSync, spawn } from "node:child_process";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BIN, env, type Figure, median, NODE, percentile, ROOT, tempDir, writeConfig } from "../lib.ts";
+
+type Coordinator = { api: string; store: { enqueue(input: object): unknown; jobs(): Array<{ stage: string }>; events(): Array<{ jobId: string; type: string; stage: string | null; at: string }> }; stats(): Record<string, number>; close(): Promise<void> };
+
+async function coordinator(db: string): Promise<Coordinator> {
+  const { startCoordinator } = await import(join(ROOT, "dist/src/coordinator/server.js"));
+  return startCoordinator({ port: 0, host: "127.0.0.1", db, leaseMs: 60_000 });
+}
+
+/** 4. Fleet: two factories drain `count` coordinator jobs; requests per job by endpoint; claim-to-building latency. */
+export async function fleet(count: number): Promise<Figure[]> {
+  const dir = tempDir("aq-bench-fleet-");
+  const coord = await coordinator(join(dir, "coordinator.sqlite"));
+  for (let i = 0; i < count; i++) coord.store.enqueue({ id: `fj-${i}`, bodyMd: "---\nengine: shell\n---\ntrue\n" });
+  const factories = ["bench-a", "bench-b"].map((name) => {
+    const home = join(dir, name);
+    execFileSync("mkdir", ["-p", home]);
+    writeConfig(home, { defaults: { engine: "shell" }, pollInterval: "20ms", concurrency: 2 });
+    return spawn(NODE, [BIN, "run"], { cwd: home, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FACTORY_ID: name, AQ_FLEET_LEASE_RENEW_SEC: "30" }), stdio: "ignore" });
+  });
+  const started = performance.now();
+  while (coord.store.jobs().some((job) => job.stage !== "review")) await sleep(50);
+  const seconds = (performance.now() - started) / 1000;
+  for (const child of factories) child.kill("SIGTERM");
+  await Promise.all(factories.map((child) => new Promise((done) => child.once("close", done))));
+  const stats = coord.stats();
+  const events = coord.store.events();
+  const claimedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  for (const event of events) {
+    if (event.type === "claimed") claimedAt.set(event.jobId, Date.parse(event.at));
+    if (event.type === "stage" && event.stage === "building" && claimedAt.has(event.jobId)) {
+      latencies.push(Date.parse(event.at) - claimedAt.get(event.jobId)!);
+      claimedAt.delete(event.jobId);
+    }
+  }
+  await coord.close();
+  const perJob = Object.entries(stats)
+    .filter(([route]) => !route.includes("/dev/"))
+    .map(([route, n]) => `${route} ${(n / count).toFixed(2)}`)
+    .join("; ");
+  const total = Object.entries(stats).filter(([route]) => !route.includes("/dev/")).reduce((sum, [, n]) => sum + n, 0);
+  return [
+    { case: "fleet", metric: `two factories, ${count} jobs to review`, value: count / seconds, unit: "jobs/s" },
+    { case: "fleet", metric: "HTTP requests per job (all endpoints)", value: total / count, unit: "req/job", note: perJob },
+    { case: "fleet", metric: "claim → building report, median", value: median(latencies), unit: "ms" },
+    { case: "fleet", metric: "claim → building report, p95", value: percentile(latencies, 95), unit: "ms" },
+  ];
+}
+
+/** 5. An idle factory (fleet on, coordinator up, nothing to do) for `seconds`: RSS and CPU. */
+export async function idle(seconds: number): Promise<Figure[]> {
+  const dir = tempDir("aq-bench-idle-");
+  const coord = await coordinator(":memory:");
+  writeConfig(dir, { defaults: { engine: "shell" } });
+  const child = spawn(NODE, [BIN, "run"], { cwd: dir, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FACTORY_ID: "idle" }), stdio: "ignore" });
+  await sleep(2_000);
+  const before = cpuOf(child.pid!);
+  const rss: number[] = [];
+  for (let i = 0; i < seconds; i++) {
+    await sleep(1_000);
+    rss.push(rssOf(child.pid!));
+  }
+  const cpu = cpuOf(child.pid!) - before;
+  child.kill("SIGTERM");
+  await new Promise((done) => child.once("close", done));
+  await coord.close();
+  return [
+    { case: "idle factory", metric: `RSS over ${seconds}s (max)`, value: Math.max(...rss) / 1024, unit: "MiB" },
+    { case: "idle factory", metric: `CPU over ${seconds}s`, value: cpu, unit: "s" },
+  ];
+}
+
+function cpuOf(pid: number): number {
+  const stat = execFileSync("cat", [`/proc/${pid}/stat`], { encoding: "utf8" });
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssOf(pid: number): number {
+  const status = execFileSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" });
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
