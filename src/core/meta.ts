@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as v from "valibot";
 import { writeFileAtomic } from "./atomic-file.ts";
@@ -54,9 +55,31 @@ export async function readMeta(path: string): Promise<JobMeta> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    if (isErrno(error, "ENOENT")) throw new AqError("AQ_NOT_FOUND", `${path}: missing`);
-    throw new AqError("AQ_BAD_JOB", `${path}: cannot be read: ${oneLine(error)}`);
+    throw unreadable(path, error);
   }
+  return parseMeta(path, text);
+}
+
+/**
+ * The same, synchronously: a meta.json is a few hundred bytes, and listing thousands of them
+ * (status, claims) is several times faster without a thread-pool round trip per file.
+ */
+export function readMetaSync(path: string): JobMeta {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw unreadable(path, error);
+  }
+  return parseMeta(path, text);
+}
+
+function unreadable(path: string, error: unknown): AqError {
+  if (isErrno(error, "ENOENT")) return new AqError("AQ_NOT_FOUND", `${path}: missing`);
+  return new AqError("AQ_BAD_JOB", `${path}: cannot be read: ${oneLine(error)}`);
+}
+
+function parseMeta(path: string, text: string): JobMeta {
   let json: unknown;
   try {
     json = JSON.parse(text);

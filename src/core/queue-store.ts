@@ -6,7 +6,7 @@ import { GitQueue } from "./git-queue.ts";
 import { idFromStem } from "./job-id.ts";
 import type { JobSpec } from "./job-file.ts";
 import { parseJob } from "./job-file.ts";
-import { type HistoryEntry, type JobMeta, type Origin, type ProcessRef, readMeta, writeMeta } from "./meta.ts";
+import { type HistoryEntry, type JobMeta, type Origin, type ProcessRef, readMeta, readMetaSync, writeMeta } from "./meta.ts";
 import { STAGE_NAMES, type Stage, canMove } from "./stages.ts";
 
 export interface JobRecord {
@@ -52,12 +52,18 @@ const GITIGNORE = [".aq/", ".worktrees/", "*/*/log.txt", "*/*/prompt.txt", "*/*/
  */
 export class QueueStore {
   readonly root: string;
-  private readonly gitQueue: GitQueue | undefined;
+  private readonly gitMode: boolean | "auto";
+  private detected: Promise<GitQueue | undefined> | undefined;
   private readonly metaQueues = new Map<string, Promise<void>>();
 
-  private constructor(root: string, gitQueue: GitQueue | undefined) {
+  private constructor(root: string, gitMode: boolean | "auto") {
     this.root = root;
-    this.gitQueue = gitQueue;
+    this.gitMode = gitMode;
+  }
+
+  /** The git-queue, found on the first commit (a read-only command never asks git). */
+  private gitQueue(): Promise<GitQueue | undefined> {
+    return (this.detected ??= this.gitMode === false ? Promise.resolve(undefined) : GitQueue.detect(this.root, join(this.root, ".aq", "locks", "git")));
   }
 
   static async open(root: string, options: { gitQueue?: boolean | "auto" } = {}): Promise<QueueStore> {
@@ -68,13 +74,13 @@ export class QueueStore {
       if (!isErrno(error, "EEXIST")) throw error;
     });
     const mode = options.gitQueue ?? "auto";
-    const gitQueue = mode === false ? undefined : await GitQueue.detect(real, join(real, ".aq", "locks", "git"));
-    if (mode === true && !gitQueue) throw new AqError("AQ_BAD_CONFIG", `gitQueue is true but ${real} is not inside a git work tree`);
-    return new QueueStore(real, gitQueue);
+    const store = new QueueStore(real, mode);
+    if (mode === true && !(await store.gitQueue())) throw new AqError("AQ_BAD_CONFIG", `gitQueue is true but ${real} is not inside a git work tree`);
+    return store;
   }
 
-  get isGitQueue(): boolean {
-    return this.gitQueue !== undefined;
+  async isGitQueue(): Promise<boolean> {
+    return (await this.gitQueue()) !== undefined;
   }
 
   stageDir(stage: Stage): string {
@@ -128,17 +134,17 @@ export class QueueStore {
   async list(stages: readonly Stage[] = STAGE_NAMES): Promise<{ jobs: JobRecord[]; broken: BrokenJob[] }> {
     const jobs: JobRecord[] = [];
     const broken: BrokenJob[] = [];
-    await Promise.all(
-      stages.map(async (stage) => {
-        for (const id of await this.ids(stage)) {
-          try {
-            jobs.push(await this.read(stage, id));
-          } catch (error) {
-            broken.push({ id, stage, dir: this.jobDir(stage, id), problem: oneLine(error) });
-          }
+    for (const stage of stages) {
+      for (const id of await this.ids(stage)) {
+        const dir = this.jobDir(stage, id);
+        try {
+          const meta = readMetaSync(join(dir, META_FILE));
+          jobs.push({ id, stage, dir, meta: meta.stage === stage ? meta : { ...meta, stage } });
+        } catch (error) {
+          broken.push({ id, stage, dir, problem: oneLine(error) });
         }
-      }),
-    );
+      }
+    }
     return { jobs, broken };
   }
 
@@ -351,7 +357,7 @@ export class QueueStore {
   }
 
   private async commit(id: string, message: string): Promise<void> {
-    await this.gitQueue?.commitJob(id, message);
+    await (await this.gitQueue())?.commitJob(id, message);
   }
 }
 
