@@ -29,8 +29,9 @@ export const jobLockName = (name: string) => `job.${name}`;
  */
 export async function claimNext(store: QueueStore, claimer: { by: string; owner: ProcessRef }): Promise<ClaimResult> {
   return withLock(store.lockPath(CLAIM_LOCK), async () => {
-    const { adopted, rejected } = await store.adopt(claimer.by);
-    const { jobs } = await store.list(["queued"]);
+    const first = await store.list(["queued"]);
+    const { adopted, rejected } = await store.adopt(claimer.by, { directories: first.broken.map((job) => job.id) });
+    const { jobs } = adopted.length || first.broken.length ? await store.list(["queued"]) : first;
     const now = Date.now();
     jobs.sort((a, b) => b.meta.priority - a.meta.priority || a.meta.createdAt.localeCompare(b.meta.createdAt) || a.id.localeCompare(b.id));
     let waiting = 0;

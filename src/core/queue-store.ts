@@ -258,17 +258,19 @@ export class QueueStore {
    * becomes the id) and job directories without a readable meta.json. Each becomes a queued
    * job, or a failed one with a one-line reason. Nothing is deleted but the adopted file.
    */
-  async adopt(by: string): Promise<{ adopted: string[]; rejected: Array<{ id: string; problem: string }> }> {
+  async adopt(by: string, options: { directories?: readonly string[] } = {}): Promise<{ adopted: string[]; rejected: Array<{ id: string; problem: string }> }> {
     const adopted: string[] = [];
     const rejected: Array<{ id: string; problem: string }> = [];
     const entries = await readdir(this.stageDir("queued"), { withFileTypes: true }).catch(() => []);
+    // A caller that has just listed the queue names the unreadable directories; otherwise all are checked.
+    const check = options.directories ? new Set(options.directories) : undefined;
     for (const entry of entries) {
       if (entry.name.startsWith(".")) continue;
       if (entry.isFile() && entry.name.endsWith(".md")) {
         const outcome = await this.adoptFile(entry.name, by);
         if (outcome?.problem) rejected.push({ id: outcome.id, problem: outcome.problem });
         else if (outcome) adopted.push(outcome.id);
-      } else if (entry.isDirectory()) {
+      } else if (entry.isDirectory() && (!check || check.has(entry.name))) {
         const outcome = await this.adoptDirectory(entry.name, by);
         if (outcome) rejected.push(outcome);
       }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { AqError } from "./errors.ts";
 import { git, gitMaybe, gitWithIdentity, repoRoot } from "./git.ts";
 
@@ -14,8 +14,19 @@ export interface Worktree {
 
 export const branchOf = (id: string) => `aq/${id}`;
 
-/** The repository that holds `cwd`, or undefined when it is not in one. */
+/**
+ * The repository that holds `cwd`, or undefined when it is not in one. Git is asked only when a
+ * `.git` is found walking up (or GIT_DIR is set): a job outside any repository costs no process.
+ */
 export async function findRepo(cwd: string): Promise<string | undefined> {
+  if (!process.env.GIT_DIR) {
+    let dir = resolve(cwd);
+    while (!existsSync(join(dir, ".git"))) {
+      const parent = dirname(dir);
+      if (parent === dir) return undefined;
+      dir = parent;
+    }
+  }
   return repoRoot(cwd);
 }
 
