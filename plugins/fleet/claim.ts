@@ -13,13 +13,19 @@ export function localIdOf(fleetJobId: string, leaseEpoch: number): string {
  * (its body does not parse) is reported failed and released at once.
  */
 export async function claimFromFleet(aq: PluginApi, connection: Connection, capabilities: readonly string[], ctx: IdleContext): Promise<ClaimedJob | undefined> {
+  // A claimed job that cannot run here is handed back at once; the next one may well run.
+  for (let tries = 0; tries < 5; tries++) {
+    const outcome = await claimOnce(aq, connection, capabilities, ctx);
+    if (outcome !== "unrunnable") return outcome;
+  }
+  return undefined;
+}
+
+async function claimOnce(aq: PluginApi, connection: Connection, capabilities: readonly string[], ctx: IdleContext): Promise<ClaimedJob | undefined | "unrunnable"> {
   if (ctx.draining || !connection.mayCall()) return undefined;
   const api = await connection.api();
   const result = connection.note(await api.claim(capabilities));
-  if (!result.ok) {
-    aq.logger.debug(`claim: ${result.problem}`);
-    return undefined;
-  }
+  if (!result.ok) return undefined; // the connection logged it (once per kind of problem)
   const answer = result.data;
   if (!answer || !("leaseEpoch" in answer)) return undefined;
   const { job, leaseEpoch } = answer;
@@ -45,6 +51,6 @@ export async function claimFromFleet(aq: PluginApi, connection: Connection, capa
     aq.logger.error(`fleet job ${job.id} cannot run here: ${oneLine(error)}; reporting it failed`);
     connection.note(await api.report(job.id, { stage: "failed", leaseEpoch }));
     connection.note(await api.release(job.id, leaseEpoch));
-    return undefined;
+    return "unrunnable";
   }
 }

@@ -16,6 +16,7 @@ export class Connection {
   lastProblem: string | undefined;
   authProblem: string | undefined;
   private failures = 0;
+  private readonly warned = new Set<string>();
   private backoffUntil = 0;
 
   constructor(settings: FleetSettings, logger: Logger) {
@@ -38,7 +39,11 @@ export class Connection {
     return Math.max(0, this.backoffUntil - now);
   }
 
-  /** Records how a call went: success resets the backoff; a transient failure grows it. */
+  /**
+   * Records how a call went: success resets the backoff; a transient failure grows it. An answer
+   * that is neither (garbage with a 2xx, an unexpected 4xx) is logged once per kind of problem;
+   * 409 (fenced) and 404 are the callers' to report.
+   */
   note<T>(outcome: HttpOutcome<T>): HttpOutcome<T> {
     if (outcome.ok || !outcome.transient) {
       if (!outcome.ok && (outcome.status === 401 || outcome.status === 403)) {
@@ -46,6 +51,10 @@ export class Connection {
           this.logger.error(`${outcome.problem}: fleet calls stop for this process; local jobs go on`);
         }
         this.authProblem = outcome.problem;
+      } else if (!outcome.ok && outcome.status !== 409 && outcome.status !== 404) {
+        const kind = outcome.problem.replace(/fleet\/jobs\/[^/ ]+/, "fleet/jobs/:id");
+        if (!this.warned.has(kind) && this.warned.size < 100) this.logger.warn(outcome.problem);
+        this.warned.add(kind);
       }
       if (!this.reachable && this.reachable !== undefined) this.logger.info(`coordinator ${this.settings.api} answers again`);
       this.reachable = true;

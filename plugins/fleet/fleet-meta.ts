@@ -30,6 +30,11 @@ export function outboxOf(meta: Readonly<JobMeta>): Report[] {
   return result.success ? (result.output as Report[]) : [];
 }
 
+/** Set once the coordinator answered 409 for the job's lease: nothing more is sent under it. */
+export function fencedOf(meta: Readonly<JobMeta>): boolean {
+  return typeof meta.fleetFenced === "object" && meta.fleetFenced !== null;
+}
+
 /** Local stages that are reported to the coordinator as they happen. */
 export const REPORTED_ON_STAGE: Partial<Record<Stage, FleetStage>> = {
   building: "building",

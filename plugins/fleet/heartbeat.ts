@@ -16,6 +16,7 @@ export class Heartbeat {
   private readonly capabilities: readonly string[];
   private timer: NodeJS.Timeout | undefined;
   private runner: RunnerContext | undefined;
+  private stopped = false;
   claimable: number | undefined;
 
   constructor(aq: PluginApi, connection: Connection, outbox: Outbox, capabilities: readonly string[]) {
@@ -41,7 +42,9 @@ export class Heartbeat {
 
   start(runner: RunnerContext): void {
     this.runner = runner;
+    this.stopped = false;
     const next = () => {
+      if (this.stopped) return; // a beat in flight when stop() ran must not re-arm the timer
       const delay = this.connection.reachable === false ? Math.min(this.connection.settings.renewMs, Math.max(50, this.connection.delayMs())) : this.connection.settings.renewMs;
       this.timer = setTimeout(() => void this.beat().catch((error) => this.aq.logger.debug(`heartbeat: ${(error as Error).message}`)).finally(next), delay);
       this.timer.unref();
@@ -55,6 +58,7 @@ export class Heartbeat {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
   }

@@ -3,7 +3,7 @@ import { detectCapabilities } from "./caps.ts";
 import { claimFromFleet } from "./claim.ts";
 import { fleetStatusCommand } from "./commands.ts";
 import { Connection } from "./connection.ts";
-import { leaseOf, outboxOf, REPORTED_ON_STAGE } from "./fleet-meta.ts";
+import { fencedOf, leaseOf, outboxOf, REPORTED_ON_STAGE } from "./fleet-meta.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { confirmLease, renewWhileBuilding } from "./lease.ts";
 import { Outbox } from "./outbox.ts";
@@ -62,7 +62,7 @@ export default definePlugin({
 
     aq.extendStatus(async (status) => {
       const { jobs } = await aq.queue.list();
-      const waiting = jobs.filter((job) => leaseOf(job.meta) && outboxOf(job.meta).length > 0);
+      const waiting = jobs.filter((job) => leaseOf(job.meta) && !fencedOf(job.meta) && outboxOf(job.meta).length > 0);
       return {
         ...status,
         factoryId: settings.factoryId,

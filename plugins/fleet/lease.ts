@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { FencedError, type BuildingContext, type JobMeta, type PluginApi, type Veto } from "../../src/index.ts";
 import type { Connection } from "./connection.ts";
-import { leaseOf } from "./fleet-meta.ts";
+import { fencedOf, leaseOf } from "./fleet-meta.ts";
 import { PLUGIN_NAME } from "./settings.ts";
 import type { Outbox } from "./outbox.ts";
 
@@ -37,6 +37,7 @@ export function renewWhileBuilding(aq: PluginApi, connection: Connection, outbox
       await checkpoint().catch(() => {});
       void outbox.deliver(ctx.jobId).catch(() => {});
     } else if (result.status === 409) {
+      await outbox.markFenced(ctx.jobId, lease.leaseEpoch);
       ctx.abort(new FencedError(ctx.jobId, `lease renew of ${lease.jobId} (epoch ${lease.leaseEpoch}) answered 409: another factory holds the job now`));
     } else {
       aq.logger.debug(`${ctx.jobId}: lease renew failed: ${result.problem}`);
@@ -64,12 +65,13 @@ export async function confirmLease(aq: PluginApi, connection: Connection, outbox
   if (connection.authProblem) return { reason: `the coordinator refused our credentials, so the lease cannot be confirmed (${connection.authProblem})` };
   const delivery = await outbox.deliver(id);
   if (delivery === "pending") return { reason: "the coordinator cannot be reached: reports are waiting and the lease cannot be confirmed; ship again once it answers" };
-  if (delivery === "fenced") {
+  if (delivery === "fenced" || delivery === "was-fenced") {
     await outbox.fenced(id, "deferred");
     return { reason: `lease epoch ${lease.leaseEpoch} is stale (409): the job was quarantined` };
   }
   const result = connection.note(await (await connection.api()).renew(lease.jobId, lease.leaseEpoch));
   if (!result.ok && result.status === 409) {
+    await outbox.markFenced(id, lease.leaseEpoch);
     await outbox.fenced(id, "deferred");
     return { reason: `lease epoch ${lease.leaseEpoch} is stale (409): the job was quarantined` };
   }
@@ -103,7 +105,11 @@ export async function renewHeld(aq: PluginApi, connection: Connection, outbox: O
   for (const job of jobs) {
     const lease = leaseOf(job.meta);
     if (!lease || !connection.mayCall()) continue;
+    if (fencedOf(job.meta)) continue;
     const result = connection.note(await (await connection.api()).renew(lease.jobId, lease.leaseEpoch));
-    if (!result.ok && result.status === 409) await outbox.fenced(job.id, "deferred");
+    if (!result.ok && result.status === 409) {
+      await outbox.markFenced(job.id, lease.leaseEpoch);
+      await outbox.fenced(job.id, "deferred");
+    }
   }
 }

@@ -1,9 +1,10 @@
 import { FencedError, type JobMeta, type PluginApi, type StageEvent } from "../../src/index.ts";
 import type { FleetStage } from "../../src/contract/fleet.ts";
 import type { Connection } from "./connection.ts";
-import { IN_FLIGHT, leaseOf, outboxOf, type Report } from "./fleet-meta.ts";
+import { fencedOf, IN_FLIGHT, leaseOf, outboxOf, type Report } from "./fleet-meta.ts";
 
-export type Delivery = "delivered" | "pending" | "fenced";
+/** "fenced": this delivery met the 409; "was-fenced": an earlier one did (nothing was sent now). */
+export type Delivery = "delivered" | "pending" | "fenced" | "was-fenced";
 
 /**
  * Each fleet job's reports go through an outbox kept in its meta.json: appended first, then
@@ -47,19 +48,28 @@ export class Outbox {
       at: new Date().toISOString(),
     };
     await this.chain(event.jobId, () => this.aq.queue.updateMeta(event.jobId, (meta) => ({ fleetOutbox: [...outboxOf(meta), entry] })));
-    return this.deliver(event.jobId);
+    const delivery = await this.deliver(event.jobId);
+    return delivery === "was-fenced" ? "fenced" : delivery;
   }
 
-  /** Delivers what waits in one job's outbox, oldest first; stops at the first that cannot go. */
+  /**
+   * Delivers what waits in one job's outbox, oldest first; stops at the first that cannot go.
+   * A 409 fences the job for good: its outbox is emptied and nothing more is sent under that
+   * lease (a later call answers "was-fenced" without asking the coordinator again).
+   */
   deliver(id: string): Promise<Delivery> {
     return this.chain(id, async () => {
       let meta: JobMeta = (await this.aq.queue.get(id)).meta;
       const lease = leaseOf(meta);
+      if (lease && fencedOf(meta)) return "was-fenced";
       if (!lease || this.connection.authProblem) return outboxOf(meta).length ? "pending" : "delivered";
       const api = await this.connection.api();
       for (let head = outboxOf(meta)[0]; head; head = outboxOf(meta)[0]) {
         const result = this.connection.note(await api.report(lease.jobId, { stage: head.stage, leaseEpoch: head.leaseEpoch, ...(head.checkpoint ? { checkpoint: head.checkpoint } : {}) }));
-        if (!result.ok && result.status === 409) return "fenced";
+        if (!result.ok && result.status === 409) {
+          await this.aq.queue.updateMeta(id, () => ({ fleetOutbox: [], fleetRelease: "done", fleetFenced: { at: new Date().toISOString(), leaseEpoch: lease.leaseEpoch } }));
+          return "fenced";
+        }
         if (!result.ok && result.transient) return "pending";
         if (!result.ok) this.aq.logger.warn(`report ${head.stage} of ${id} dropped: ${result.problem}`);
         meta = await this.aq.queue.updateMeta(id, (current) => ({ fleetOutbox: outboxOf(current).slice(1) }));
@@ -69,8 +79,14 @@ export class Outbox {
     });
   }
 
-  /** The job came to rest here: once its reports are through, the lease goes back. */
+  /** Records a 409 met elsewhere (a renew): nothing more is sent under that lease. */
+  markFenced(id: string, leaseEpoch: number): Promise<unknown> {
+    return this.chain(id, () => this.aq.queue.updateMeta(id, () => ({ fleetOutbox: [], fleetRelease: "done", fleetFenced: { at: new Date().toISOString(), leaseEpoch } })));
+  }
+
+  /** The job came to rest here: once its reports are through, the lease goes back (unless it is not ours any more). */
   async release(id: string): Promise<void> {
+    if (fencedOf((await this.aq.queue.get(id)).meta)) return;
     await this.chain(id, () => this.aq.queue.updateMeta(id, () => ({ fleetRelease: "pending" })));
     const delivery = await this.deliver(id);
     if (delivery === "fenced") await this.fenced(id, "deferred");
@@ -89,7 +105,8 @@ export class Outbox {
   async flushAll(): Promise<void> {
     const { jobs } = await this.aq.queue.list();
     for (const job of jobs) {
-      if (!leaseOf(job.meta) || (outboxOf(job.meta).length === 0 && job.meta.fleetRelease !== "pending")) continue;
+      // A job already fenced was dealt with when its 409 came: it is not fenced twice.
+      if (!leaseOf(job.meta) || fencedOf(job.meta) || (outboxOf(job.meta).length === 0 && job.meta.fleetRelease !== "pending")) continue;
       if (!this.connection.mayCall()) return;
       const delivery = await this.deliver(job.id);
       if (delivery === "fenced") await this.fenced(job.id, "deferred");
@@ -99,7 +116,7 @@ export class Outbox {
   /** Jobs whose reports wait for the coordinator, for `status` and the heartbeat's health. */
   async waiting(): Promise<number> {
     const { jobs } = await this.aq.queue.list();
-    return jobs.filter((job) => leaseOf(job.meta) && outboxOf(job.meta).length > 0).length;
+    return jobs.filter((job) => leaseOf(job.meta) && !fencedOf(job.meta) && outboxOf(job.meta).length > 0).length;
   }
 
   /**
