@@ -79,6 +79,12 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
         const { store } = await open();
         return withLock(store.lockPath(`plugin.${name}.${key.replace(/[^A-Za-z0-9._-]/g, "_")}`), fn, `plugin:${name}`);
       },
+      block: async (id, reason) => {
+        const { store, lifecycle } = await open();
+        const stage = await store.locate(id);
+        if (!stage) throw new Error(`no job ${id}`);
+        if (stage !== "blocked") await lifecycle.move(id, stage, "blocked", { by: `plugin:${name}`, reason });
+      },
       quarantine: async (id, reason) => {
         const { store, lifecycle } = await open();
         const stage = await store.locate(id);

@@ -30,9 +30,12 @@ export function outboxOf(meta: Readonly<JobMeta>): Report[] {
   return result.success ? (result.output as Report[]) : [];
 }
 
-/** Set once the coordinator answered 409 for the job's lease: nothing more is sent under it. */
+/**
+ * Nothing more is sent under the job's lease: the coordinator answered 409 (fleetFenced), or the
+ * lease was handed back (fleetHandedBack).
+ */
 export function fencedOf(meta: Readonly<JobMeta>): boolean {
-  return typeof meta.fleetFenced === "object" && meta.fleetFenced !== null;
+  return (typeof meta.fleetFenced === "object" && meta.fleetFenced !== null) || (typeof meta.fleetHandedBack === "object" && meta.fleetHandedBack !== null);
 }
 
 /** Local stages that are reported to the coordinator as they happen. */

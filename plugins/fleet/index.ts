@@ -38,15 +38,28 @@ export default definePlugin({
     aq.hooks.onIdle.tapPromise(PLUGIN_NAME, (ctx) => claimFromFleet(aq, connection, capabilities, ctx));
 
     aq.hooks.onStage.tapPromise(PLUGIN_NAME, async (event: StageEvent) => {
+      if (event.from === "building" && event.to === "queued" && leaseOf(event.meta)) return handBack(event);
       const stage = REPORTED_ON_STAGE[event.to];
-      if (!stage || !leaseOf(event.meta) || event.reason === "fenced") return;
+      if (!stage || !leaseOf(event.meta) || event.reason === "fenced" || fencedOf(event.meta)) return;
       if ((await outbox.report(event, stage)) === "fenced") await outbox.fenced(event.jobId, "live");
     });
     aq.hooks.onTerminal.tapPromise(PLUGIN_NAME, async (event) => {
-      if (!leaseOf(event.meta) || event.reason === "fenced") return;
+      if (!leaseOf(event.meta) || event.reason === "fenced" || fencedOf(event.meta)) return;
       if (event.to === "failed" || event.to === "dead_letter") await outbox.report(event, "failed");
       await outbox.release(event.jobId);
     });
+    /**
+     * A job cancelled while building (a second signal, a drain past its timeout): its work so far
+     * is reported as a checkpoint, the lease goes back so another factory resumes it, and the local
+     * copy is parked, since running it here again would only be fenced.
+     */
+    const handBack = async (event: StageEvent) => {
+      const lease = leaseOf(event.meta)!;
+      await outbox.report(event, "building");
+      await outbox.release(event.jobId);
+      await aq.queue.updateMeta(event.jobId, () => ({ fleetHandedBack: { at: new Date().toISOString(), leaseEpoch: lease.leaseEpoch } }));
+      await aq.queue.block(event.jobId, `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`);
+    };
     aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, ctx));
     aq.hooks.beforeShip.tapPromise(PLUGIN_NAME, (ctx) => confirmLease(aq, connection, outbox, ctx.jobId, ctx.meta));
     aq.hooks.commitTrailers.tap(PLUGIN_NAME, (trailers, meta) => {

@@ -177,10 +177,10 @@ export class CoordinatorStore {
       if (!job) return { ok: false, reason: "missing" } as const;
       const at = this.now();
       const changed = this.db
-        .prepare("UPDATE jobs SET stage = ?, checkpoint = COALESCE(?, checkpoint), updated_at = ? WHERE id = ? AND lease_epoch = ?")
+        .prepare("UPDATE jobs SET stage = ?, checkpoint = COALESCE(?, checkpoint), updated_at = ? WHERE id = ? AND lease_epoch = ? AND factory_id IS NOT NULL")
         .run(input.stage, input.checkpoint ? JSON.stringify(input.checkpoint) : null, at, id, input.leaseEpoch);
       if (Number(changed.changes) !== 1) {
-        this.event(id, "fenced", null, input.leaseEpoch, input.stage, `stale epoch ${input.leaseEpoch}; current ${job.leaseEpoch}`);
+        this.event(id, "fenced", null, input.leaseEpoch, input.stage, job.factoryId === null && job.leaseEpoch === input.leaseEpoch ? `lease ${input.leaseEpoch} was released` : `stale epoch ${input.leaseEpoch}; current ${job.leaseEpoch}`);
         return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
       }
       this.event(id, "stage", job.factoryId, input.leaseEpoch, input.stage, input.checkpoint ? JSON.stringify(input.checkpoint) : null);
