@@ -26,6 +26,8 @@ export function renewWhileBuilding(aq: PluginApi, connection: Connection, outbox
     if (!head || head === checkpointed) return;
     checkpointed = head;
     const job = await aq.queue.get(ctx.jobId);
+    // The build may have ended meanwhile: a late "building" must never follow its "review".
+    if (ctx.signal.aborted) return;
     await outbox.report({ jobId: ctx.jobId, from: "building", to: "building", by: PLUGIN_NAME, meta: { ...job.meta, wip: { branch: wip.branch, commit: head } } }, "building");
   };
   const renew = async () => {
@@ -97,11 +99,11 @@ export async function newestTrailerEpoch(repo: string, branch: string): Promise<
 
 /**
  * A live factory keeps the leases of the fleet jobs it holds outside building (claimed and not
- * started yet; finished but not shipped): renewed with each heartbeat, so the work waits for its
+ * started yet, or waiting on a local retry; finished but not shipped): renewed with each heartbeat, so the work waits for its
  * runner or operator instead of being redone elsewhere. A 409 means it was lost meanwhile.
  */
 export async function renewHeld(aq: PluginApi, connection: Connection, outbox: Outbox): Promise<void> {
-  const { jobs } = await aq.queue.list(["assigned", "review", "testing"]);
+  const { jobs } = await aq.queue.list(["queued", "assigned", "review", "testing"]);
   for (const job of jobs) {
     const lease = leaseOf(job.meta);
     if (!lease || !connection.mayCall()) continue;

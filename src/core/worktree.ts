@@ -3,6 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { AqError } from "./errors.ts";
 import { git, gitMaybe, gitWithIdentity, repoRoot } from "./git.ts";
+import { withLock } from "./locks.ts";
 
 export interface Worktree {
   readonly path: string;
@@ -47,14 +48,25 @@ export async function prepareWorktree(input: {
   const base = input.previous ?? (await baseOf(input.repo));
   if (existsSync(join(path, ".git"))) return { path, repo: input.repo, branch, ...pick(base), created: false };
   await mkdir(dirname(path), { recursive: true });
-  await git(input.repo, ["worktree", "prune"]);
-  const branchExists = (await gitMaybe(input.repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
-  if (branchExists) await git(input.repo, ["worktree", "add", "--quiet", path, branch]);
-  else {
-    const resumable = input.startAt && (await gitMaybe(input.repo, ["cat-file", "-e", `${input.startAt}^{commit}`])) !== undefined;
-    await git(input.repo, ["worktree", "add", "--quiet", "-b", branch, path, resumable ? input.startAt! : base.baseCommit]);
-  }
+  await serializedInRepo(input.repo, async () => {
+    await git(input.repo, ["worktree", "prune"]);
+    const branchExists = (await gitMaybe(input.repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
+    if (branchExists) await git(input.repo, ["worktree", "add", "--quiet", path, branch]);
+    else {
+      const resumable = input.startAt && (await gitMaybe(input.repo, ["cat-file", "-e", `${input.startAt}^{commit}`])) !== undefined;
+      await git(input.repo, ["worktree", "add", "--quiet", "-b", branch, path, resumable ? input.startAt! : base.baseCommit]);
+    }
+  });
   return { path, repo: input.repo, branch, ...pick(base), created: true };
+}
+
+/**
+ * Worktree bookkeeping of one repository, one process at a time: a `git worktree prune` racing
+ * another process's `git worktree add` removes the half-made worktree's records.
+ */
+async function serializedInRepo<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+  const common = (await git(repo, ["rev-parse", "--git-common-dir"])).stdout.trim();
+  return withLock(join(resolve(repo, common), "aq-worktrees.lock"), fn, "worktrees");
 }
 
 function pick(base: { baseBranch: string; baseCommit: string }) {
@@ -145,9 +157,11 @@ export async function branchExists(repo: string, branch: string): Promise<boolea
 
 /** Removes a worktree and, when asked, its branch. The caller has checked it is safe. */
 export async function removeWorktree(repo: string, path: string, options: { deleteBranch?: string | undefined } = {}): Promise<void> {
-  if (existsSync(path)) await git(repo, ["worktree", "remove", "--force", path]);
-  await git(repo, ["worktree", "prune"]);
-  if (options.deleteBranch && (await branchExists(repo, options.deleteBranch))) await git(repo, ["branch", "-D", options.deleteBranch]);
+  await serializedInRepo(repo, async () => {
+    if (existsSync(path)) await git(repo, ["worktree", "remove", "--force", path]);
+    await git(repo, ["worktree", "prune"]);
+    if (options.deleteBranch && (await branchExists(repo, options.deleteBranch))) await git(repo, ["branch", "-D", options.deleteBranch]);
+  });
 }
 
 /** The worktree (if any) where `branch` is checked out. */
