@@ -3,6 +3,8 @@ import { DatabaseSync } from "node:sqlite";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
 
 const TERMINAL: ReadonlySet<string> = new Set(["shipped", "failed", "blocked"]);
+/** A heartbeat's claimable count stops here: "at least this many". */
+export const CLAIMABLE_CAP = 1000;
 
 export interface CoordinatorJob {
   id: string;
@@ -55,6 +57,8 @@ CREATE TABLE IF NOT EXISTS events (
   factory_id TEXT, lease_epoch INTEGER, stage TEXT, detail TEXT
 );
 CREATE INDEX IF NOT EXISTS events_job ON events(job_id, id);
+CREATE INDEX IF NOT EXISTS jobs_queued ON jobs(stage, priority DESC, created_at, id);
+CREATE INDEX IF NOT EXISTS jobs_lease ON jobs(lease_expires_at);
 CREATE INDEX IF NOT EXISTS runs_job ON runs(job_id, id);
 `;
 
@@ -122,7 +126,7 @@ export class CoordinatorStore {
          ON CONFLICT(id) DO UPDATE SET capabilities = excluded.capabilities, health = excluded.health, load = excluded.load, last_seen = excluded.last_seen, heartbeats = heartbeats + 1`,
       )
       .run(input.factoryId, JSON.stringify(input.capabilities), input.health, input.load, at, at);
-    return { claimable: this.claimable(input.capabilities).length };
+    return { claimable: this.claimableCount(input.capabilities) };
   }
 
   factories(): Array<{ id: string; capabilities: string[]; health: string; load: number; lastSeen: string; heartbeats: number }> {
@@ -136,22 +140,53 @@ export class CoordinatorStore {
     }));
   }
 
-  /** Jobs a factory with these capabilities may take now: queued, or held under an expired lease. */
-  private claimable(capabilities: readonly string[]): CoordinatorJob[] {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM jobs WHERE stage = 'queued' OR (stage NOT IN ('shipped', 'failed', 'blocked') AND lease_expires_at IS NOT NULL AND lease_expires_at < ?)
-         ORDER BY priority DESC, created_at, id`,
-      )
-      .all(this.now()) as Record<string, unknown>[];
+  /**
+   * The first job a factory with these capabilities may take now: queued, or held under an
+   * expired lease; highest priority, then oldest. Rows are read lazily through indexes and the
+   * scan stops at the first match, so a large queue costs a claim almost nothing.
+   */
+  private nextClaimable(capabilities: readonly string[]): CoordinatorJob | undefined {
     const have = new Set(capabilities);
-    return rows.map(toJob).filter((job) => job.requires.every((cap) => have.has(cap)));
+    const fits = (row: Record<string, unknown>) => row.requires === "[]" || (JSON.parse(String(row.requires)) as string[]).every((cap) => have.has(cap));
+    const first = (rows: Iterable<unknown>) => {
+      for (const row of rows as Iterable<Record<string, unknown>>) if (fits(row)) return toJob(row);
+      return undefined;
+    };
+    const queued = first(this.db.prepare("SELECT * FROM jobs WHERE stage = 'queued' ORDER BY priority DESC, created_at, id").iterate());
+    const expired = first(
+      this.db
+        .prepare("SELECT * FROM jobs WHERE lease_expires_at IS NOT NULL AND lease_expires_at < ? AND stage NOT IN ('shipped', 'failed', 'blocked') ORDER BY priority DESC, created_at, id")
+        .iterate(this.now()),
+    );
+    if (!queued || !expired) return queued ?? expired;
+    const before = expired.priority > queued.priority || (expired.priority === queued.priority && (expired.createdAt < queued.createdAt || (expired.createdAt === queued.createdAt && expired.id < queued.id)));
+    return before ? expired : queued;
+  }
+
+  /**
+   * How many jobs this factory could claim now, for its heartbeat's answer: counted up to
+   * CLAIMABLE_CAP through the indexes, so a heartbeat stays cheap however long the queue is.
+   */
+  private claimableCount(capabilities: readonly string[]): number {
+    const have = new Set(capabilities);
+    let count = 0;
+    const rows = [
+      this.db.prepare("SELECT requires FROM jobs WHERE stage = 'queued' ORDER BY priority DESC, created_at, id").iterate(),
+      this.db.prepare("SELECT requires FROM jobs WHERE lease_expires_at IS NOT NULL AND lease_expires_at < ? AND stage NOT IN ('shipped', 'failed', 'blocked')").iterate(this.now()),
+    ] as Array<Iterable<{ requires: string }>>;
+    for (const source of rows) {
+      for (const row of source) {
+        if (row.requires === "[]" || (JSON.parse(row.requires) as string[]).every((cap) => have.has(cap))) count++;
+        if (count >= CLAIMABLE_CAP) return count;
+      }
+    }
+    return count;
   }
 
   /** A claim raises the epoch: whoever held the job before is fenced from now on. */
   claim(factoryId: string, capabilities: readonly string[]): { job: CoordinatorJob; reclaimed: boolean } | undefined {
     return this.tx(() => {
-      const candidate = this.claimable(capabilities)[0];
+      const candidate = this.nextClaimable(capabilities);
       if (!candidate) return undefined;
       const at = this.now();
       const epoch = candidate.leaseEpoch + 1;
