@@ -1,7 +1,9 @@
-import { readFileSync, statSync } from "node:fs";
-import { registerHooks } from "node:module";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { registerHooks, stripTypeScriptTypes } from "node:module";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** `.ts` files loaded as ES modules whatever their package.json says: the config, plugins, and what they import. */
 const forcedModules = new Set<string>();
@@ -35,8 +37,10 @@ function hook(): void {
       return resolved;
     },
     load(url, context, nextLoad) {
-      if (isForced(url)) return { format: "module-typescript", source: readFileSync(new URL(url)), shortCircuit: true };
-      return nextLoad(url, context);
+      if (!isForced(url)) return nextLoad(url, context);
+      const source = readFileSync(new URL(url), "utf8");
+      const stripped = strippedFromCache(fileURLToPath(new URL(url)), source);
+      return stripped === undefined ? { format: "module-typescript", source, shortCircuit: true } : { format: "module", source: stripped, shortCircuit: true };
     },
   });
 }
@@ -63,4 +67,45 @@ export async function importPackageFrom(name: string, dir: string): Promise<Reco
   hook();
   packageDirs.set(name, dir);
   return (await import(name)) as Record<string, unknown>;
+}
+
+/**
+ * Node strips types with a WebAssembly compiler that takes ~0.1 s to start, most of a command's
+ * start-up. The stripped JavaScript of a config or plugin is kept in the user's cache, keyed by
+ * the file's content and the Node version, so only the first run after a change pays for it.
+ * Any problem with the cache falls back to Node's own loading.
+ */
+function strippedFromCache(path: string, source: string): string | undefined {
+  try {
+    const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "aq", "ts");
+    const key = createHash("sha256").update(process.version).update("\0").update(path).update("\0").update(source).digest("hex").slice(0, 32);
+    const file = join(dir, `${key}.mjs`);
+    try {
+      return readFileSync(file, "utf8");
+    } catch {
+      // not cached yet
+    }
+    const stripped = quietly(() => stripTypeScriptTypes(source, { mode: "strip", sourceUrl: pathToFileURL(path).href }));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, stripped, { mode: 0o600 });
+    renameSync(temp, file);
+    return stripped;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn` without Node's one-line experimental warning for stripTypeScriptTypes reaching the user. */
+function quietly<T>(fn: () => T): T {
+  const emit = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (String(typeof warning === "string" ? warning : warning.message).includes("stripTypeScriptTypes")) return;
+    return (emit as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return fn();
+  } finally {
+    process.emitWarning = emit;
+  }
 }

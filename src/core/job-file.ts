@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import * as v from "valibot";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import { DURATION_HINT, parseDuration } from "./duration.ts";
 import { AqError, isErrno, oneLine } from "./errors.ts";
 import { check } from "./validation.ts";
@@ -40,6 +40,10 @@ export interface JobSpec extends JobOptions {
   readonly unknownKeys: readonly string[];
   readonly body: string;
 }
+
+// The YAML parser is loaded on the first job parsed: commands that read no job file skip it.
+let yaml: typeof import("yaml") | undefined;
+const parseYaml = (text: string): unknown => (yaml ??= createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse(text);
 
 const FENCE = /^---[ \t]*\r?\n([\s\S]*?)\r?\n?---[ \t]*(?:\r?\n|$)/;
 
