@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { statSync } from "node:fs";
 import { appendFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AqError, isErrno, oneLine } from "./errors.ts";
@@ -55,6 +56,7 @@ export class QueueStore {
   private readonly gitMode: boolean | "auto";
   private detected: Promise<GitQueue | undefined> | undefined;
   private readonly metaQueues = new Map<string, Promise<void>>();
+  private readonly metaCache = new Map<string, { stamp: string; meta: JobMeta }>();
 
   private constructor(root: string, gitMode: boolean | "auto") {
     this.root = root;
@@ -138,7 +140,7 @@ export class QueueStore {
       for (const id of await this.ids(stage)) {
         const dir = this.jobDir(stage, id);
         try {
-          const meta = readMetaSync(join(dir, META_FILE));
+          const meta = this.cachedMeta(join(dir, META_FILE));
           jobs.push({ id, stage, dir, meta: meta.stage === stage ? meta : { ...meta, stage } });
         } catch (error) {
           broken.push({ id, stage, dir, problem: oneLine(error) });
@@ -146,6 +148,23 @@ export class QueueStore {
       }
     }
     return { jobs, broken };
+  }
+
+  /**
+   * A runner lists queued/ before every claim: a meta.json whose inode, size and mtime did not
+   * change since it was last parsed is not read again (a stat instead of a read and a parse).
+   * The meta is frozen: every change goes through a patch that returns a new object.
+   */
+  private cachedMeta(path: string): JobMeta {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) return readMetaSync(path);
+    const stamp = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    const hit = this.metaCache.get(path);
+    if (hit && hit.stamp === stamp) return hit.meta;
+    const meta = Object.freeze(readMetaSync(path)) as JobMeta;
+    if (this.metaCache.size > 20_000) this.metaCache.clear();
+    this.metaCache.set(path, { stamp, meta });
+    return meta;
   }
 
   /** Writes a new job in a scratch directory, then renames it into its stage in one step. */
