@@ -15,7 +15,7 @@ import { type Figure, ROOT } from "./lib.ts";
 const quick = process.env.BENCH_QUICK === "1";
 const only = process.argv.slice(2);
 const cases: Array<[string, () => Promise<Figure[]>]> = [
-  ["startup", () => startup(quick ? 5 : 15)],
+  ["startup", () => startup(quick ? 5 : 10)],
   ["per-job", () => perJob(quick ? 50 : 200)],
   ["status-10k", () => status10k(10_000, quick ? 3 : 5)],
   ["fleet", () => fleet(quick ? 50 : 200)],

@@ -65,7 +65,7 @@ export async function perJob(count: number): Promise<Figure[]> {
     { case: "per-job overhead", metric: "sh -c true spawned from Node", value: bare, unit: "ms/job" },
     { case: "per-job overhead", metric: `aq drain, ${count} shell jobs (true), no git, 1 slot`, value: plain, unit: "ms/job", baseline: { metric: "sh -c true", value: bare }, ratio: plain / bare, target: "≤ 3×", pass: plain / bare <= 3 },
   ];
-  const withGit = await drain(Math.min(count, 60), 1, { git: true });
+  const withGit = await drain(Math.min(count, 20), 1, { git: true });
   figures.push({ case: "per-job overhead", metric: "same with git-queue commits and a worktree per job", value: withGit, unit: "ms/job", baseline: { metric: "sh -c true", value: bare }, ratio: withGit / bare, note: "git processes dominate: worktree add, commits of each transition, the wip commit" });
   for (const concurrency of [1, 2, 4]) {
     const ms = await drain(count, concurrency, { git: false });
