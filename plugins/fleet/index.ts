@@ -55,9 +55,7 @@ export default definePlugin({
      */
     const handBack = async (event: StageEvent) => {
       const lease = leaseOf(event.meta)!;
-      await outbox.report(event, "building");
-      await outbox.release(event.jobId);
-      await aq.queue.updateMeta(event.jobId, () => ({ fleetHandedBack: { at: new Date().toISOString(), leaseEpoch: lease.leaseEpoch } }));
+      await outbox.handBack(event);
       await aq.queue.block(event.jobId, `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`);
     };
     aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, ctx));

@@ -79,6 +79,19 @@ export class Outbox {
     });
   }
 
+  /**
+   * Gives the lease back (a cancelled job): the checkpoint report first, then the mark that
+   * nothing more is sent under this lease (so a renew racing the release is not taken for a
+   * fence), then the release itself. Offline, the lease simply expires at the coordinator.
+   */
+  async handBack(event: StageEvent): Promise<void> {
+    const lease = leaseOf(event.meta);
+    if (!lease) return;
+    await this.report(event, "building");
+    await this.chain(event.jobId, () => this.aq.queue.updateMeta(event.jobId, () => ({ fleetHandedBack: { at: new Date().toISOString(), leaseEpoch: lease.leaseEpoch } })));
+    await this.chain(event.jobId, async () => this.releaseNow(event.jobId, (await this.aq.queue.get(event.jobId)).meta));
+  }
+
   /** Records a 409 met elsewhere (a renew): nothing more is sent under that lease. */
   markFenced(id: string, leaseEpoch: number): Promise<unknown> {
     return this.chain(id, () => this.aq.queue.updateMeta(id, () => ({ fleetOutbox: [], fleetRelease: "done", fleetFenced: { at: new Date().toISOString(), leaseEpoch } })));
@@ -129,6 +142,8 @@ export class Outbox {
     const job = await this.aq.queue.get(id).catch(() => undefined);
     if (!job) return;
     const lease = leaseOf(job.meta);
+    // A lease this factory handed back answers 409 to a late renew: that is no fence.
+    if (job.meta.fleetHandedBack) return;
     const why = `lease epoch ${lease?.leaseEpoch} of ${lease?.jobId} is stale (the coordinator answered 409: another factory holds the job)`;
     this.inFlight.get(id)?.(new FencedError(id, why));
     if (when === "live") throw new FencedError(id, why);

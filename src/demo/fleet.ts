@@ -187,8 +187,8 @@ function startFactory(factory: Factory, api: string): void {
  * runner and its engines, as a machine dying would.
  */
 async function maybeKill(factories: Factory[], repo: string, jobs: CoordinatorJob[], shipped: ReadonlyMap<string, string>): Promise<{ factory: string; job: string; epoch: number } | undefined> {
-  // Midway: once a first job shipped, the first factory seen building a job with a checkpoint.
-  if (shipped.size === 0) return undefined;
+  // Midway: once a first job is done, the first factory seen building a job with a checkpoint.
+  if (shipped.size === 0 && !jobs.some((job) => job.stage === "review" || job.stage === "testing")) return undefined;
   const target = jobs.find((job) => job.stage === "building" && factories.some((f) => f.name === job.factoryId && f.child) && stepOneIn(repo, job));
   const factory = factories.find((f) => f.name === target?.factoryId);
   if (!target || !factory?.child) return undefined;

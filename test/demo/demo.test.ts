@@ -9,8 +9,9 @@ describe("the two-factory demo", () => {
       aq(["demo", "--jobs", "6"], { cwd: tempDir(), timeoutMs: 120_000 }),
     ]);
     for (const run of [first, second]) {
-      expect(run.stderr).toBe("");
-      expect(run.code).toBe(0);
+      const shown = `demo output:\n${run.stdout}\n${run.stderr}`;
+      expect(run.stderr, shown).toBe("");
+      expect(run.code, shown).toBe(0);
       expect(run.stdout).toMatch(/^coordinator http:\/\/127\.0\.0\.1:\d+\/api/m);
       expect(run.stdout).toMatch(/^killed factory-[ab] \(SIGKILL, engines too\) while it held job-\d+ under epoch 1$/m);
       expect(run.stdout).toMatch(/^zombie: factory-[ab]'s late report for job-\d+ \(epoch 1\) → 409 \(fenced\)$/m);
