@@ -1,6 +1,9 @@
 import { oneLine, type ClaimedJob, type IdleContext, type PluginApi } from "../../src/index.ts";
 import type { Connection } from "./connection.ts";
 
+/** How long an idle factory waits before asking the coordinator again after "nothing to do". */
+export const IDLE_CLAIM_PAUSE_MS = 5_000;
+
 /** Claimed jobs become local jobs named after the fleet job and the epoch they run under. */
 export function localIdOf(fleetJobId: string, leaseEpoch: number): string {
   const safe = fleetJobId.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[-_]+/, "").slice(0, 80) || "job";
@@ -23,11 +26,18 @@ export async function claimFromFleet(aq: PluginApi, connection: Connection, capa
 
 async function claimOnce(aq: PluginApi, connection: Connection, capabilities: readonly string[], ctx: IdleContext): Promise<ClaimedJob | undefined | "unrunnable"> {
   if (ctx.draining || !connection.mayCall()) return undefined;
+  // An idle runner polls every second: after "nothing to do", ask again only after a pause
+  // (or sooner, when a heartbeat's answer says there is work).
+  if (Date.now() < connection.quietUntil) return undefined;
   const api = await connection.api();
   const result = connection.note(await api.claim(capabilities));
   if (!result.ok) return undefined; // the connection logged it (once per kind of problem)
   const answer = result.data;
-  if (!answer || !("leaseEpoch" in answer)) return undefined;
+  if (!answer || !("leaseEpoch" in answer)) {
+    connection.quietUntil = Date.now() + Math.min(IDLE_CLAIM_PAUSE_MS, connection.settings.renewMs);
+    return undefined;
+  }
+  connection.quietUntil = 0;
   const { job, leaseEpoch } = answer;
   const leaseExpiresAt = typeof answer.leaseExpiresAt === "number" ? new Date(answer.leaseExpiresAt).toISOString() : answer.leaseExpiresAt;
   const id = localIdOf(job.id, leaseEpoch);

@@ -13,6 +13,8 @@ export class Connection {
   private readonly logger: Logger;
   private client: Promise<FleetClient> | undefined;
   reachable: boolean | undefined;
+  /** No claim before this time: the coordinator had nothing to do a moment ago. */
+  quietUntil = 0;
   lastProblem: string | undefined;
   authProblem: string | undefined;
   private failures = 0;

@@ -35,6 +35,7 @@ export class Heartbeat {
     const result = this.connection.note(await (await this.connection.api()).heartbeat({ capabilities: [...this.capabilities], health, load }));
     if (!result.ok) return false;
     this.claimable = result.data?.claimable;
+    if (this.claimable) this.connection.quietUntil = 0;
     if (waiting > 0) await this.outbox.flushAll();
     if (this.runner) await renewHeld(this.aq, this.connection, this.outbox);
     return true;
