@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { registerHooks, stripTypeScriptTypes } from "node:module";
 import { join } from "node:path";
@@ -87,12 +87,23 @@ function strippedFromCache(path: string, source: string): string | undefined {
     }
     const stripped = quietly(() => stripTypeScriptTypes(source, { mode: "strip", sourceUrl: pathToFileURL(path).href }));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    pruneCache(dir);
     const temp = `${file}.${process.pid}.tmp`;
     writeFileSync(temp, stripped, { mode: 0o600 });
     renameSync(temp, file);
     return stripped;
   } catch {
     return undefined;
+  }
+}
+
+/** On a cache miss (rare), entries not used for a month go: the cache does not grow for ever. */
+function pruneCache(dir: string): void {
+  const monthAgo = Date.now() - 30 * 24 * 3600_000;
+  for (const name of readdirSync(dir)) {
+    const file = join(dir, name);
+    const used = statSync(file, { throwIfNoEntry: false })?.atimeMs;
+    if (used !== undefined && used < monthAgo) rmSync(file, { force: true });
   }
 }
 
