@@ -67,7 +67,7 @@ export class Outbox {
       for (let head = outboxOf(meta)[0]; head; head = outboxOf(meta)[0]) {
         const result = this.connection.note(await api.report(lease.jobId, { stage: head.stage, leaseEpoch: head.leaseEpoch, ...(head.checkpoint ? { checkpoint: head.checkpoint } : {}) }));
         if (!result.ok && result.status === 409) {
-          await this.aq.queue.updateMeta(id, () => ({ fleetOutbox: [], fleetRelease: "done", fleetFenced: { at: new Date().toISOString(), leaseEpoch: lease.leaseEpoch } }));
+          await this.aq.queue.updateMeta(id, () => fencedPatch(lease.leaseEpoch));
           return "fenced";
         }
         if (!result.ok && result.transient) return "pending";
@@ -94,7 +94,7 @@ export class Outbox {
 
   /** Records a 409 met elsewhere (a renew): nothing more is sent under that lease. */
   markFenced(id: string, leaseEpoch: number): Promise<unknown> {
-    return this.chain(id, () => this.aq.queue.updateMeta(id, () => ({ fleetOutbox: [], fleetRelease: "done", fleetFenced: { at: new Date().toISOString(), leaseEpoch } })));
+    return this.chain(id, () => this.aq.queue.updateMeta(id, () => fencedPatch(leaseEpoch)));
   }
 
   /** The job came to rest here: once its reports are through, the lease goes back (unless it is not ours any more). */
@@ -151,4 +151,9 @@ export class Outbox {
     this.aq.logger.warn(`${id}: quarantined: ${why}`);
     await this.aq.queue.quarantine(id, `fenced while offline: ${why}`);
   }
+}
+
+/** What a 409 leaves in the job's meta: an empty outbox, no release to send, and the fence. */
+function fencedPatch(leaseEpoch: number): Record<string, unknown> {
+  return { fleetOutbox: [], fleetRelease: "done", fleetFenced: { at: new Date().toISOString(), leaseEpoch } };
 }

@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import * as v from "valibot";
 import { createRequire } from "node:module";
 import { DURATION_HINT, parseDuration } from "./duration.ts";
-import { AqError, isErrno, oneLine } from "./errors.ts";
+import { AqError, oneLine } from "./errors.ts";
 import { check } from "./validation.ts";
 
 export const LOCK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -71,17 +70,6 @@ export function parseJob(text: string, source: string): JobSpec {
   if (body.trim() === "") throw bad("the job has no prompt (the body after the frontmatter is empty)");
   const unknownKeys = Object.keys(frontmatter).filter((key) => !Object.hasOwn(KNOWN, key));
   return { ...result.value, frontmatter, unknownKeys, body };
-}
-
-export async function readJobFile(path: string, source = path): Promise<JobSpec> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) throw new AqError("AQ_NOT_FOUND", `${source}: no such file`);
-    throw new AqError("AQ_BAD_JOB", `${source}: cannot be read: ${oneLine(error)}`);
-  }
-  return parseJob(text, source);
 }
 
 /** Renders a job file from options and a prompt (materialized jobs: tracker items, fleet claims). */

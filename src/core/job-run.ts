@@ -10,7 +10,7 @@ import type { JobSpec } from "./job-file.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { FileLock } from "./locks.ts";
 import type { Logger } from "./logger.ts";
-import type { JobMeta } from "./meta.ts";
+import { type JobMeta, withoutEngine } from "./meta.ts";
 import { runInGroup } from "./process-group.ts";
 import { processStartTime } from "./process-ref.ts";
 import { LOG_FILE, type JobRecord } from "./queue-store.ts";
@@ -137,10 +137,6 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     buildEnd.abort();
     ctx.cancel.removeEventListener("abort", onCancel);
     await recorded;
-    const clearEngine = (m: JobMeta): JobMeta => {
-      const { engine: _, ...rest } = m;
-      return rest;
-    };
 
     if (result.aborted instanceof FencedError) throw result.aborted;
     if (result.aborted === CANCELLED) {
@@ -149,35 +145,35 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       await lifecycle.move(id, "building", "queued", {
         by,
         reason: "cancelled: the runner was stopped; the attempt does not count",
-        patch: (m) => ({ ...clearEngine(m), attempts: Math.max(0, m.attempts - 1), ...(wip ? { wip } : {}) }),
+        patch: (m) => ({ ...withoutEngine(m), attempts: Math.max(0, m.attempts - 1), ...(wip ? { wip } : {}) }),
       });
       return (stage = "queued");
     }
-    if (result.aborted) return await fail(`aborted: ${oneLine(result.aborted)}`, true, clearEngine);
+    if (result.aborted) return await fail(`aborted: ${oneLine(result.aborted)}`, true, withoutEngine);
     if (result.spawnError) {
       const missing = result.spawnError.code === "ENOENT";
       const reason = missing
         ? `engine "${engineName}" is not installed: command "${call.file}" not found on PATH`
         : `engine "${engineName}" could not start: ${oneLine(result.spawnError)}`;
-      return await fail(reason, !missing, clearEngine);
+      return await fail(reason, !missing, withoutEngine);
     }
-    if (result.timedOut) return await fail(`timeout: killed after ${formatDuration(timeoutMs)}`, true, clearEngine);
-    if (result.stalled) return await fail(`stalled: no agent activity for ${formatDuration(stallMs ?? 0)}`, true, clearEngine);
+    if (result.timedOut) return await fail(`timeout: killed after ${formatDuration(timeoutMs)}`, true, withoutEngine);
+    if (result.stalled) return await fail(`stalled: no agent activity for ${formatDuration(stallMs ?? 0)}`, true, withoutEngine);
     if (blocked !== undefined || result.exitCode === BLOCKED_EXIT_CODE) {
       const reason = blocked ?? `engine exited ${BLOCKED_EXIT_CODE} (blocked)`;
-      meta = await lifecycle.move(id, "building", "blocked", { by, reason, patch: clearEngine });
+      meta = await lifecycle.move(id, "building", "blocked", { by, reason, patch: withoutEngine });
       logger.warn(`${id}: blocked: ${reason}`);
       return (stage = "blocked");
     }
-    if (result.exitCode !== 0) return await fail(`engine ${describeExit(result.exitCode, result.signal)}`, true, clearEngine);
+    if (result.exitCode !== 0) return await fail(`engine ${describeExit(result.exitCode, result.signal)}`, true, withoutEngine);
 
-    let wipPatch = clearEngine;
+    let wipPatch = withoutEngine;
     if (meta.worktree && meta.wip) {
       const astray = await backOnBranch(meta.worktree.path, meta.wip.branch);
-      if (astray) return await fail(astray, false, clearEngine);
+      if (astray) return await fail(astray, false, withoutEngine);
       const commit = await commitAll(meta.worktree.path, `aq: ${id} (attempt ${meta.attempts})`, ctx.hooks.commitTrailers.call({}, meta));
       const branch = meta.wip.branch;
-      wipPatch = (m) => ({ ...clearEngine(m), wip: { branch, commit } });
+      wipPatch = (m) => ({ ...withoutEngine(m), wip: { branch, commit } });
     }
     await lifecycle.move(id, "building", "review", { by, patch: wipPatch });
     logger.success(`${id}: review (${formatDuration(result.durationMs)})`);

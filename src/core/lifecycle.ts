@@ -2,7 +2,7 @@ import { formatDuration } from "./duration.ts";
 import { FencedError, oneLine } from "./errors.ts";
 import type { RunnerHooks, StageEvent } from "./hooks.ts";
 import type { Logger } from "./logger.ts";
-import type { JobMeta } from "./meta.ts";
+import { type JobMeta, withoutEngine } from "./meta.ts";
 import type { JobRecord, MoveOptions, QueueStore } from "./queue-store.ts";
 import { STAGES, type Stage } from "./stages.ts";
 
@@ -101,9 +101,8 @@ export class Lifecycle {
         by,
         reason: "fenced",
         patch: (m) => {
-          const { engine: _, ...rest } = m;
           const events = Array.isArray(m.events) ? m.events : [];
-          return { ...rest, events: [...events, { type: "fenced-abort", at: new Date().toISOString(), detail: error.message }] };
+          return { ...withoutEngine(m), events: [...events, { type: "fenced-abort", at: new Date().toISOString(), detail: error.message }] };
         },
       });
     } catch (inner) {

@@ -95,8 +95,10 @@ export async function writeMeta(path: string, meta: JobMeta): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
-export function lastEntry(meta: JobMeta): HistoryEntry | undefined {
-  return meta.history.at(-1);
+/** The meta without the record of a running engine (it ran, and is gone). */
+export function withoutEngine(meta: JobMeta): JobMeta {
+  const { engine: _, ...rest } = meta;
+  return rest;
 }
 
 export type { Stage };

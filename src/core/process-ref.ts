@@ -45,7 +45,3 @@ function signalZero(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
-
-export function sameProcess(a: ProcessRef | undefined, b: ProcessRef): boolean {
-  return a !== undefined && a.pid === b.pid && a.host === b.host && a.startTime === b.startTime;
-}

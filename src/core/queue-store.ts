@@ -81,9 +81,6 @@ export class QueueStore {
     return store;
   }
 
-  async isGitQueue(): Promise<boolean> {
-    return (await this.gitQueue()) !== undefined;
-  }
 
   stageDir(stage: Stage): string {
     return join(this.root, stage);

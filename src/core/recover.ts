@@ -5,7 +5,7 @@ import type { Logger } from "./logger.ts";
 import { groupAlive, isAlive, processStartTime } from "./process-ref.ts";
 import { killGroup } from "./process-group.ts";
 import { IN_FLIGHT } from "./stages.ts";
-import type { JobMeta } from "./meta.ts";
+import { type JobMeta, withoutEngine } from "./meta.ts";
 import { oneLine } from "./errors.ts";
 
 export interface RecoverOptions {
@@ -41,7 +41,7 @@ export async function recoverOrphans(lifecycle: Lifecycle, logger: Logger, optio
           maxAttempts: await options.maxAttemptsOf(job.meta, job.dir),
           backoff: { backoffMs: 0, maxBackoffMs: 0 }, // a crash is not the job's fault: retry at once
           patch: (m) => {
-            const { engine: __, owner: ___, ...kept } = m;
+            const { owner: _, ...kept } = withoutEngine(m);
             return kept;
           },
         });

@@ -18,10 +18,6 @@ export const STAGES = {
 export type Stage = keyof typeof STAGES;
 export const STAGE_NAMES = Object.keys(STAGES) as Stage[];
 
-export function isStage(value: string): value is Stage {
-  return Object.hasOwn(STAGES, value);
-}
-
 export function canMove(from: Stage, to: Stage): boolean {
   return (STAGES[from].next as readonly string[]).includes(to);
 }

@@ -129,7 +129,10 @@ export async function runFleetDemo(options: Options = {}): Promise<number> {
     const exactlyOnce = jobs.every((job) => job.stage === "shipped" && mergesPerJob.get(job.id) === 1);
     say("");
     say(exactlyOnce ? `every job shipped exactly once${killed ? `, after ${killed.factory} was killed holding ${killed.job}` : ""}` : "NOT every job shipped exactly once");
-    if (!exactlyOnce) for (const job of jobs) say(`  ${job.id}: coordinator ${job.stage}, ${mergesPerJob.get(job.id) ?? 0} merge(s) on main`);
+    if (!exactlyOnce) {
+      for (const job of jobs) say(`  ${job.id}: coordinator ${job.stage}, ${mergesPerJob.get(job.id) ?? 0} merge(s) on main`);
+      for (const factory of factories) say(`${factory.name}'s last log lines:\n${factory.log.trimEnd().split("\n").slice(-8).join("\n")}`);
+    }
     if (options.keep) say(`kept in ${dir}`);
     return exactlyOnce && killed !== undefined && resumed !== undefined && fencedEvents.length > 0 ? 0 : 1;
   } finally {
