@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { OUTPUT_FORMATS } from "../core/agent-output/index.ts";
 import { DURATION_HINT, parseDuration } from "../core/duration.ts";
 
 const duration = v.pipe(
@@ -16,6 +17,10 @@ export const EngineSchema = v.strictObject({
   /** Arguments `yolo: true` adds (the engine's skip-permissions flag). */
   yolo: v.optional(v.array(v.string(), "must be an array of strings")),
   env: v.optional(v.record(v.string(), v.string(), "must map names to strings")),
+  /** Environment `yolo: true` adds (some CLIs need one to accept their skip-permissions flag). */
+  yoloEnv: v.optional(v.record(v.string(), v.string(), "must map names to strings")),
+  /** How stdout is read: plain text, or one agent CLI's JSON lines (rendered into log.txt, the session kept in meta). */
+  output: v.optional(v.picklist(OUTPUT_FORMATS, `must be one of ${OUTPUT_FORMATS.join(", ")}`)),
 });
 
 const PluginSpecifier = v.pipe(v.string("must be a plugin name or path"), v.nonEmpty("must be a plugin name or path"));
@@ -41,7 +46,7 @@ export const ConfigSchema = v.strictObject(
         yolo: v.optional(v.boolean("must be true or false")),
       }),
     ),
-    engines: v.optional(v.record(v.string(), EngineSchema, "must map engine names to { command, prompt?, yolo?, env? }")),
+    engines: v.optional(v.record(v.string(), EngineSchema, "must map engine names to { command, prompt?, yolo?, env?, yoloEnv?, output? }")),
     concurrency: v.optional(positiveInt("an integer of at least 1")),
     retry: v.optional(v.strictObject({ backoff: v.optional(duration), maxBackoff: v.optional(duration) })),
     /** After a stop signal, how long running jobs may take before they are cancelled and requeued (default: no limit). */

@@ -1,26 +1,49 @@
 import type { EngineConfig } from "../config/schema.ts";
+import type { OutputFormat } from "./agent-output/index.ts";
 import { AqError } from "./errors.ts";
 
 export interface EngineDef extends EngineConfig {
   readonly prompt: "stdin" | "arg" | "file";
+  readonly output: OutputFormat;
 }
 
 /**
- * The built-in engines: each agent CLI's usual non-interactive invocation. `{yolo}` marks where
- * the skip-permissions flags go; `{prompt}` and `{promptFile}` where the prompt goes. Config
- * entries of the same name replace these.
+ * The built-in engines: each agent CLI's non-interactive invocation, verified against the real
+ * CLIs by `npm run test:engines` (versions in the README). `{yolo}` marks where the
+ * skip-permissions flags go. The prompt goes on stdin wherever the CLI reads it there: an
+ * argument would show it to every user of the host in `ps`. Config entries of the same name
+ * replace these.
  */
 export const BUILTIN_ENGINES: Readonly<Record<string, EngineDef>> = {
-  claude: { command: ["claude", "-p", "{yolo}"], prompt: "stdin", yolo: ["--dangerously-skip-permissions"] },
-  codex: { command: ["codex", "exec", "{yolo}", "-"], prompt: "stdin", yolo: ["--dangerously-bypass-approvals-and-sandbox"] },
-  gemini: { command: ["gemini", "{yolo}", "--prompt", "{prompt}"], prompt: "arg", yolo: ["--yolo"] },
-  devin: { command: ["devin", "{yolo}", "-p", "{prompt}"], prompt: "arg", yolo: ["--yolo"] },
-  shell: { command: ["sh", "{promptFile}"], prompt: "file", yolo: [] },
+  claude: {
+    command: ["claude", "-p", "--output-format", "stream-json", "--verbose", "{yolo}"],
+    prompt: "stdin",
+    output: "claude-stream-json",
+    yolo: ["--dangerously-skip-permissions"],
+    // Claude Code refuses its skip-permissions flag as root unless it is told it runs in a sandbox.
+    yoloEnv: { IS_SANDBOX: "1" },
+  },
+  codex: {
+    // Outside a git repository (a job whose cwd is not in one) codex exec refuses to start without the check skipped.
+    command: ["codex", "exec", "--json", "--skip-git-repo-check", "{yolo}", "-"],
+    prompt: "stdin",
+    output: "codex-json",
+    yolo: ["--dangerously-bypass-approvals-and-sandbox"],
+  },
+  gemini: {
+    // A job's worktree is a new folder, never trusted: headless, Gemini CLI refuses to start in one without --skip-trust.
+    command: ["gemini", "--skip-trust", "--output-format", "stream-json", "{yolo}"],
+    prompt: "stdin",
+    output: "gemini-stream-json",
+    yolo: ["--yolo"],
+  },
+  devin: { command: ["devin", "{yolo}", "-p", "{prompt}"], prompt: "arg", output: "text", yolo: ["--yolo"] },
+  shell: { command: ["sh", "{promptFile}"], prompt: "file", output: "text", yolo: [] },
 };
 
 export function engineTable(configured: Readonly<Record<string, EngineConfig>>): Record<string, EngineDef> {
   const table: Record<string, EngineDef> = { ...BUILTIN_ENGINES };
-  for (const [name, engine] of Object.entries(configured)) table[name] = { ...engine, prompt: engine.prompt ?? "stdin" };
+  for (const [name, engine] of Object.entries(configured)) table[name] = { ...engine, prompt: engine.prompt ?? "stdin", output: engine.output ?? "text" };
   return table;
 }
 
@@ -52,7 +75,7 @@ export function invocation(engine: EngineDef, prompt: string, options: { yolo: b
   if (!placedPrompt && engine.prompt === "file") argv.push(options.promptFile);
   const [file, ...args] = argv;
   if (!file) throw new AqError("AQ_BAD_CONFIG", "engine command is empty");
-  return { file, args, stdin: engine.prompt === "stdin" ? prompt : undefined, env: engine.env ?? {} };
+  return { file, args, stdin: engine.prompt === "stdin" ? prompt : undefined, env: { ...engine.env, ...(options.yolo ? engine.yoloEnv : {}) } };
 }
 
 /** Secrets of aq's own that an engine never sees. */

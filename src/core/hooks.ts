@@ -67,6 +67,8 @@ export interface StatusJob {
   readonly priority: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** What the agent CLI reported: its session, tokens and last activity. */
+  readonly agent?: JobMeta["agent"];
 }
 
 export interface StatusReport {

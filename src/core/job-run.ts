@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, realpath, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
+import { AgentStream } from "./agent-output/index.ts";
 import { formatDuration } from "./duration.ts";
 import { engineEnv, invocation, type EngineDef } from "./engines.ts";
 import { AqError, FencedError, oneLine } from "./errors.ts";
@@ -13,7 +14,7 @@ import type { Logger } from "./logger.ts";
 import { type JobMeta, withoutEngine } from "./meta.ts";
 import { runInGroup } from "./process-group.ts";
 import { processStartTime } from "./process-ref.ts";
-import { LOG_FILE, type JobRecord } from "./queue-store.ts";
+import { AGENT_LOG_FILE, LOG_FILE, type JobRecord } from "./queue-store.ts";
 import type { Stage } from "./stages.ts";
 import { backOnBranch, commitAll, findRepo, headOf, prepareWorktree, workingDirIn } from "./worktree.ts";
 
@@ -27,6 +28,39 @@ export interface JobContext {
   readonly by: string;
   /** Aborted with CANCELLED when the runner is told to stop now (a second signal). */
   readonly cancel: AbortSignal;
+}
+
+/** How often a running agent's session and last activity are written to its meta, at most. */
+const AGENT_PROGRESS_MS = 5000;
+
+/**
+ * Writes the agent's session (id, tokens, last activity) to the job's meta while it builds: at
+ * once when its session id becomes known, otherwise at most every AGENT_PROGRESS_MS (a short
+ * job ends before that, and its final move records the session without an extra write).
+ */
+function agentProgress(store: JobContext["lifecycle"]["store"], id: string, agent: AgentStream) {
+  let timer: NodeJS.Timeout | undefined;
+  let written: Promise<unknown> = Promise.resolve();
+  let sessionWritten = false;
+  const write = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const snapshot = agent.snapshot();
+    written = written.then(() => store.update(id, "building", (m) => ({ ...m, agent: snapshot }))).catch(() => {});
+  };
+  return {
+    changed(): void {
+      if (!sessionWritten && agent.info.sessionId) {
+        sessionWritten = true;
+        write();
+      } else timer ??= setTimeout(write, AGENT_PROGRESS_MS);
+    },
+    async stop(): Promise<void> {
+      clearTimeout(timer);
+      timer = undefined;
+      await written;
+    },
+  };
 }
 
 /** The reason a second SIGINT/SIGTERM aborts running jobs with. */
@@ -109,6 +143,12 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     ctx.hooks.building.call({ jobId: id, meta, signal: buildEnd.signal, abort: (error) => abort.abort(error) });
 
     let blocked: string | undefined;
+    const noteMarker = (line: string) => {
+      const match = BLOCKED_MARKER.exec(line);
+      if (match) blocked = match[1]?.trim() || "blocked by the agent";
+    };
+    const agent = new AgentStream(engineName, engine.output);
+    const progress = agentProgress(store, id, agent);
     let recorded: Promise<unknown> = Promise.resolve();
     const timeoutMs = spec.timeout ?? config.defaults.timeoutMs;
     const stallMs = spec.stall ?? config.defaults.stallMs;
@@ -129,12 +169,33 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
         const engineRef = { name: engineName, pgid, startedAt: new Date().toISOString(), ...(startTime ? { startTime } : {}) };
         recorded = store.update(id, "building", (m) => ({ ...m, engine: engineRef })).catch(() => {});
       },
-      onLine: (line) => {
-        const match = BLOCKED_MARKER.exec(line);
-        if (match) blocked = match[1]?.trim() || "blocked by the agent";
+      onOutput: () => {
+        agent.active();
+        progress.changed();
       },
+      ...(agent.structured
+        ? {
+            rawLogFile: join(dir, AGENT_LOG_FILE),
+            render: {
+              line: (raw: string) => {
+                const { log, said } = agent.line(raw);
+                said.forEach(noteMarker);
+                progress.changed();
+                return log;
+              },
+              end: () => {
+                const { log, said } = agent.end();
+                said.forEach(noteMarker);
+                return log;
+              },
+            },
+          }
+        : { onLine: noteMarker }),
     });
     buildEnd.abort();
+    await progress.stop();
+    // The engine record goes; what the agent reported about its session stays.
+    const finished = (m: JobMeta): JobMeta => ({ ...withoutEngine(m), agent: agent.snapshot() });
     ctx.cancel.removeEventListener("abort", onCancel);
     await recorded;
 
@@ -145,35 +206,35 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       await lifecycle.move(id, "building", "queued", {
         by,
         reason: "cancelled: the runner was stopped; the attempt does not count",
-        patch: (m) => ({ ...withoutEngine(m), attempts: Math.max(0, m.attempts - 1), ...(wip ? { wip } : {}) }),
+        patch: (m) => ({ ...finished(m), attempts: Math.max(0, m.attempts - 1), ...(wip ? { wip } : {}) }),
       });
       return (stage = "queued");
     }
-    if (result.aborted) return await fail(`aborted: ${oneLine(result.aborted)}`, true, withoutEngine);
+    if (result.aborted) return await fail(`aborted: ${oneLine(result.aborted)}`, true, finished);
     if (result.spawnError) {
       const missing = result.spawnError.code === "ENOENT";
       const reason = missing
         ? `engine "${engineName}" is not installed: command "${call.file}" not found on PATH`
         : `engine "${engineName}" could not start: ${oneLine(result.spawnError)}`;
-      return await fail(reason, !missing, withoutEngine);
+      return await fail(reason, !missing, finished);
     }
-    if (result.timedOut) return await fail(`timeout: killed after ${formatDuration(timeoutMs)}`, true, withoutEngine);
-    if (result.stalled) return await fail(`stalled: no agent activity for ${formatDuration(stallMs ?? 0)}`, true, withoutEngine);
+    if (result.timedOut) return await fail(`timeout: killed after ${formatDuration(timeoutMs)}`, true, finished);
+    if (result.stalled) return await fail(`stalled: no agent activity for ${formatDuration(stallMs ?? 0)}`, true, finished);
     if (blocked !== undefined || result.exitCode === BLOCKED_EXIT_CODE) {
       const reason = blocked ?? `engine exited ${BLOCKED_EXIT_CODE} (blocked)`;
-      meta = await lifecycle.move(id, "building", "blocked", { by, reason, patch: withoutEngine });
+      meta = await lifecycle.move(id, "building", "blocked", { by, reason, patch: finished });
       logger.warn(`${id}: blocked: ${reason}`);
       return (stage = "blocked");
     }
-    if (result.exitCode !== 0) return await fail(`engine ${describeExit(result.exitCode, result.signal)}`, true, withoutEngine);
+    if (result.exitCode !== 0) return await fail(`engine ${describeExit(result.exitCode, result.signal)}`, true, finished);
 
-    let wipPatch = withoutEngine;
+    let wipPatch = finished;
     if (meta.worktree && meta.wip) {
       const astray = await backOnBranch(meta.worktree.path, meta.wip.branch);
-      if (astray) return await fail(astray, false, withoutEngine);
+      if (astray) return await fail(astray, false, finished);
       const commit = await commitAll(meta.worktree.path, `aq: ${id} (attempt ${meta.attempts})`, ctx.hooks.commitTrailers.call({}, meta));
       const branch = meta.wip.branch;
-      wipPatch = (m) => ({ ...withoutEngine(m), wip: { branch, commit } });
+      wipPatch = (m) => ({ ...finished(m), wip: { branch, commit } });
     }
     await lifecycle.move(id, "building", "review", { by, patch: wipPatch });
     logger.success(`${id}: review (${formatDuration(result.durationMs)})`);

@@ -45,6 +45,20 @@ export const MetaSchema = v.looseObject({
   worktree: v.optional(v.object({ path: v.string(), repo: v.string(), baseBranch: v.string(), baseCommit: v.string() })),
   wip: v.optional(v.object({ branch: v.string(), commit: v.string() })),
   shipped: v.optional(v.object({ commit: v.string(), into: v.string() })),
+  /** The agent CLI's session as it reported it: kept after the run, for `aq status` and the dashboard. */
+  agent: v.optional(
+    v.looseObject({
+      name: v.string(),
+      sessionId: v.optional(v.string()),
+      model: v.optional(v.string()),
+      turns: v.optional(v.number()),
+      toolCalls: v.optional(v.number()),
+      inputTokens: v.optional(v.number()),
+      outputTokens: v.optional(v.number()),
+      costUsd: v.optional(v.number()),
+      lastActivityAt: v.optional(v.string()),
+    }),
+  ),
 });
 
 /** meta.json: the job's manifest. Plugins may add keys (kept as written). */

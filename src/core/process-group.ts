@@ -20,6 +20,14 @@ export interface GroupRun {
   readonly onSpawn?: (pgid: number) => void;
   /** Each complete stdout line, for markers such as `AQ_BLOCKED:`. */
   readonly onLine?: (line: string) => void;
+  /**
+   * Structured stdout (an agent CLI's JSON lines): the raw stream goes to `rawLogFile`, and the
+   * log gets what `render` makes of each line, so the log stays readable by a person.
+   */
+  readonly render?: { readonly line: (raw: string) => readonly string[]; readonly end: () => readonly string[] };
+  readonly rawLogFile?: string;
+  /** Called on any output, stdout or stderr. */
+  readonly onOutput?: () => void;
 }
 
 export interface GroupResult {
@@ -41,6 +49,8 @@ export interface GroupResult {
 export function runInGroup(run: GroupRun): Promise<GroupResult> {
   const started = Date.now();
   const log = createWriteStream(run.logFile, { flags: "a" });
+  const rawLog = run.render && run.rawLogFile ? createWriteStream(run.rawLogFile, { flags: "a" }) : undefined;
+  const logLines = (lines: readonly string[]) => lines.length && log.write(`${lines.join("\n")}\n`);
   return new Promise((resolve) => {
     let timedOut = false;
     let stalled = false;
@@ -71,17 +81,25 @@ export function runInGroup(run: GroupRun): Promise<GroupResult> {
     if (pgid !== undefined) run.onSpawn?.(pgid);
 
     let pending = "";
+    const takeLine = (line: string) => {
+      run.onLine?.(line);
+      if (run.render) logLines(run.render.line(line));
+    };
+    const byLine = Boolean(run.onLine || run.render);
     child.stdout?.on("data", (chunk: Buffer) => {
       lastOutput = Date.now();
-      log.write(chunk);
-      if (!run.onLine) return;
+      run.onOutput?.();
+      if (rawLog) rawLog.write(chunk);
+      if (!run.render) log.write(chunk);
+      if (!byLine) return;
       pending += chunk.toString("utf8");
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
-      for (const line of lines) run.onLine(line.replace(/\r$/, ""));
+      for (const line of lines) takeLine(line.replace(/\r$/, ""));
     });
     child.stderr?.on("data", (chunk: Buffer) => {
       lastOutput = Date.now();
+      run.onOutput?.();
       log.write(chunk);
     });
     child.stdin?.on("error", () => {}); // an engine that exits without reading its prompt
@@ -97,7 +115,8 @@ export function runInGroup(run: GroupRun): Promise<GroupResult> {
         const cap = new AbortController();
         await Promise.race([closed, sleep(run.killGraceMs + 1000, undefined, { signal: cap.signal }).catch(() => {})]);
         cap.abort();
-        if (pending && run.onLine) run.onLine(pending);
+        if (pending && byLine) takeLine(pending);
+        if (run.render) logLines(run.render.end());
         finish(exitCode, signal);
       });
     });
@@ -107,6 +126,7 @@ export function runInGroup(run: GroupRun): Promise<GroupResult> {
       finished = true;
       for (const timer of timers) clearTimeout(timer);
       run.signal?.removeEventListener("abort", onAbort);
+      rawLog?.end();
       log.end(() => resolve({ exitCode, signal, timedOut, stalled, aborted, spawnError, durationMs: Date.now() - started }));
     };
     if (pgid === undefined) child.once("error", () => finish(null, null));

@@ -42,6 +42,8 @@ export interface MoveOptions {
 export const JOB_FILE = "job.md";
 export const META_FILE = "meta.json";
 export const LOG_FILE = "log.txt";
+/** An agent CLI's structured output as it printed it (log.txt holds the readable version). */
+export const AGENT_LOG_FILE = "agent.jsonl";
 
 const REASON_STAGES: ReadonlySet<Stage> = new Set(["failed", "blocked", "dead_letter", "quarantine"]);
 const GITIGNORE = [".aq/", ".worktrees/", "*/*/log.txt", "*/*/prompt.txt", "*/*/meta.json.corrupt.*", ""].join("\n");

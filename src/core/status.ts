@@ -46,6 +46,7 @@ function statusJob(meta: JobMeta, stage: Stage): StatusJob {
     priority: meta.priority,
     createdAt: meta.createdAt,
     updatedAt: meta.history.at(-1)?.at ?? meta.createdAt,
+    ...(meta.agent ? { agent: meta.agent } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { defineCommand } from "citty";
 import { formatDuration } from "../../core/duration.ts";
+import type { JobMeta } from "../../core/meta.ts";
 import type { StatusReport } from "../../core/hooks.ts";
 import { LOG_FILE } from "../../core/queue-store.ts";
 import { STAGE_NAMES } from "../../core/stages.ts";
@@ -22,6 +23,7 @@ export default defineCommand({
       if (args.json) return printJson({ id: job.id, stage: job.stage, dir: job.dir, meta: job.meta });
       print(`${job.id}  ${job.stage}${job.meta.reason ? `  (${job.meta.reason})` : ""}`);
       print(`  attempts ${job.meta.attempts}, priority ${job.meta.priority}, origin ${job.meta.origin.kind}, created ${job.meta.createdAt}`);
+      if (job.meta.agent) print(`  ${describeAgent(job.meta.agent)}`);
       if (job.meta.wip) print(`  wip ${job.meta.wip.branch} @ ${job.meta.wip.commit.slice(0, 12)}`);
       if (job.meta.worktree) print(`  worktree ${job.meta.worktree.path} (base ${job.meta.worktree.baseBranch || job.meta.worktree.baseCommit.slice(0, 12)})`);
       print("  history:");
@@ -57,7 +59,7 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
       String(job.attempts),
       formatDuration(now - Date.parse(job.updatedAt)),
       job.fleet ? `epoch ${job.fleet.leaseEpoch}` : job.origin.kind,
-      job.reason ?? "",
+      job.stage === "building" && job.agent?.lastActivityAt ? `${job.agent.name} active ${formatDuration(Math.max(0, now - Date.parse(job.agent.lastActivityAt)))} ago` : (job.reason ?? ""),
     ]);
     const header = ["ID", "STAGE", "TRIES", "SINCE", "ORIGIN", "REASON"];
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
@@ -65,4 +67,17 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
   }
   const runners = report.runners as Array<{ pid: number; mode: string; concurrency: number }> | undefined;
   if (runners?.length) print(`\nrunners: ${runners.map((r) => `pid ${r.pid} (${r.mode}, ${r.concurrency} slot${r.concurrency === 1 ? "" : "s"})`).join(", ")}`);
+}
+
+/** One line on what the agent CLI reported: enough to tell a working agent from a stuck one. */
+export function describeAgent(agent: NonNullable<JobMeta["agent"]>, now = Date.now()): string {
+  const parts = [`agent ${agent.name}`];
+  if (agent.sessionId) parts[0] += `, session ${agent.sessionId}`;
+  if (agent.model) parts.push(`model ${agent.model}`);
+  if (agent.turns !== undefined) parts.push(`${agent.turns} turn(s)`);
+  if (agent.toolCalls !== undefined) parts.push(`${agent.toolCalls} tool call(s)`);
+  if (agent.inputTokens !== undefined || agent.outputTokens !== undefined) parts.push(`tokens ${agent.inputTokens ?? "?"} in / ${agent.outputTokens ?? "?"} out`);
+  if (agent.costUsd !== undefined) parts.push(`$${agent.costUsd.toFixed(4)}`);
+  if (agent.lastActivityAt) parts.push(`last activity ${formatDuration(Math.max(0, now - Date.parse(agent.lastActivityAt)))} ago`);
+  return parts.join(" · ");
 }
