@@ -46,7 +46,7 @@ export const LOG_FILE = "log.txt";
 export const AGENT_LOG_FILE = "agent.jsonl";
 
 const REASON_STAGES: ReadonlySet<Stage> = new Set(["failed", "blocked", "dead_letter", "quarantine"]);
-const GITIGNORE = [".aq/", ".worktrees/", "*/*/log.txt", "*/*/prompt.txt", "*/*/meta.json.corrupt.*", ""].join("\n");
+const GITIGNORE = [".aq/", ".worktrees/", "*/*/log.txt", "*/*/prompt.txt", "*/*/agent.jsonl", "*/*/meta.json.corrupt.*", ""].join("\n");
 
 /**
  * The queue on disk: one directory per stage, one directory per job, and a stage transition
@@ -74,6 +74,7 @@ export class QueueStore {
     await mkdir(root, { recursive: true });
     const real = await realpath(root);
     await Promise.all([...STAGE_NAMES.map((stage) => mkdir(join(real, stage), { recursive: true })), mkdir(join(real, ".aq", "tmp"), { recursive: true })]);
+    // Written once: a person's edits stay (a queue made by an older aq lacks the agent.jsonl line).
     await writeFile(join(real, ".gitignore"), GITIGNORE, { flag: "wx" }).catch((error) => {
       if (!isErrno(error, "EEXIST")) throw error;
     });

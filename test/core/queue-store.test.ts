@@ -35,6 +35,7 @@ describe("queue store: layout and manifest", () => {
     };
     expect(ignored("queue/queued/some-job/log.txt")).toBe(true);
     expect(ignored("queue/failed/other-job/log.txt")).toBe(true);
+    expect(ignored("queue/review/other-job/agent.jsonl")).toBe(true);
     // The manifest and the job itself are the audit log: they must not be ignored.
     expect(ignored("queue/queued/some-job/job.md")).toBe(false);
     expect(ignored("queue/queued/some-job/meta.json")).toBe(false);
