@@ -68,6 +68,7 @@ const asset: Handler = (ctx, _request, response, { url }) => {
 
 const summary: Handler = async (ctx, _request, response) => {
   const report = await ctx.snapshot.current();
+  await ctx.snapshot.refreshPanels(2_000);
   const { jobs: _, ...rest } = report;
   send(response, 200, { ...rest, queue: ctx.aq.store.root, version: ctx.snapshot.version, builtAt: ctx.snapshot.builtAt, buildMs: ctx.snapshot.buildMs, panels: ctx.snapshot.panels, total: report.jobs.length });
 };

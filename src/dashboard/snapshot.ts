@@ -56,6 +56,7 @@ export class Snapshot {
   builtAt = "";
   buildMs = 0;
   panels: DashboardPanels = {};
+  private panelsAt = 0;
 
   constructor(aq: Aq) {
     this.aq = aq;
@@ -92,14 +93,20 @@ export class Snapshot {
     const report = await collectStatus(this.aq.store, this.aq.hooks);
     this.rows = report.jobs.map((job, index) => ({ job, index })).sort((a, b) => rank(a.job.stage) - rank(b.job.stage) || a.index - b.index).map(({ job }) => job);
     this.report = report;
+    this.panelsAt = Date.now();
     this.panels = await this.aq.hooks.dashboard.promise({});
     this.version++;
     this.builtAt = new Date().toISOString();
     this.buildMs = Math.round(performance.now() - started);
   }
 
-  /** Asks the plugins for their panels again (a probe's answer may have changed); true if it did. */
-  async refreshPanels(): Promise<boolean> {
+  /**
+   * Asks the plugins for their panels again unless that was done less than `maxAgeMs` ago (a
+   * probe's answer may have changed without the queue changing); true if they changed.
+   */
+  async refreshPanels(maxAgeMs = 0): Promise<boolean> {
+    if (Date.now() - this.panelsAt < maxAgeMs) return false;
+    this.panelsAt = Date.now();
     const before = JSON.stringify(this.panels);
     this.panels = await this.aq.hooks.dashboard.promise({});
     return JSON.stringify(this.panels) !== before;
