@@ -4,6 +4,9 @@ export const APP_CSS = String.raw`
   --queued: #6b7280; --assigned: #7c3aed; --building: #2563eb; --review: #0891b2; --testing: #0d9488; --shipped: #16a34a;
   --blocked: #d97706; --failed: #dc2626; --dead_letter: #7f1d1d; --quarantine: #c026d3; }
 * { box-sizing: border-box; }
+.s-queued { --c: var(--queued); } .s-assigned { --c: var(--assigned); } .s-building { --c: var(--building); } .s-review { --c: var(--review); }
+.s-testing { --c: var(--testing); } .s-shipped { --c: var(--shipped); } .s-blocked { --c: var(--blocked); } .s-failed { --c: var(--failed); }
+.s-dead_letter { --c: var(--dead_letter); } .s-quarantine { --c: var(--quarantine); }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 header { display: flex; align-items: baseline; gap: 12px; padding: 10px 20px; background: #111827; color: #f9fafb; }
 header h1 { margin: 0; font-size: 18px; letter-spacing: .5px; }
@@ -29,14 +32,14 @@ main { padding: 14px 20px 30px; }
 .ok { color: var(--shipped); } .bad { color: var(--failed); } .warn { color: var(--blocked); }
 .notes div { margin: 2px 0; }
 .split { display: flex; gap: 14px; align-items: flex-start; }
-.jobs { flex: 1 1 auto; min-width: 0; background: var(--card); border: 1px solid var(--line); border-radius: 6px; }
+.jobs { flex: 1 1 auto; min-width: 0; overflow-x: auto; background: var(--card); border: 1px solid var(--line); border-radius: 6px; }
 .toolbar { display: flex; gap: 12px; align-items: center; padding: 8px 10px; border-bottom: 1px solid var(--line); }
 .toolbar input[type=search] { flex: 1; min-width: 120px; padding: 4px 8px; border: 1px solid var(--line); border-radius: 4px; font: inherit; }
 .pager { white-space: nowrap; font-variant-numeric: tabular-nums; }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #eef1f4; white-space: nowrap; }
 th { font-size: 12px; color: var(--muted); font-weight: 600; background: #fafbfc; }
-td.reason { white-space: normal; max-width: 320px; color: var(--muted); }
+td.reason { white-space: normal; min-width: 160px; max-width: 280px; color: var(--muted); }
 td.id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; }
 tbody tr { cursor: pointer; }
 tbody tr:hover { background: #f3f6fa; }
@@ -48,7 +51,7 @@ button:hover { border-color: var(--accent); }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 button:disabled { opacity: .5; cursor: default; }
 td.actions button + button { margin-left: 4px; }
-.detail { flex: 0 0 44%; max-width: 44%; background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
+.detail { flex: 0 0 36%; max-width: 36%; min-width: 0; overflow-wrap: anywhere; background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
 .detail .close { float: right; }
 .detail .actions { margin: 6px 0 10px; }
 .detail .actions button { margin-right: 6px; }

@@ -23,7 +23,6 @@ export const APP_JS = String.raw`(function () {
         if (value === undefined || value === null || value === false) return;
         if (key === "text") node.textContent = String(value);
         else if (key === "class") node.className = value;
-        else if (key === "style") node.setAttribute("style", value);
         else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
         else node.setAttribute(key, value === true ? "" : String(value));
       });
@@ -38,8 +37,8 @@ export const APP_JS = String.raw`(function () {
   }
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
-  function stageColor(stage) { return "--c: var(--" + stage + ")"; }
-  function badge(stage) { return el("span", { class: "stage", style: stageColor(stage), text: stage.replace("_", " ") }); }
+  /** Stage colours come from classes (s-review …): the page's CSP allows no inline style. */
+  function badge(stage) { return el("span", { class: "stage s-" + stage, text: stage.replace("_", " ") }); }
   function fmt(n) { return Number(n).toLocaleString("en-US"); }
 
   function ago(iso) {
@@ -123,8 +122,8 @@ export const APP_JS = String.raw`(function () {
     STAGES.forEach(function (stage) {
       var n = s.counts[stage] || 0;
       box.appendChild(el("button", {
-        type: "button", id: "count-" + stage, "data-stage": stage, style: stageColor(stage),
-        class: "count" + (n ? "" : " zero") + (state.stage === stage ? " selected" : ""),
+        type: "button", id: "count-" + stage, "data-stage": stage,
+        class: "count s-" + stage + (n ? "" : " zero") + (state.stage === stage ? " selected" : ""),
         onclick: function () { setStage(state.stage === stage ? "active" : stage); },
       }, el("b", { text: fmt(n) }), el("span", { text: stage.replace("_", " ") })));
     });
@@ -293,7 +292,7 @@ export const APP_JS = String.raw`(function () {
     box.appendChild(el("div", { class: "facts" }, facts.map(function (f) { return el("span", null, f[0] + " ", el("b", { text: String(f[1]) })); })));
     box.appendChild(el("h2", { text: "History" }));
     box.appendChild(el("ol", { class: "timeline" }, meta.history.map(function (h) {
-      return el("li", { style: stageColor(h.to) }, el("time", { datetime: h.at, title: h.at, text: new Date(h.at).toLocaleString() }),
+      return el("li", { class: "s-" + h.to }, el("time", { datetime: h.at, title: h.at, text: new Date(h.at).toLocaleString() }),
         el("b", { text: (h.from || "·") + " → " + h.to }), " by " + h.by, h.reason ? el("div", { class: "muted", text: h.reason }) : null);
     })));
     box.appendChild(el("h2", { text: "Log " }, el("span", { class: "muted", id: "log-size", text: "" })));
