@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { onTestFinished } from "vitest";
 import { startAq, waitFor } from "./cli.ts";
+import { jsonOf } from "./fleet-world.ts";
 
 export interface RunningDashboard {
   /** The URL the dashboard printed first, e.g. http://127.0.0.1:41234/ */
@@ -51,13 +52,7 @@ export async function startDashboard(dir: string, options: { args?: readonly str
   const request = async (method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Answer> => {
     const response = await fetch(`${base}${path}`, { method, headers, redirect: "manual", ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }) });
     const text = await response.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: response.status, body: json, text, headers: response.headers };
+    return { status: response.status, body: jsonOf(text), text, headers: response.headers };
   };
   const dashboard: RunningDashboard = {
     url,
