@@ -1,6 +1,9 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Aq } from "../app.ts";
 import type { DashboardPanels, StatusJob, StatusReport } from "../core/hooks.ts";
 import type { JobMeta } from "../core/meta.ts";
+import { JOB_FILE } from "../core/queue-store.ts";
 import { STAGE_NAMES, type Stage } from "../core/stages.ts";
 import { collectStatus } from "../core/status.ts";
 
@@ -142,11 +145,19 @@ export class Snapshot {
     return { ...job, engine: agent?.name ?? record.meta.engine?.name ?? (await this.engineOf(record)), lastActivityAt: agent?.lastActivityAt };
   }
 
-  /** The engine the job's frontmatter names, or the config's default. */
+  /**
+   * The engine the job's frontmatter names, or the config's default. A plain `engine: name` line is
+   * read without the YAML parser (a page of 50 rows stays a few milliseconds); anything else is
+   * parsed as `aq add` parses it.
+   */
   async engineOf(record: { id: string; dir: string }): Promise<string> {
     const known = this.specEngine.get(record.id);
     if (known) return known;
-    const engine = (await this.aq.store.readSpec(record).catch(() => undefined))?.engine ?? this.aq.config.defaults.engine;
+    const text = await readFile(join(record.dir, JOB_FILE), "utf8").catch(() => "");
+    const frontmatter = /^---\r?\n([\s\S]*?)\r?\n---/.exec(text)?.[1];
+    const line = frontmatter === undefined ? undefined : /^engine[ \t]*:(.*)$/m.exec(frontmatter);
+    const plain = line && /^[ \t]*([A-Za-z0-9._-]+)[ \t]*(?:#.*)?$/.exec(line[1]!)?.[1];
+    const engine = plain || (line ? (await this.aq.store.readSpec(record).catch(() => undefined))?.engine : undefined) || this.aq.config.defaults.engine;
     if (this.specEngine.size > 50_000) this.specEngine.clear();
     this.specEngine.set(record.id, engine);
     return engine;

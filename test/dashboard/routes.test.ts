@@ -196,6 +196,19 @@ describe("aq dashboard: routes", () => {
     expect((await dashboard.get("/api/jobs/job-1/log?from=11")).body).toMatchObject({ from: 11, to: 23, size: 23, text: "second line\n" });
     expect((await dashboard.get("/api/jobs/job-1/log?from=23")).body).toMatchObject({ from: 23, to: 23, text: "" });
   });
+
+  it("names each row's engine from its frontmatter (plain, quoted or absent: the config's default) without parsing it twice", async () => {
+    const project = cliProject({ defaults: { engine: "devin", timeout: "60s" } });
+    const store = await storeOf(project.queue);
+    await addJob(store, "plain", { engine: "shell", priority: 3 });
+    await addJob(store, "quoted", { engine: '"gemini"  # a comment', priority: 2 });
+    await addJob(store, "none", { priority: 1 });
+    const dashboard = await startDashboard(project.dir);
+
+    const rows = (await dashboard.get("/api/jobs?stage=queued")).body.jobs as Array<{ id: string; engine: string }>;
+
+    expect(Object.fromEntries(rows.map((row) => [row.id, row.engine]))).toEqual({ plain: "shell", quoted: "gemini", none: "devin" });
+  });
 });
 
 describe("aq dashboard: live and actions", () => {

@@ -197,6 +197,7 @@ export const APP_JS = String.raw`(function () {
     if (!state.rows.length) body.appendChild(el("tr", null, el("td", { colspan: 10, class: "muted", text: state.summary && state.summary.total ? "no job matches" : "the queue is empty: add one with aq add FILE" })));
     var first = state.total ? state.offset + 1 : 0;
     $("range").textContent = fmt(first) + "–" + fmt(state.offset + state.rows.length) + " of " + fmt(state.total);
+    if (state.rows.length && !performance.getEntriesByName("aq-first-rows").length) performance.mark("aq-first-rows");
     $("prev").disabled = state.offset === 0;
     $("next").disabled = state.offset + PAGE >= state.total;
   }
@@ -337,7 +338,8 @@ export const APP_JS = String.raw`(function () {
     var source = new EventSource("/api/events");
     source.addEventListener("open", function () { live.className = "live on"; live.textContent = "live"; });
     source.addEventListener("error", function () { live.className = "live off"; live.textContent = "reconnecting…"; });
-    source.addEventListener("hello", function () { refresh(); });
+    var hellos = 0;
+    source.addEventListener("hello", function () { if (hellos++ > 0) refresh(); }); // a reconnect: catch up
     source.addEventListener("change", function () { refresh(); });
     source.addEventListener("job", function (event) {
       var data = JSON.parse(event.data);
