@@ -226,6 +226,21 @@ describe("aq dashboard: live and actions", () => {
     expect(page.jobs.map((job: { id: string }) => job.id)).toEqual(["from-cli"]);
   });
 
+  it("sends a job event while a running job writes its log, and serves the whole log once it is done", async () => {
+    const project = cliProject();
+    const dashboard = await startDashboard(project.dir);
+    await cliAdd(project, "chatty", { engine: "shell" }, "echo one\nsleep 1\necho two\nsleep 1\necho three");
+    const events = readEvents(`${dashboard.url}api/events`, (event) => event.event === "job" && event.data.id === "chatty", 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const run = project.run(["run", "--once"]);
+    const seen = await events;
+    expect(seen.at(-1)).toEqual({ event: "job", data: { id: "chatty" } });
+    expect((await run).code).toBe(0);
+    const log = (await dashboard.get("/api/jobs/chatty/log")).body;
+    expect(log).toMatchObject({ stage: "review", from: 0, text: "one\ntwo\nthree\n" });
+  });
+
   it("retries a failed job through the same code as aq retry (history by cli:dashboard), and answers 409 with the CLI's message when it cannot", async () => {
     const project = await projectWith([{ id: "job-1", stage: "failed" }]);
     const dashboard = await startDashboard(project.dir);
