@@ -50,8 +50,7 @@ button { font: inherit; font-size: 12px; padding: 2px 8px; border: 1px solid var
 button:hover { border-color: var(--accent); }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 button:disabled { opacity: .5; cursor: default; }
-td.actions { white-space: normal; min-width: 120px; }
-td.actions button { margin: 1px 4px 1px 0; }
+td.actions button + button { margin-left: 4px; }
 .detail { flex: 0 0 36%; max-width: 36%; min-width: 0; overflow-wrap: anywhere; background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
 .detail .close { float: right; }
 .detail .actions { margin: 6px 0 10px; }

@@ -100,13 +100,15 @@ export const APP_JS = String.raw`(function () {
     });
   }
 
-  function actionsFor(job) {
+  /** The job's actions: all of them in its detail, the next step only in a table row. */
+  function actionsFor(job, rowOnly) {
     var list = [];
     if (RETRYABLE.indexOf(job.stage) >= 0) list.push(["retry", "retry"]);
     if (job.stage === "review") list.push(["promote", "promote"]);
     if (job.stage === "testing") list.push(["ship", "ship"]);
     if (job.stage === "review") list.push(["ship", "ship (force)"]);
     if (BLOCKABLE.indexOf(job.stage) >= 0) list.push(["block", "block"]);
+    if (rowOnly) list = list.slice(0, 1);
     return list.map(function (pair) {
       return el("button", {
         type: "button", "data-action": pair[0], class: pair[0] === "retry" || pair[0] === "ship" && job.stage === "testing" ? "primary" : "",
@@ -192,7 +194,7 @@ export const APP_JS = String.raw`(function () {
         el("td", { text: job.fleet ? String(job.fleet.leaseEpoch) : "" }),
         el("td", { class: "reason", text: job.reason || "" }),
         el("td", { text: job.lastActivityAt ? ago(job.lastActivityAt) + " ago" : "" }),
-        el("td", { class: "actions" }, actionsFor(job))));
+        el("td", { class: "actions" }, actionsFor(job, true))));
     });
     if (!state.rows.length) body.appendChild(el("tr", null, el("td", { colspan: 10, class: "muted", text: state.summary && state.summary.total ? "no job matches" : "the queue is empty: add one with aq add FILE" })));
     var first = state.total ? state.offset + 1 : 0;
