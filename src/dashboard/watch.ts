@@ -1,4 +1,4 @@
-import { type FSWatcher, statSync, watch } from "node:fs";
+import { type FSWatcher, mkdirSync, statSync, watch } from "node:fs";
 import type { Logger } from "../core/logger.ts";
 import type { QueueStore } from "../core/queue-store.ts";
 import { STAGE_NAMES, type Stage } from "../core/stages.ts";
@@ -46,8 +46,8 @@ export class QueueWatcher {
   start(): void {
     const dirs = [...STAGE_NAMES.map((stage) => this.store.stageDir(stage)), this.store.stateDir("runners")];
     try {
+      mkdirSync(this.store.stateDir("runners"), { recursive: true }); // runners record themselves there
       for (const dir of dirs) {
-        if (dir.endsWith("runners") && !statSync(dir, { throwIfNoEntry: false })) continue;
         this.watchers.push(watch(dir, { persistent: false }, () => this.changed()).on("error", () => this.changed()));
       }
     } catch (error) {

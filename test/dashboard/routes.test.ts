@@ -215,11 +215,14 @@ describe("aq dashboard: live and actions", () => {
   it("sends a change event after `aq add` in another process, and the job is on the first page", async () => {
     const project = cliProject();
     const dashboard = await startDashboard(project.dir);
-    const events = readEvents(`${dashboard.url.replace(/\/$/, "")}/api/events`, (event) => event.event === "change" && event.data.counts.queued === 1);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the stream is open before the add
-    await cliAdd(project, "from-cli");
+    let added: Promise<string> | undefined;
+    // The job is added once the stream is open (its hello has arrived).
+    const seen = await readEvents(`${dashboard.url}api/events`, (event) => {
+      if (event.event === "hello") added = cliAdd(project, "from-cli");
+      return event.event === "change" && event.data.counts.queued === 1;
+    });
+    await added;
 
-    const seen = await events;
     expect(seen[0]).toMatchObject({ event: "hello" });
     expect(seen.at(-1)).toMatchObject({ event: "change", data: { counts: { queued: 1 } } });
     const page = (await dashboard.get("/api/jobs")).body;
@@ -230,13 +233,14 @@ describe("aq dashboard: live and actions", () => {
     const project = cliProject();
     const dashboard = await startDashboard(project.dir);
     await cliAdd(project, "chatty", { engine: "shell" }, "echo one\nsleep 1\necho two\nsleep 1\necho three");
-    const events = readEvents(`${dashboard.url}api/events`, (event) => event.event === "job" && event.data.id === "chatty", 20_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    let run: ReturnType<typeof project.run> | undefined;
+    const seen = await readEvents(`${dashboard.url}api/events`, (event) => {
+      if (event.event === "hello") run = project.run(["run", "--once"]);
+      return event.event === "job" && event.data.id === "chatty";
+    }, 20_000);
 
-    const run = project.run(["run", "--once"]);
-    const seen = await events;
     expect(seen.at(-1)).toEqual({ event: "job", data: { id: "chatty" } });
-    expect((await run).code).toBe(0);
+    expect((await run!).code).toBe(0);
     const log = (await dashboard.get("/api/jobs/chatty/log")).body;
     expect(log).toMatchObject({ stage: "review", from: 0, text: "one\ntwo\nthree\n" });
   });
