@@ -9,7 +9,7 @@ import { admit, checkBinding } from "./guard.ts";
 import { pageAssets } from "./page/assets.ts";
 import { problemOf, route, type RouteContext } from "./routes.ts";
 import { Snapshot } from "./snapshot.ts";
-import { QueueWatcher } from "./watch.ts";
+import { QueueWatcher, WATCHED_STAGES } from "./watch.ts";
 
 export interface DashboardOptions {
   readonly port: number;
@@ -45,7 +45,7 @@ export async function startDashboard(aq: Aq, options: DashboardOptions): Promise
   const publish = async () => {
     snapshot.invalidate();
     const report = await snapshot.current({ fresh: true });
-    watcher.follow(snapshot.idsIn(["assigned", "building", "testing"]));
+    watcher.follow(snapshot.idsIn(WATCHED_STAGES));
     if (snapshot.version === lastVersion) return;
     lastVersion = snapshot.version;
     hub.send("change", { version: snapshot.version, counts: report.counts });
@@ -76,7 +76,7 @@ export async function startDashboard(aq: Aq, options: DashboardOptions): Promise
   watcher.start();
   await snapshot.current();
   lastVersion = snapshot.version;
-  watcher.follow(snapshot.idsIn(["assigned", "building", "testing"]));
+  watcher.follow(snapshot.idsIn(WATCHED_STAGES));
   // Plugins' panels may change without the queue changing (the coordinator goes away).
   const panels = setInterval(() => {
     if (hub.size === 0) return;
