@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { coordinatorSim } from "./cases/coordinator-sim.ts";
+import { dashboard10k } from "./cases/dashboard-10k.ts";
 import { fleet, idle } from "./cases/fleet.ts";
 import { perJob } from "./cases/per-job.ts";
 import { startup } from "./cases/startup.ts";
@@ -18,6 +19,7 @@ const cases: Array<[string, () => Promise<Figure[]>]> = [
   ["startup", () => startup(quick ? 5 : 10)],
   ["per-job", () => perJob(quick ? 50 : 200)],
   ["status-10k", () => status10k(10_000, quick ? 3 : 5)],
+  ["dashboard-10k", () => dashboard10k(10_000, quick ? 3 : 7)],
   ["fleet", () => fleet(quick ? 50 : 200)],
   ["idle", () => idle(quick ? 10 : 60)],
   ["coordinator-100", () => coordinatorSim(100, quick ? 10 : 60, 200_000)],

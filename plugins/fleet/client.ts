@@ -47,6 +47,11 @@ export class FleetClient {
     return this.http.request("POST", `fleet/jobs/${encodeURIComponent(jobId)}/lease/renew`, { json: { leaseEpoch }, schema: LeaseAnswer });
   }
 
+  /** A read that changes nothing, for `aq dashboard`'s reachability probe (the dev coordinator lists its factories). */
+  probe(): Promise<HttpOutcome<unknown>> {
+    return this.http.request("GET", "fleet/factories", { schema: AnyAnswer });
+  }
+
   release(jobId: string, leaseEpoch: number): Promise<HttpOutcome<unknown>> {
     return this.http.request("POST", `fleet/jobs/${encodeURIComponent(jobId)}/lease/release`, { json: { leaseEpoch }, schema: AnyAnswer });
   }

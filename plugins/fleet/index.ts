@@ -2,6 +2,7 @@ import { definePlugin, type StageEvent } from "../../src/index.ts";
 import { detectCapabilities } from "./caps.ts";
 import { claimFromFleet } from "./claim.ts";
 import { fleetStatusCommand } from "./commands.ts";
+import { fleetPanel } from "./dashboard.ts";
 import { Connection } from "./connection.ts";
 import { fencedOf, leaseOf, outboxOf, REPORTED_ON_STAGE } from "./fleet-meta.ts";
 import { Heartbeat } from "./heartbeat.ts";
@@ -80,6 +81,7 @@ export default definePlugin({
         notes: [...status.notes, ...(waiting.length ? [`fleet: ${waiting.length} job(s) have reports waiting for the coordinator (degraded)`] : [])],
       };
     });
+    aq.hooks.dashboard.tapPromise(PLUGIN_NAME, fleetPanel(aq, connection, Boolean(aq.env.AQ_FACTORY_ID || options.factoryId)));
     aq.registerCommand("fleet-status", fleetStatusCommand(aq, connection, heartbeat, capabilities));
   },
 });

@@ -14,6 +14,7 @@ export const COMMANDS: Record<string, { description: string; load: Loader }> = {
   ship: { description: "testing → shipped: merge the job's branch into its base branch", load: () => import("./commands/ship.ts") },
   retry: { description: "Requeue a failed, blocked or dead-letter job", load: () => import("./commands/retry.ts") },
   block: { description: "Park a job in blocked/ with a reason", load: () => import("./commands/block.ts") },
+  dashboard: { description: "Serve a live web page of this queue (and the fleet when on) on loopback; prints its URL", load: () => import("./commands/dashboard.ts") },
   coordinator: { description: "Run the development fleet coordinator on loopback (SQLite state)", load: () => import("./commands/coordinator.ts") },
   demo: { description: "Run the offline demo end to end (a throw-away repository, no network)", load: () => import("./commands/demo.ts") },
   drain: { description: "Ask the runners on this queue to stop claiming, finish their jobs and exit; wait for them", load: () => import("./commands/drain.ts") },

@@ -1,9 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { timingSafeEqual } from "node:crypto";
 import * as v from "valibot";
 import { ClaimRequest, HeartbeatRequest, LeaseRequest, ReportRequest } from "../contract/fleet.ts";
 import { AqError } from "../core/errors.ts";
+import { closeServer, HttpProblem, isLoopback, listen, readJson, send } from "../core/http-server.ts";
 import { formatIssues } from "../core/validation.ts";
 import { CoordinatorStore, type CoordinatorJob, type Outcome } from "./store.ts";
 
@@ -35,23 +35,13 @@ const DevJob = v.object({
   priority: v.optional(v.pipe(v.number(), v.integer())),
 });
 
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
-
-class HttpProblem extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
 /**
  * The development coordinator: DESIGN §6 over plain node:http, state in SQLite. It binds to
  * loopback unless told otherwise, and then only with a token. Routes under /api/dev are the
  * clearly marked dev-only way to enqueue jobs and read everything.
  */
 export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
-  if (!LOOPBACK.has(options.host) && !options.token) {
+  if (!isLoopback(options.host) && !options.token) {
     throw new AqError("AQ_BAD_USAGE", `aq coordinator: binding to ${options.host} (beyond loopback) needs a token: set AQ_COORDINATOR_TOKEN`);
   }
   const store = new CoordinatorStore(options.db, { leaseMs: options.leaseMs });
@@ -65,15 +55,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     });
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(error.code === "EADDRINUSE" ? new AqError("AQ_FAILED", `aq coordinator: port ${options.port} is in use`) : error),
-    );
-    server.listen(options.port, options.host, resolve);
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = await listen(server, options.port, options.host, "aq coordinator");
   return {
     url,
     api: `${url}/api`,
@@ -81,11 +63,6 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     stats: () => Object.fromEntries(stats),
     close: () => closeServer(server).then(() => store.close()),
   };
-}
-
-async function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 async function handle(store: CoordinatorStore, options: CoordinatorOptions, request: IncomingMessage, response: ServerResponse, stats: Map<string, number>): Promise<void> {
@@ -153,32 +130,6 @@ function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutp
   const result = v.safeParse(schema, body);
   if (!result.success) throw new HttpProblem(400, `bad request: ${formatIssues(result.issues)}`);
   return result.output;
-}
-
-async function readJson(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > 1024 * 1024) throw new HttpProblem(413, "body over 1 MiB");
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim() === "") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new HttpProblem(400, "body is not JSON");
-  }
-}
-
-function send(response: ServerResponse, status: number, body?: unknown): void {
-  if (body === undefined) {
-    response.writeHead(status).end();
-    return;
-  }
-  const text = JSON.stringify(body);
-  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text);
 }
 
 function authorized(header: string | undefined, token: string): boolean {

@@ -81,6 +81,24 @@ export interface StatusReport {
   [extension: string]: unknown;
 }
 
+/** The fleet panel of `aq dashboard` (the fleet plugin fills it in). */
+export interface FleetPanel {
+  readonly factoryId: string;
+  readonly api: string;
+  /** From a cached probe of the coordinator; undefined until the first probe answers. */
+  readonly reachable: boolean | undefined;
+  readonly problem?: string | undefined;
+  readonly checkedAt?: string | undefined;
+  readonly health: "ok" | "degraded" | "draining";
+  readonly leases: ReadonlyArray<{ id: string; stage: Stage; fleetJobId: string; leaseEpoch: number; leaseExpiresAt?: string | undefined; waitingReports: number }>;
+}
+
+/** What `aq dashboard` shows beside the queue; plugins add panels (only while a dashboard runs). */
+export interface DashboardPanels {
+  fleet?: FleetPanel;
+  [panel: string]: unknown;
+}
+
 /** `aq add --from-tracker ITEM` asks the plugins for a job: { kind: "tracker", ref: "ITEM" }. */
 export interface JobSourceRequest {
   readonly kind: string;
@@ -127,6 +145,8 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     commitTrailers: new SyncWaterfallHook<[Record<string, string>, Readonly<JobMeta>]>(["trailers", "meta"]),
     /** `aq status`: plugins add fields (factoryId) and notes. */
     status: new AsyncSeriesWaterfallHook<[StatusReport]>(["status"]),
+    /** `aq dashboard`: plugins add panels (the fleet panel); taps may use cached network probes. */
+    dashboard: new AsyncSeriesWaterfallHook<[DashboardPanels]>(["panels"]),
   };
   for (const [name, hook] of Object.entries(hooks)) {
     (hook as { intercept(interceptor: object): void }).intercept({ register: (tap: Tap) => isolate(tap, name, onTapError) });
@@ -143,7 +163,7 @@ interface Tap {
   fn: (...args: unknown[]) => unknown;
 }
 
-const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers"]);
+const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers", "dashboard"]);
 
 function isolate(tap: Tap, hook: string, report: TapErrorReporter): Tap {
   const { fn, name } = tap;

@@ -187,13 +187,16 @@ async function readBody(request: IncomingMessage): Promise<string> {
 export async function getJson(url: string, token?: string): Promise<{ status: number; body: any; text: string }> {
   const response = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   const text = await response.text();
-  let body: unknown;
+  return { status: response.status, body: jsonOf(text), text };
+}
+
+/** A response body as JSON, or undefined when it is empty or not JSON. */
+export function jsonOf(text: string): any {
   try {
-    body = text ? JSON.parse(text) : undefined;
+    return text ? JSON.parse(text) : undefined;
   } catch {
-    body = undefined;
+    return undefined;
   }
-  return { status: response.status, body, text };
 }
 
 /** A request with a JSON body to the coordinator's HTTP API. */
@@ -202,11 +205,5 @@ export async function sendJson(method: string, url: string, body: unknown, token
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(url, { method, headers, body: JSON.stringify(body) });
   const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, body: parsed, text };
+  return { status: response.status, body: jsonOf(text), text };
 }

@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { aq, waitFor, writeTestConfig } from "../helpers/cli.ts";
+import { startDashboard } from "../helpers/dashboard.ts";
+import { deadPort } from "../helpers/fleet-cli.ts";
+import { coordinator, devJob, localId, sendJson, TOKEN } from "../helpers/fleet-world.ts";
+import { stageOf } from "../helpers/jobs.ts";
+import { requireBuild } from "../helpers/store-cli.ts";
+import { tempDir } from "../helpers/temp.ts";
+import { join } from "node:path";
+
+/** With fleet on, the dashboard shows the fleet panel: factory, coordinator reachability, health, leases. */
+
+requireBuild();
+
+describe("aq dashboard: the fleet panel", () => {
+  it("shows the factory, a reachable coordinator, health ok and the lease a claimed job holds with its epoch", async () => {
+    const coord = await coordinator({ token: TOKEN });
+    expect((await sendJson("POST", `${coord.api}/dev/jobs`, devJob("J1", "true"), TOKEN)).status).toBe(201);
+    const dir = tempDir("aq-dash-fleet-");
+    writeTestConfig(dir, { plugins: [["tracker-echo", false]] });
+    const env = { AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FLEET_TOKEN: TOKEN, AQ_FACTORY_ID: "factory-a" };
+    const ran = await aq(["run", "--once"], { cwd: dir, env });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(stageOf(join(dir, "queue"), localId("J1", 1))).toBe("review");
+    const before = coord.stats();
+
+    const dashboard = await startDashboard(dir, { env });
+    const summary = (await dashboard.get("/api/summary")).body;
+
+    expect(summary.panels.fleet).toEqual({
+      factoryId: "factory-a",
+      api: coord.api,
+      reachable: true,
+      checkedAt: expect.any(String),
+      health: "ok",
+      leases: [{ id: localId("J1", 1), stage: "review", fleetJobId: "J1", leaseEpoch: 1, leaseExpiresAt: expect.any(String), waitingReports: 0 }],
+    });
+    const row = (await dashboard.get("/api/jobs")).body.jobs[0];
+    expect(row).toMatchObject({ id: localId("J1", 1), origin: { kind: "fleet" }, fleet: { jobId: "J1", leaseEpoch: 1 } });
+    // The dashboard only probes: no heartbeat, claim or report (it is not a factory).
+    const after = coord.stats();
+    const calls = Object.keys(after).filter((route) => after[route] !== before[route]);
+    expect(calls).toEqual(["GET /api/fleet/factories"]);
+  });
+
+  it("says the coordinator is not reachable, with the problem, when nothing answers", async () => {
+    const dir = tempDir("aq-dash-fleet-");
+    writeTestConfig(dir, { plugins: [["tracker-echo", false]] });
+    const api = `http://127.0.0.1:${await deadPort()}/api`;
+    const dashboard = await startDashboard(dir, { env: { AQ_FLEET: "1", AQ_FLEET_API: api, AQ_FLEET_TOKEN: TOKEN } });
+
+    const fleet = await waitFor(async () => {
+      const panel = (await dashboard.get("/api/summary")).body.panels.fleet;
+      return panel.reachable === false ? panel : undefined;
+    }, 15_000, "the probe's answer");
+
+    expect(fleet).toMatchObject({ api, reachable: false, problem: expect.stringMatching(/^coordinator unreachable for GET fleet\/factories: ECONNREFUSED/), leases: [] });
+    expect(fleet.factoryId).toMatch(/set AQ_FACTORY_ID/);
+  });
+});
