@@ -12,7 +12,8 @@ export const STAGES = {
   blocked: { terminal: true, next: ["queued", "failed", "quarantine"] },
   failed: { terminal: true, next: ["queued", "dead_letter", "blocked", "quarantine"] },
   dead_letter: { terminal: true, next: ["queued"] },
-  quarantine: { terminal: true, next: ["queued", "failed"] },
+  // A person triaging a quarantined job retries it (queued) or parks it with a reason (blocked).
+  quarantine: { terminal: true, next: ["queued", "failed", "blocked"] },
 } as const satisfies Record<string, { terminal: boolean; next: readonly string[] }>;
 
 export type Stage = keyof typeof STAGES;

@@ -33,6 +33,19 @@ describe("aq retry and aq block", () => {
     }
   });
 
+  it("aq block ID --reason R parks a quarantined job, as aq status tells a person to", async () => {
+    const project = cliProject();
+    await cliAdd(project, "split-brain");
+    const store = await storeOf(project.queue);
+    await store.move("split-brain", "queued", "quarantine", { by: "test", reason: "stale lease: epoch 3 holds it" });
+
+    const result = await project.run(["block", "split-brain", "--reason", "superseded by the other factory's run"]);
+    expect(result.code, result.stderr).toBe(0);
+    const meta = readJson(join(project.queue, "blocked", "split-brain", "meta.json"));
+    expect(meta.reason).toBe("superseded by the other factory's run");
+    expect(meta.history.at(-1)).toMatchObject({ from: "quarantine", to: "blocked" });
+  });
+
   it("aq retry of a queued job fails with one line and changes nothing", async () => {
     const project = cliProject();
     await cliAdd(project, "still-queued");

@@ -10,7 +10,7 @@ export const APP_JS = String.raw`(function () {
   var TOKEN = document.querySelector('meta[name="aq-token"]').getAttribute("content");
   var STAGES = ["queued", "assigned", "building", "review", "testing", "shipped", "blocked", "failed", "dead_letter", "quarantine"];
   var RETRYABLE = ["failed", "blocked", "dead_letter", "quarantine"];
-  var BLOCKABLE = ["queued", "review", "testing", "failed"];
+  var BLOCKABLE = ["queued", "review", "testing", "failed", "quarantine"];
   var PAGE = 50;
   var state = { stage: "active", q: "", offset: 0, total: 0, rows: [], summary: null, open: null, logTo: 0, loading: false, again: false, busy: {} };
   var $ = function (id) { return document.getElementById(id); };
