@@ -16,6 +16,12 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+/** npm's own one-line account of what went wrong ("request to … failed, reason: …"), else its error code. */
+function npmProblem(output: string): string {
+  const lines = output.split("\n").map((line) => line.replace(/^npm (error|ERR!)\s*/, "").trim());
+  return lines.find((line) => /failed, reason:|^\d{3} /.test(line)) ?? lines.find((line) => line.startsWith("code ")) ?? (lines.find(Boolean) || "no answer");
+}
+
 function versionOf(name: keyof typeof AGENT_CLIS): string {
   const result = spawnSync(agentCliBin(name), ["--version"], { encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } });
   return `${result.stdout ?? ""}${result.stderr ?? ""}`.trim();
@@ -28,14 +34,18 @@ if (!existsSync(marker)) {
   // Claude Code's postinstall puts its native binary in place; nothing else needs an install script.
   const allowScripts = { "@anthropic-ai/claude-code": true };
   writeFileSync(join(dir, "package.json"), `${JSON.stringify({ private: true, dependencies, allowScripts }, null, 2)}\n`);
+  // Asked first, without retries: with no registry, npm install would retry for minutes.
+  const ping = spawnSync("npm", ["ping", "--fetch-retries=0"], { encoding: "utf8", timeout: 60_000 });
+  if (ping.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    fail(`the npm registry cannot be reached (${ping.status === null ? "npm ping had no answer in 60 s" : npmProblem(ping.stderr)}), so the agent CLIs cannot be installed`);
+  }
   const started = Date.now();
   process.stdout.write(`test:engines: installing ${Object.entries(dependencies).map(([name, version]) => `${name}@${version}`).join(", ")} into ${dir}\n`);
   const install = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=error"], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   if (install.status !== 0) {
-    const ping = spawnSync("npm", ["ping"], { encoding: "utf8", timeout: 30_000 });
     rmSync(dir, { recursive: true, force: true });
-    if (ping.status !== 0) fail(`the npm registry cannot be reached (npm ping: ${(ping.stderr || ping.stdout).trim().split("\n").at(-1) ?? "no answer"}), so the agent CLIs cannot be installed`);
-    fail(`npm install of the agent CLIs failed: ${install.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+    fail(`npm install of the agent CLIs failed: ${npmProblem(install.stderr)}`);
   }
   process.stdout.write(`test:engines: installed in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
 }
