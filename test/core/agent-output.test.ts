@@ -61,3 +61,15 @@ test("a plain-text engine's output is taken as it is", () => {
   expect(stream.line('{"type":"result"}')).toEqual({ log: ['{"type":"result"}'], said: ['{"type":"result"}'] });
   expect(stream.snapshot()).toEqual({ name: "shell", lastActivityAt: expect.any(String) });
 });
+
+test("Codex: a tool call counts once whether it was announced or only reported done", () => {
+  const stream = new AgentStream("codex", "codex-json");
+  const event = (type: string, item: Record<string, unknown>) => stream.line(JSON.stringify({ type, item }));
+  event("item.started", { id: "a", type: "command_execution", command: "ls" });
+  event("item.completed", { id: "a", type: "command_execution", command: "ls", aggregated_output: "x\n", exit_code: 0 });
+  const unannounced = event("item.completed", { id: "b", type: "command_execution", command: "make", aggregated_output: "", exit_code: 2 });
+  event("item.completed", { id: "c", type: "file_change", changes: [{ path: "a.txt", kind: "add" }] });
+  event("item.completed", { id: "d", type: "agent_message", text: "done" });
+  expect(unannounced.log).toEqual(["$ make", "  (exit 2)"]);
+  expect(stream.snapshot().toolCalls).toBe(3);
+});
