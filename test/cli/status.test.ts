@@ -62,6 +62,23 @@ describe("aq status", () => {
     expect(detail.meta.history).toEqual([{ from: null, to: "queued", at: meta.createdAt, by: expect.any(String) }]);
   });
 
+  it("shows what a building job's agent reported: its last activity in the table, its session in the detail and the JSON", async () => {
+    const project = cliProject();
+    await cliAdd(project, "busy-agent");
+    const store = await storeOf(project.queue);
+    const quietSince = new Date(Date.now() - 95_000).toISOString();
+    const agent = { name: "claude", sessionId: "5e55-10n", model: "claude-x", turns: 7, toolCalls: 4, inputTokens: 1200, outputTokens: 300, costUsd: 0.0123, lastActivityAt: quietSince };
+    await store.move("busy-agent", "queued", "assigned", { by: "test" });
+    await store.move("busy-agent", "assigned", "building", { by: "test", patch: (meta) => ({ ...meta, agent }) });
+
+    const table = await project.run(["status"]);
+    expect(table.stdout).toMatch(/^busy-agent\s+building\s.*claude active 2m ago$/m);
+    const detail = await project.run(["status", "busy-agent"]);
+    expect(detail.stdout).toContain("agent claude, session 5e55-10n · model claude-x · 7 turn(s) · 4 tool call(s) · tokens 1200 in / 300 out · $0.0123 · last activity 2m ago");
+    const json = JSON.parse((await project.run(["status", "--json"])).stdout);
+    expect(json.jobs[0].agent).toEqual(agent);
+  });
+
   it("aq status NOPE exits 2 with one line naming the job", async () => {
     const project = cliProject();
     await cliAdd(project, "real-job");
