@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, realpath, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
-import { AgentStream } from "./agent-output/index.ts";
+import { watchAgent } from "./agent-watch.ts";
 import { formatDuration } from "./duration.ts";
 import { engineEnv, invocation, type EngineDef } from "./engines.ts";
 import { AqError, FencedError, oneLine } from "./errors.ts";
@@ -14,7 +14,7 @@ import type { Logger } from "./logger.ts";
 import { type JobMeta, withoutEngine } from "./meta.ts";
 import { runInGroup } from "./process-group.ts";
 import { processStartTime } from "./process-ref.ts";
-import { AGENT_LOG_FILE, LOG_FILE, type JobRecord } from "./queue-store.ts";
+import { LOG_FILE, type JobRecord } from "./queue-store.ts";
 import type { Stage } from "./stages.ts";
 import { backOnBranch, commitAll, findRepo, headOf, prepareWorktree, workingDirIn } from "./worktree.ts";
 
@@ -30,43 +30,9 @@ export interface JobContext {
   readonly cancel: AbortSignal;
 }
 
-/** How often a running agent's session and last activity are written to its meta, at most. */
-const AGENT_PROGRESS_MS = 5000;
-
-/**
- * Writes the agent's session (id, tokens, last activity) to the job's meta while it builds: at
- * once when its session id becomes known, otherwise at most every AGENT_PROGRESS_MS (a short
- * job ends before that, and its final move records the session without an extra write).
- */
-function agentProgress(store: JobContext["lifecycle"]["store"], id: string, agent: AgentStream) {
-  let timer: NodeJS.Timeout | undefined;
-  let written: Promise<unknown> = Promise.resolve();
-  let sessionWritten = false;
-  const write = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    const snapshot = agent.snapshot();
-    written = written.then(() => store.update(id, "building", (m) => ({ ...m, agent: snapshot }))).catch(() => {});
-  };
-  return {
-    changed(): void {
-      if (!sessionWritten && agent.info.sessionId) {
-        sessionWritten = true;
-        write();
-      } else timer ??= setTimeout(write, AGENT_PROGRESS_MS);
-    },
-    async stop(): Promise<void> {
-      clearTimeout(timer);
-      timer = undefined;
-      await written;
-    },
-  };
-}
-
 /** The reason a second SIGINT/SIGTERM aborts running jobs with. */
 export const CANCELLED = new Error("cancelled: the runner was told to stop now");
 
-export const BLOCKED_MARKER = /^AQ_BLOCKED:\s*(.*)$/;
 export const BLOCKED_EXIT_CODE = 3;
 
 /** Runs one claimed job from assigned/ to its next resting stage; never throws for the job's own failures. */
@@ -142,13 +108,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     const buildEnd = new AbortController();
     ctx.hooks.building.call({ jobId: id, meta, signal: buildEnd.signal, abort: (error) => abort.abort(error) });
 
-    let blocked: string | undefined;
-    const noteMarker = (line: string) => {
-      const match = BLOCKED_MARKER.exec(line);
-      if (match) blocked = match[1]?.trim() || "blocked by the agent";
-    };
-    const agent = new AgentStream(engineName, engine.output);
-    const progress = agentProgress(store, id, agent);
+    const agent = watchAgent({ store, id, engine: engineName, format: engine.output, jobDir: dir });
     let recorded: Promise<unknown> = Promise.resolve();
     const timeoutMs = spec.timeout ?? config.defaults.timeoutMs;
     const stallMs = spec.stall ?? config.defaults.stallMs;
@@ -169,31 +129,11 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
         const engineRef = { name: engineName, pgid, startedAt: new Date().toISOString(), ...(startTime ? { startTime } : {}) };
         recorded = store.update(id, "building", (m) => ({ ...m, engine: engineRef })).catch(() => {});
       },
-      onOutput: () => {
-        agent.active();
-        progress.changed();
-      },
-      ...(agent.structured
-        ? {
-            rawLogFile: join(dir, AGENT_LOG_FILE),
-            render: {
-              line: (raw: string) => {
-                const { log, said } = agent.line(raw);
-                said.forEach(noteMarker);
-                progress.changed();
-                return log;
-              },
-              end: () => {
-                const { log, said } = agent.end();
-                said.forEach(noteMarker);
-                return log;
-              },
-            },
-          }
-        : { onLine: noteMarker }),
+      ...agent.groupOptions,
     });
     buildEnd.abort();
-    await progress.stop();
+    await agent.stop();
+    const blocked = agent.blocked();
     // The engine record goes; what the agent reported about its session stays.
     const finished = (m: JobMeta): JobMeta => ({ ...withoutEngine(m), agent: agent.snapshot() });
     ctx.cancel.removeEventListener("abort", onCancel);
