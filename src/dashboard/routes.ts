@@ -14,7 +14,7 @@ import { STAGE_NAMES } from "../core/stages.ts";
 import { formatIssues } from "../core/validation.ts";
 import type { EventHub } from "./events.ts";
 import { checkAction, type GuardOptions } from "./guard.ts";
-import { agentOf, type Snapshot } from "./snapshot.ts";
+import type { Snapshot } from "./snapshot.ts";
 
 export interface RouteContext {
   readonly aq: Aq;
@@ -80,7 +80,7 @@ const jobs: Handler = async (ctx, _request, response, { url }) => {
 const job: Handler = async (ctx, _request, response, { id }) => {
   const record = await ctx.aq.store.get(id!);
   const prompt = ctx.guard.loopback ? await readHead(join(record.dir, JOB_FILE), PROMPT_MAX) : undefined;
-  const agent = agentOf(record.meta);
+  const agent = record.meta.agent;
   const logSize = await sizeOf(join(record.dir, LOG_FILE));
   send(response, 200, { id: record.id, stage: record.stage, dir: record.dir, engine: agent?.name ?? record.meta.engine?.name ?? (await ctx.snapshot.engineOf(record)), agent, meta: record.meta, logSize, ...(prompt === undefined ? {} : { prompt }) });
 };

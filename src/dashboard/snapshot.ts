@@ -24,23 +24,6 @@ export interface JobRow extends StatusJob {
   readonly lastActivityAt?: string | undefined;
 }
 
-/** The agent an engine reports in meta.json (optional; written by the engine runner). */
-export interface AgentInfo {
-  readonly name?: string;
-  readonly sessionId?: string;
-  readonly model?: string;
-  readonly turns?: number;
-  readonly inputTokens?: number;
-  readonly outputTokens?: number;
-  readonly costUsd?: number;
-  readonly lastActivityAt?: string;
-}
-
-export function agentOf(meta: Readonly<JobMeta>): AgentInfo | undefined {
-  const agent = meta.agent;
-  return typeof agent === "object" && agent !== null && !Array.isArray(agent) ? (agent as AgentInfo) : undefined;
-}
-
 /**
  * One status report of the queue kept in memory, rebuilt at most once at a time (a caller that
  * asks while a build runs gets that build's answer, and one more build follows if something
@@ -141,7 +124,7 @@ export class Snapshot {
   private async row(job: StatusJob): Promise<JobRow> {
     const record = await this.aq.store.read(job.stage, job.id).catch(() => undefined);
     if (!record) return job; // moved since the build: the next change event brings it back
-    const agent = agentOf(record.meta);
+    const agent = record.meta.agent;
     return { ...job, engine: agent?.name ?? record.meta.engine?.name ?? (await this.engineOf(record)), lastActivityAt: agent?.lastActivityAt };
   }
 
