@@ -37,13 +37,16 @@ export function watchAgent(options: { store: QueueStore; id: string; engine: str
   let timer: NodeJS.Timeout | undefined;
   let written: Promise<unknown> = Promise.resolve();
   let sessionWritten = false;
+  let stopped = false;
   const write = () => {
+    if (stopped) return;
     clearTimeout(timer);
     timer = undefined;
     const snapshot = agent.snapshot();
     written = written.then(() => store.update(id, "building", (m) => ({ ...m, agent: snapshot }))).catch(() => {});
   };
   const changed = () => {
+    if (stopped) return;
     if (!sessionWritten && agent.info.sessionId) {
       sessionWritten = true;
       write();
@@ -63,11 +66,12 @@ export function watchAgent(options: { store: QueueStore; id: string; engine: str
       },
       ...(agent.structured
         ? { rawLogFile: join(options.jobDir, AGENT_LOG_FILE), render: { line: (raw: string) => take(agent.line(raw)), end: () => take(agent.end()) } }
-        : { onLine: noteMarker }),
+        : { onLine: (line: string) => void take(agent.line(line)) }),
     },
     blocked: () => blocked,
     snapshot: () => agent.snapshot(),
     async stop() {
+      stopped = true;
       clearTimeout(timer);
       timer = undefined;
       await written;

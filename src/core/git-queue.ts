@@ -28,12 +28,14 @@ export class GitQueue {
 
   /** Commits whatever changed under the job's directories (in any stage) with one message. */
   async commitJob(id: string, message: string): Promise<void> {
-    const spec = `:(glob)${this.rel()}*/${id}/**`;
+    // The agent's raw stream (prompt echoes, tool output) is never committed, even where an older
+    // aq wrote the queue's .gitignore without it.
+    const spec = [`:(glob)${this.rel()}*/${id}/**`, `:(glob,exclude)${this.rel()}*/${id}/agent.jsonl`];
     await withLock(this.lockPath, async () => {
-      await git(this.top, ["add", "-A", "--", spec]);
-      const staged = await gitMaybe(this.top, ["diff", "--cached", "--name-only", "--", spec]);
+      await git(this.top, ["add", "-A", "--", ...spec]);
+      const staged = await gitMaybe(this.top, ["diff", "--cached", "--name-only", "--", ...spec]);
       if (!staged) return;
-      await gitWithIdentity(this.top, ["commit", "-q", "--no-verify", "-m", message, "--", spec]);
+      await gitWithIdentity(this.top, ["commit", "-q", "--no-verify", "-m", message, "--", ...spec]);
     }, "git-queue");
   }
 

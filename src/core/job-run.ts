@@ -94,7 +94,8 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
         wip: { branch: worktree.branch, commit: head },
       });
     }
-    let meta = await lifecycle.move(id, "assigned", "building", { by, patch });
+    // What an earlier attempt's agent reported is not this attempt's.
+    let meta = await lifecycle.move(id, "assigned", "building", { by, patch: (m) => ({ ...patch(m), agent: undefined }) });
     stage = "building";
     const dir = store.jobDir("building", id);
     const promptFile = join(dir, "prompt.txt");

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 import { setTimeout as sleep } from "node:timers/promises";
 import { groupAlive } from "./process-ref.ts";
 
@@ -50,10 +51,13 @@ export function runInGroup(run: GroupRun): Promise<GroupResult> {
   const started = Date.now();
   const log = createWriteStream(run.logFile, { flags: "a" });
   const rawLog = run.render && run.rawLogFile ? createWriteStream(run.rawLogFile, { flags: "a" }) : undefined;
+  // A log that cannot be written (disk full) must not take the runner down with it.
+  for (const stream of [log, rawLog]) stream?.on("error", () => {});
   const logLines = (lines: readonly string[]) => lines.length && log.write(`${lines.join("\n")}\n`);
   return new Promise((resolve) => {
     let timedOut = false;
     let stalled = false;
+    let finished = false;
     let aborted: unknown;
     let spawnError: NodeJS.ErrnoException | undefined;
     let killing: Promise<void> | undefined;
@@ -81,23 +85,27 @@ export function runInGroup(run: GroupRun): Promise<GroupResult> {
     if (pgid !== undefined) run.onSpawn?.(pgid);
 
     let pending = "";
+    // One decoder for the whole stream: a character split between two chunks stays whole.
+    const decoder = new StringDecoder("utf8");
     const takeLine = (line: string) => {
       run.onLine?.(line);
       if (run.render) logLines(run.render.line(line));
     };
     const byLine = Boolean(run.onLine || run.render);
     child.stdout?.on("data", (chunk: Buffer) => {
+      if (finished) return; // from a process that escaped the group, after the run was over
       lastOutput = Date.now();
       run.onOutput?.();
       if (rawLog) rawLog.write(chunk);
       if (!run.render) log.write(chunk);
       if (!byLine) return;
-      pending += chunk.toString("utf8");
+      pending += decoder.write(chunk);
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) takeLine(line.replace(/\r$/, ""));
     });
     child.stderr?.on("data", (chunk: Buffer) => {
+      if (finished) return;
       lastOutput = Date.now();
       run.onOutput?.();
       log.write(chunk);
@@ -115,15 +123,17 @@ export function runInGroup(run: GroupRun): Promise<GroupResult> {
         const cap = new AbortController();
         await Promise.race([closed, sleep(run.killGraceMs + 1000, undefined, { signal: cap.signal }).catch(() => {})]);
         cap.abort();
+        pending += decoder.end();
         if (pending && byLine) takeLine(pending);
         if (run.render) logLines(run.render.end());
         finish(exitCode, signal);
       });
     });
-    let finished = false;
     const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
       if (finished) return;
       finished = true;
+      child.stdout?.destroy();
+      child.stderr?.destroy();
       for (const timer of timers) clearTimeout(timer);
       run.signal?.removeEventListener("abort", onAbort);
       rawLog?.end();

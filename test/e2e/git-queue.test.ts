@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { git } from "../helpers/git.ts";
@@ -47,6 +47,22 @@ describe("e2e: the offline git-queue (queue directory inside a git work tree)", 
     expect(git(w.home, "log", "--all", "--format=", "--name-only").split("\n").filter((f) => f.endsWith("log.txt"))).toEqual([]);
     // Nothing of the queue is left uncommitted (apart from its own .gitignore, committed or not).
     expect(statusLines(w.home, "--untracked-files=all", "--", "queue").filter((line) => line !== "?? queue/.gitignore")).toEqual([]);
+  });
+
+  it("never commits an agent's raw stream, even under a .gitignore written by an older aq", async () => {
+    const w = gitWorld({
+      queueInGit: true,
+      config: { engines: { "json-agent": { command: ["sh", "{promptFile}"], prompt: "file", output: "claude-stream-json" } } },
+    });
+    mkdirSync(w.queue, { recursive: true });
+    writeFileSync(join(w.queue, ".gitignore"), ".aq/\n.worktrees/\n*/*/log.txt\n*/*/prompt.txt\n");
+    await w.add("streamed", { engine: "json-agent" }, `echo '{"type":"system","subtype":"init","session_id":"s-raw-1","model":"m-1"}'`);
+    await w.drain();
+
+    expect(w.stage("streamed")).toBe("review");
+    expect(existsSync(join(w.queue, "review", "streamed", "agent.jsonl"))).toBe(true);
+    expect(git(w.home, "log", "--all", "--format=", "--name-only").split("\n").filter((f) => f.endsWith("agent.jsonl"))).toEqual([]);
+    expect(JSON.parse(fileAt(w.home, "HEAD", "queue/review/streamed/meta.json")).agent).toMatchObject({ name: "json-agent", sessionId: "s-raw-1", model: "m-1" });
   });
 
   it("records a failure and its requeue as commits too", async () => {

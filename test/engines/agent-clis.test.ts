@@ -25,7 +25,14 @@ describe.each(AGENTS)("the %s engine with the real CLI", (agent) => {
   test("takes the prompt intact, edits the worktree, and aq commits the change on aq/<id> for review", async () => {
     const world = await engineWorld();
     const id = `greet-${agent}`;
-    const body = [`Write a greeting into greeting.txt (job ${id}).`, `RUN: printf 'hello from ${agent}\\n' > greeting.txt`, "SAY: The greeting is written.", "Quotes \"stay\" and $dollars stay too."].join("\n");
+    const body = [
+      `Write a greeting into greeting.txt (job ${id}).`,
+      // A command's output and the prompt itself are not the agent's words: neither blocks the job.
+      `RUN: printf 'hello from ${agent}\\n' > greeting.txt; echo 'AQ_BLOCKED: printed by a command, not the agent'`,
+      "SAY: The greeting is written.",
+      "AQ_BLOCKED: a line of the prompt, not of the agent",
+      "Quotes \"stay\" and $dollars stay too.",
+    ].join("\n");
     const started = Date.now();
     await world.add(id, { engine: agent, yolo: true, timeout: "90s" }, body);
     await world.runOnce();
@@ -49,6 +56,8 @@ describe.each(AGENTS)("the %s engine with the real CLI", (agent) => {
     // Each CLI shows the command it ran its own way (Codex wraps it in `bash -c '…'`).
     expect(log).toMatch(new RegExp(`^\\$ .*hello from ${agent}.*> greeting\\.txt`, "m"));
     expect(log).toContain("The greeting is written.");
+    expect(log).toContain("  AQ_BLOCKED: printed by a command, not the agent"); // seen, as a command's output
+    expect(world.meta(id).reason).toBeUndefined();
     expect(log).not.toMatch(/^\{"type"/m);
     const events = world.agentLog(id).trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(events.length).toBeGreaterThan(2);
@@ -77,6 +86,10 @@ describe.each(AGENTS)("the %s engine with the real CLI", (agent) => {
     for (const flag of yoloFlags) expect(argv).not.toContain(flag);
     expect(world.stage(id), world.log(id)).toBe("review");
     expect(git(world.repo, "ls-tree", "--name-only", `aq/${id}`)).not.toContain("forbidden.txt");
+    // Why it was not written: Claude Code and Codex tried and were refused; Gemini CLI did not offer its shell tool.
+    const turns = world.model.agentTurns(API_OF[agent]);
+    if (agent === "gemini") expect(turns.map((turn) => turn.shellOffered)).toEqual([false]);
+    else expect(turns.map((turn) => turn.answer)).toEqual(["tool", "final"]);
   });
 
   test("a CLI that exits non-zero fails the job with its exit code", async () => {

@@ -22,6 +22,8 @@ export interface RecordedRequest {
   readonly body: unknown;
   /** What the server answered: a tool call, the final text, an auxiliary text, an error, nothing. */
   answer?: "tool" | "final" | "aux" | "error" | "hang" | "not-found";
+  /** Whether the request offered the CLI's shell tool (a CLI without yolo may leave it out). */
+  shellOffered?: boolean;
 }
 
 export interface ModelServer {
@@ -178,6 +180,7 @@ function anthropic(req: IncomingMessage, res: ServerResponse, record: RecordedRe
   const model = body.model ?? "claude-scripted";
   let content: Array<Record<string, unknown>>;
   let stop: string;
+  record.shellOffered = Boolean(shell);
   record.answer = decide(script, body.tools?.length ?? 0, Boolean(shell), answeredTool);
   if (record.answer === "tool") {
     content = [{ type: "tool_use", id: `toolu_${requestsSeen++}`, name: shell!.name, input: { command: script!.run, description: "Run the command the job names" } }];
@@ -241,6 +244,7 @@ function openai(res: ServerResponse, record: RecordedRequest, body: OpenAiReques
   const shell = CODEX_SHELL_TOOLS.map((name) => tools.find((tool) => (tool.name ?? tool.type) === name)).find(Boolean);
   const id = `resp_${requestsSeen++}`;
   let item: Record<string, unknown>;
+  record.shellOffered = Boolean(shell);
   record.answer = decide(script, tools.length, Boolean(shell), answeredTool);
   if (record.answer === "tool") {
     item = shellCall(shell!, script!.run!);
@@ -316,6 +320,7 @@ function gemini(res: ServerResponse, record: RecordedRequest, body: GeminiReques
   const functions = (body.tools ?? []).flatMap((t) => t.functionDeclarations ?? []);
   const shell = functions.find((f) => f.name === "run_shell_command");
   let parts: Array<Record<string, unknown>>;
+  record.shellOffered = Boolean(shell);
   record.answer = decide(script, functions.length, Boolean(shell), answeredTool);
   if (record.answer === "tool") {
     parts = [{ functionCall: { name: shell!.name, args: { command: script!.run, description: "Run the command the job names" } } }];

@@ -15,6 +15,8 @@ export function claudeParser(): AgentParser {
         }
         case "assistant": {
           const message = obj(event.message);
+          // A subagent's (Task tool) messages: logged, indented, but neither its words nor its model are the agent's.
+          if (str(event.parent_tool_use_id)) return { log: subagentLog(message), said: [] };
           const id = str(message.id);
           if (id && !messages.has(id)) {
             messages.add(id);
@@ -51,7 +53,7 @@ export function claudeParser(): AgentParser {
           const input = num(usage.input_tokens);
           if (input !== undefined) info.inputTokens = input + (num(usage.cache_read_input_tokens) ?? 0) + (num(usage.cache_creation_input_tokens) ?? 0);
           info.outputTokens = num(usage.output_tokens) ?? info.outputTokens;
-          const outcome = event.is_error === true ? `error (${str(event.subtype) ?? "unknown"})` : "done";
+          const outcome = event.is_error === true ? `error: ${str(event.result) ?? str(event.subtype) ?? "unknown"}` : "done";
           return { log: [`[claude] ${outcome}: ${info.turns ?? "?"} turn(s), ${info.inputTokens ?? "?"} tokens in, ${info.outputTokens ?? "?"} out${info.costUsd === undefined ? "" : `, $${info.costUsd.toFixed(4)}`}`], said: [] };
         }
         default:
@@ -60,4 +62,13 @@ export function claudeParser(): AgentParser {
     },
     end: nothing,
   };
+}
+
+function subagentLog(message: Record<string, unknown>): string[] {
+  const blocks = Array.isArray(message.content) ? message.content.map(obj) : [];
+  return blocks.flatMap((block) => {
+    if (block.type === "text" && str(block.text)) return str(block.text)!.split("\n").map((line) => `  | ${line}`);
+    if (block.type === "tool_use") return [`  | ${describeTool(str(block.name) ?? "tool", obj(block.input))}`];
+    return [];
+  });
 }
