@@ -25,13 +25,18 @@ const { setTimeout: sleep } = require("node:timers/promises");
 })();
 `;
 
-test("an agent's run: its session reaches meta while it runs, its JSON lines become a readable log, whole characters and a last line without newline included", async () => {
+/** A job in building/ of a fresh queue, as a runner has it while its engine runs. */
+async function buildingJob(id: string) {
   const root = tempDir();
   const store = await openStore(join(root, "queue"));
-  await addJob(store, "watched");
-  await store.move("watched", "queued", "assigned", { by: "test" });
-  await store.move("watched", "assigned", "building", { by: "test" });
-  const jobDir = store.jobDir("building", "watched");
+  await addJob(store, id);
+  await store.move(id, "queued", "assigned", { by: "test" });
+  await store.move(id, "assigned", "building", { by: "test" });
+  return { root, store, jobDir: store.jobDir("building", id) };
+}
+
+test("an agent's run: its session reaches meta while it runs, its JSON lines become a readable log, whole characters and a last line without newline included", async () => {
+  const { root, store, jobDir } = await buildingJob("watched");
   const script = join(root, "agent.js");
   writeFileSync(script, SCRIPT);
 
@@ -57,12 +62,7 @@ test("an agent's run: its session reaches meta while it runs, its JSON lines bec
 });
 
 test("a plain-text engine: raw output in the log, AQ_BLOCKED: on a line of its own, no agent.jsonl", async () => {
-  const root = tempDir();
-  const store = await openStore(join(root, "queue"));
-  await addJob(store, "plain");
-  await store.move("plain", "queued", "assigned", { by: "test" });
-  await store.move("plain", "assigned", "building", { by: "test" });
-  const jobDir = store.jobDir("building", "plain");
+  const { root, store, jobDir } = await buildingJob("plain");
 
   const watch = watchAgent({ store, id: "plain", engine: "shell", format: "text", jobDir });
   const result = await runInGroup({ file: "sh", args: ["-c", "printf 'working\\nnot AQ_BLOCKED: here\\nAQ_BLOCKED:   out of disk  \\npartial'"], cwd: root, env: process.env, logFile: join(jobDir, "log.txt"), killGraceMs: 500, ...watch.groupOptions });
