@@ -236,7 +236,10 @@ export class CoordinatorStore {
         this.event(id, "fenced", null, leaseEpoch, null, `renew with stale epoch ${leaseEpoch}; current ${job.leaseEpoch}`);
         return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
       }
-      this.event(id, "renewed", job.factoryId, leaseEpoch, null, null);
+      // A lease renewed every few seconds for hours would bury the job's timeline: one "renewed"
+      // stands for a run of renewals under the same epoch with nothing else in between.
+      const last = this.db.prepare("SELECT type, lease_epoch AS epoch FROM events WHERE job_id = ? ORDER BY id DESC LIMIT 1").get(id) as { type: string; epoch: number | null } | undefined;
+      if (last?.type !== "renewed" || last.epoch !== leaseEpoch) this.event(id, "renewed", job.factoryId, leaseEpoch, null, null);
       return { ok: true, value: this.job(id)! } as const;
     });
   }

@@ -99,6 +99,33 @@ describe("coordinator store", () => {
     expect(store.claim("factory-b", CAPS)).toMatchObject({ job: { leaseEpoch: 2 } });
   });
 
+  it("a run of renewals under one epoch is one 'renewed' event; a stage or a new epoch between them starts another", () => {
+    const world = clockedStore(":memory:", 300);
+    const { store } = world;
+    store.enqueue({ id: "J1", bodyMd: "echo hi" });
+    store.claim("factory-a", CAPS);
+    for (let i = 0; i < 50; i++) {
+      world.advance(100);
+      expect(store.renew("J1", 1)).toMatchObject({ ok: true, value: { leaseExpiresAt: world.now + 300 } });
+    }
+    store.report("J1", { stage: "building", leaseEpoch: 1 });
+    store.renew("J1", 1);
+    store.renew("J1", 1);
+    world.advance(301);
+    store.claim("factory-b", CAPS);
+    store.renew("J1", 2);
+    expect(store.events("J1").map((event) => `${event.type}:${event.factoryId ?? "-"}:${event.leaseEpoch ?? "-"}`)).toEqual([
+      "enqueued:-:-",
+      "claimed:factory-a:1",
+      "renewed:factory-a:1",
+      "stage:factory-a:1",
+      "renewed:factory-a:1",
+      "lease-expired:factory-a:1",
+      "reclaimed:factory-b:2",
+      "renewed:factory-b:2",
+    ]);
+  });
+
   it("records events and runs for a whole life: enqueue, claim, stages with checkpoint, renew, shipped, release", () => {
     const { store } = clockedStore();
     store.enqueue({ id: "J1", bodyMd: "echo hi", title: "t" });

@@ -185,8 +185,10 @@ describe("against the development coordinator", () => {
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("review");
     const events = w.coord.store.events("J1");
+    // At least three renewals reached the coordinator; its timeline keeps one event per run of them.
+    expect(w.proxy.of("renew").length).toBeGreaterThanOrEqual(3);
     const renewed = events.filter((event) => event.type === "renewed");
-    expect(renewed.length).toBeGreaterThanOrEqual(3);
+    expect(renewed.length).toBeGreaterThanOrEqual(1);
     for (const event of renewed) expect(event).toMatchObject({ leaseEpoch: 1, factoryId: "factory-a" });
     expect(events.map((event) => event.type)).not.toContain("lease-expired");
     const claimed = Date.parse(events.find((event) => event.type === "claimed")!.at);
