@@ -12,11 +12,11 @@ export const COMMANDS: Record<string, { description: string; load: Loader }> = {
   status: { description: "Counts per stage and the jobs (or one job's detail)", load: () => import("./commands/status.ts") },
   promote: { description: "review → testing: run the job's test command in its worktree", load: () => import("./commands/promote.ts") },
   ship: { description: "testing → shipped: merge the job's branch into its base branch", load: () => import("./commands/ship.ts") },
-  retry: { description: "Requeue a failed, blocked or dead-letter job", load: () => import("./commands/retry.ts") },
+  retry: { description: "Requeue a failed, blocked, dead-letter or quarantined job", load: () => import("./commands/retry.ts") },
   block: { description: "Park a job in blocked/ with a reason", load: () => import("./commands/block.ts") },
   dashboard: { description: "Serve a live web page of this queue (and the fleet when on) on loopback; prints its URL", load: () => import("./commands/dashboard.ts") },
   coordinator: { description: "Run the development fleet coordinator on loopback (SQLite state)", load: () => import("./commands/coordinator.ts") },
-  demo: { description: "Run the offline demo end to end (a throw-away repository, no network)", load: () => import("./commands/demo.ts") },
+  demo: { description: "Run the two-factory fleet demo end to end on loopback (--offline: the one-host demo)", load: () => import("./commands/demo.ts") },
   drain: { description: "Ask the runners on this queue to stop claiming, finish their jobs and exit; wait for them", load: () => import("./commands/drain.ts") },
   clean: { description: "Remove worktrees of finished jobs; keep any with unmerged or uncommitted work", load: () => import("./commands/clean.ts") },
 };
