@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { OUTPUT_FORMATS } from "../core/agent-output/index.ts";
+import { OUTPUT_FORMATS } from "../core/agent-output/formats.ts";
 import { DURATION_HINT, parseDuration } from "../core/duration.ts";
 
 const duration = v.pipe(

@@ -10,7 +10,7 @@ const PROGRESS_MS = 5000;
 
 export interface AgentWatch {
   /** What runInGroup needs to read the engine's output this way. */
-  readonly groupOptions: Pick<GroupRun, "onOutput" | "onLine" | "render" | "rawLogFile">;
+  readonly groupOptions: Pick<GroupRun, "onOutput" | "onLine" | "render">;
   /** The reason of an `AQ_BLOCKED:` line the agent wrote, if it wrote one. */
   blocked(): string | undefined;
   /** What the agent reported, for the job's meta once the run is over. */
@@ -65,7 +65,7 @@ export function watchAgent(options: { store: QueueStore; id: string; engine: str
         changed();
       },
       ...(agent.structured
-        ? { rawLogFile: join(options.jobDir, AGENT_LOG_FILE), render: { line: (raw: string) => take(agent.line(raw)), end: () => take(agent.end()) } }
+        ? { render: { line: (raw: string) => take(agent.line(raw)), end: () => take(agent.end()), rawLogFile: join(options.jobDir, AGENT_LOG_FILE) } }
         : { onLine: (line: string) => void take(agent.line(line)) }),
     },
     blocked: () => blocked,

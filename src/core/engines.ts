@@ -1,5 +1,5 @@
 import type { EngineConfig } from "../config/schema.ts";
-import type { OutputFormat } from "./agent-output/index.ts";
+import type { OutputFormat } from "./agent-output/formats.ts";
 import { AqError } from "./errors.ts";
 
 export interface EngineDef extends EngineConfig {

@@ -23,6 +23,23 @@ export type HistoryEntry = v.InferOutput<typeof HistoryEntrySchema>;
 const OriginSchema = v.looseObject({ kind: v.picklist(["local", "fleet", "tracker"]) });
 export type Origin = v.InferOutput<typeof OriginSchema> & Record<string, unknown>;
 
+/** What an agent CLI reported about its session (src/core/agent-output reads it from the CLI's output). */
+const AgentSchema = v.looseObject({
+  /** The engine that ran (claude, codex, gemini, or a configured one). */
+  name: v.string(),
+  sessionId: v.optional(v.string()),
+  model: v.optional(v.string()),
+  /** Model turns as the CLI counts them (Claude Code's num_turns; Codex's completed turns). */
+  turns: v.optional(v.number()),
+  toolCalls: v.optional(v.number()),
+  inputTokens: v.optional(v.number()),
+  outputTokens: v.optional(v.number()),
+  costUsd: v.optional(v.number()),
+  /** The last time the agent printed anything: a working agent moves it, a stuck one does not. */
+  lastActivityAt: v.optional(v.string()),
+});
+export type AgentInfo = v.InferOutput<typeof AgentSchema>;
+
 export const MetaSchema = v.looseObject({
   id: v.string(),
   stage: StageSchema,
@@ -46,19 +63,7 @@ export const MetaSchema = v.looseObject({
   wip: v.optional(v.object({ branch: v.string(), commit: v.string() })),
   shipped: v.optional(v.object({ commit: v.string(), into: v.string() })),
   /** The agent CLI's session as it reported it: kept after the run, for `aq status` and the dashboard. */
-  agent: v.optional(
-    v.looseObject({
-      name: v.string(),
-      sessionId: v.optional(v.string()),
-      model: v.optional(v.string()),
-      turns: v.optional(v.number()),
-      toolCalls: v.optional(v.number()),
-      inputTokens: v.optional(v.number()),
-      outputTokens: v.optional(v.number()),
-      costUsd: v.optional(v.number()),
-      lastActivityAt: v.optional(v.string()),
-    }),
-  ),
+  agent: v.optional(AgentSchema),
 });
 
 /** meta.json: the job's manifest. Plugins may add keys (kept as written). */

@@ -23,10 +23,9 @@ export interface GroupRun {
   readonly onLine?: (line: string) => void;
   /**
    * Structured stdout (an agent CLI's JSON lines): the raw stream goes to `rawLogFile`, and the
-   * log gets what `render` makes of each line, so the log stays readable by a person.
+   * log gets what `line` makes of each line (and `end` at the end), so it stays readable by a person.
    */
-  readonly render?: { readonly line: (raw: string) => readonly string[]; readonly end: () => readonly string[] };
-  readonly rawLogFile?: string;
+  readonly render?: { readonly line: (raw: string) => readonly string[]; readonly end: () => readonly string[]; readonly rawLogFile: string };
   /** Called on any output, stdout or stderr. */
   readonly onOutput?: () => void;
 }
@@ -50,7 +49,7 @@ export interface GroupResult {
 export function runInGroup(run: GroupRun): Promise<GroupResult> {
   const started = Date.now();
   const log = createWriteStream(run.logFile, { flags: "a" });
-  const rawLog = run.render && run.rawLogFile ? createWriteStream(run.rawLogFile, { flags: "a" }) : undefined;
+  const rawLog = run.render ? createWriteStream(run.render.rawLogFile, { flags: "a" }) : undefined;
   // A log that cannot be written (disk full) must not take the runner down with it.
   for (const stream of [log, rawLog]) stream?.on("error", () => {});
   const logLines = (lines: readonly string[]) => lines.length && log.write(`${lines.join("\n")}\n`);

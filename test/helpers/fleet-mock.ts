@@ -75,13 +75,7 @@ export class MockCoordinator {
       .intercept({ path: () => true, method: () => true })
       // An async callback: its rejection reaches the client as a network error and keeps the intercept.
       .reply(async (options) => {
-        const body = typeof options.body === "string" ? options.body : options.body ? Buffer.from(options.body as Uint8Array).toString() : "";
-        let json: unknown;
-        try {
-          json = body ? JSON.parse(body) : undefined;
-        } catch {
-          json = undefined;
-        }
+        const { body, json } = bodyOf(options.body);
         const headers = Object.fromEntries(Object.entries((options.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), String(v)]));
         const request: FleetRequest = { method: options.method, path: options.path, headers, body, json, at: Date.now() };
         this.requests.push(request);
@@ -100,13 +94,7 @@ export class MockCoordinator {
       .get(origin)
       .intercept({ path: () => true, method: () => true })
       .reply((options) => {
-        const body = typeof options.body === "string" ? options.body : options.body ? Buffer.from(options.body as Uint8Array).toString() : "";
-        let json: unknown;
-        try {
-          json = body ? JSON.parse(body) : undefined;
-        } catch {
-          json = undefined;
-        }
+        const { body, json } = bodyOf(options.body);
         this.elsewhere.push({ method: options.method, path: options.path, headers: {}, body, json, at: Date.now() });
         return { statusCode: 201, data: "{}", responseOptions: { headers: { "content-type": "application/json" } } };
       })
@@ -158,5 +146,15 @@ export class MockCoordinator {
     return this.requests
       .filter((request) => (options.heartbeats || kindOf(request) !== "heartbeat") && (options.renews !== false || kindOf(request) !== "renew"))
       .map((request) => `${request.method} ${request.path}`);
+  }
+}
+
+/** An intercepted request's body as text, and as JSON when it is JSON. */
+function bodyOf(raw: unknown): { body: string; json: unknown } {
+  const body = typeof raw === "string" ? raw : raw ? Buffer.from(raw as Uint8Array).toString() : "";
+  try {
+    return { body, json: body ? JSON.parse(body) : undefined };
+  } catch {
+    return { body, json: undefined };
   }
 }

@@ -1,4 +1,4 @@
-import { type AgentParser, describeTool, excerpt, nothing, num, obj, type Rendered, said, str } from "./types.ts";
+import { type AgentInfo, type AgentParser, describeTool, excerpt, nothing, num, obj, type Rendered, said, str } from "./types.ts";
 
 /** Claude Code's `--output-format stream-json --verbose`: system init, assistant and user messages, one result. */
 export function claudeParser(): AgentParser {
@@ -16,25 +16,14 @@ export function claudeParser(): AgentParser {
         case "assistant": {
           const message = obj(event.message);
           // A subagent's (Task tool) messages: logged, indented, but neither its words nor its model are the agent's.
-          if (str(event.parent_tool_use_id)) return { log: subagentLog(message), said: [] };
+          if (str(event.parent_tool_use_id)) return renderMessage(message, info, "  | ");
           const id = str(message.id);
           if (id && !messages.has(id)) {
             messages.add(id);
             info.turns = messages.size;
           }
           info.model = str(message.model) ?? info.model;
-          const out: Rendered = { log: [], said: [] };
-          for (const block of Array.isArray(message.content) ? message.content.map(obj) : []) {
-            if (block.type === "text" && str(block.text)) {
-              const text = said(str(block.text)!);
-              out.log.push(...text.log);
-              out.said.push(...text.said);
-            } else if (block.type === "tool_use") {
-              info.toolCalls = (info.toolCalls ?? 0) + 1;
-              out.log.push(describeTool(str(block.name) ?? "tool", obj(block.input)));
-            }
-          }
-          return out;
+          return renderMessage(message, info);
         }
         case "user": {
           const content = obj(event.message).content;
@@ -64,11 +53,19 @@ export function claudeParser(): AgentParser {
   };
 }
 
-function subagentLog(message: Record<string, unknown>): string[] {
-  const blocks = Array.isArray(message.content) ? message.content.map(obj) : [];
-  return blocks.flatMap((block) => {
-    if (block.type === "text" && str(block.text)) return str(block.text)!.split("\n").map((line) => `  | ${line}`);
-    if (block.type === "tool_use") return [`  | ${describeTool(str(block.name) ?? "tool", obj(block.input))}`];
-    return [];
-  });
+/** An assistant message's text and tool calls; a subagent's (with a log prefix) reach the log only. */
+function renderMessage(message: Record<string, unknown>, info: AgentInfo, subagentPrefix?: string): Rendered {
+  const prefix = subagentPrefix ?? "";
+  const out: Rendered = { log: [], said: [] };
+  for (const block of Array.isArray(message.content) ? message.content.map(obj) : []) {
+    if (block.type === "text" && str(block.text)) {
+      const text = said(str(block.text)!, prefix);
+      out.log.push(...text.log);
+      if (subagentPrefix === undefined) out.said.push(...text.said);
+    } else if (block.type === "tool_use") {
+      if (subagentPrefix === undefined) info.toolCalls = (info.toolCalls ?? 0) + 1;
+      out.log.push(`${prefix}${describeTool(str(block.name) ?? "tool", obj(block.input))}`);
+    }
+  }
+  return out;
 }

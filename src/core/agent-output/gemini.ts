@@ -9,7 +9,7 @@ export function geminiParser(): AgentParser {
     text = "";
     return out;
   };
-  const then = (first: Rendered, second: Rendered): Rendered => ({ log: [...first.log, ...second.log], said: [...first.said, ...second.said] });
+  const joined = (first: Rendered, second: Rendered): Rendered => ({ log: [...first.log, ...second.log], said: [...first.said, ...second.said] });
   return {
     line(event, info): Rendered {
       if (event.type === "message" && event.role === "assistant") {
@@ -17,7 +17,7 @@ export function geminiParser(): AgentParser {
         if (event.delta !== true) return flush();
         return nothing();
       }
-      return then(flush(), other(event, info));
+      return joined(flush(), other(event, info));
     },
     end: flush,
   };

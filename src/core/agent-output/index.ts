@@ -1,13 +1,11 @@
 import { claudeParser } from "./claude.ts";
 import { codexParser } from "./codex.ts";
+import type { OutputFormat } from "./formats.ts";
 import { geminiParser } from "./gemini.ts";
 import type { AgentInfo, AgentParser, Rendered } from "./types.ts";
 
+export { OUTPUT_FORMATS, type OutputFormat } from "./formats.ts";
 export type { AgentInfo, Rendered } from "./types.ts";
-
-/** How an engine's stdout is read: plain text, or one CLI's JSON lines. */
-export const OUTPUT_FORMATS = ["text", "claude-stream-json", "codex-json", "gemini-stream-json"] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 const PARSERS: Record<Exclude<OutputFormat, "text">, () => AgentParser> = {
   "claude-stream-json": claudeParser,

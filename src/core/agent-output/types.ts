@@ -1,19 +1,6 @@
-/** What an agent CLI reported about its session, kept in the job's meta as `agent`. */
-// A type, not an interface: it is stored in meta, whose loose objects take any keys.
-export type AgentInfo = {
-  /** The engine that ran (claude, codex, gemini, or a configured one). */
-  name: string;
-  sessionId?: string;
-  model?: string;
-  /** Model turns as the CLI counts them (Claude Code's num_turns; Codex's completed turns). */
-  turns?: number;
-  toolCalls?: number;
-  inputTokens?: number;
-  outputTokens?: number;
-  costUsd?: number;
-  /** The last time the agent printed anything: a working agent moves it, a stuck one does not. */
-  lastActivityAt?: string;
-};
+import type { AgentInfo } from "../meta.ts";
+
+export type { AgentInfo };
 
 /** What one line of an agent's structured output means for aq. */
 export interface Rendered {
