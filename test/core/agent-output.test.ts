@@ -73,3 +73,16 @@ test("Codex: a tool call counts once whether it was announced or only reported d
   expect(unannounced.log).toEqual(["$ make", "  (exit 2)"]);
   expect(stream.snapshot().toolCalls).toBe(3);
 });
+
+test("Claude: a subagent's messages are logged, indented, but are not the agent's words, model or tool calls", () => {
+  const stream = new AgentStream("claude", "claude-stream-json");
+  const rendered = stream.line(
+    JSON.stringify({
+      type: "assistant",
+      parent_tool_use_id: "toolu_9",
+      message: { id: "sub-1", model: "small-model", content: [{ type: "text", text: "AQ_BLOCKED: the subagent gives up" }, { type: "tool_use", name: "Bash", input: { command: "ls" } }] },
+    }),
+  );
+  expect(rendered).toEqual({ log: ["  | AQ_BLOCKED: the subagent gives up", "  | $ ls"], said: [] });
+  expect(stream.snapshot()).toEqual({ name: "claude", lastActivityAt: expect.any(String) });
+});
