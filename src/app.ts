@@ -51,7 +51,7 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
   // Opened on first use, so that `aq typo` creates no queue; every command that works opens it.
   let opening: Promise<{ store: QueueStore; lifecycle: Lifecycle }> | undefined;
   const open = () =>
-    (opening ??= QueueStore.open(config.queueDir, { gitQueue: config.gitQueue }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
+    (opening ??= QueueStore.open(config.queueDir, { gitQueue: config.gitQueue, gitRef: config.gitQueueRef, warn: (line) => logger.warn(line) }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
   const by = options.by ?? "cli";
   /** Moves a job, wherever it is now, to a resting stage (no-op when it is there already). */
   const park = async (id: string, to: "blocked" | "quarantine", reason: string, actor: string) => {

@@ -1,7 +1,7 @@
 import type { Aq } from "../app.ts";
 import { oneLine } from "../core/errors.ts";
 import type { Stage } from "../core/stages.ts";
-import { branchExists, hasUncommitted, removeWorktree, unmergedCount } from "../core/worktree.ts";
+import { branchExists, branchOf, hasUncommitted, isInside, removeWorktree, unmergedCount } from "../core/worktree.ts";
 import { existsSync } from "node:fs";
 
 /** Stages whose jobs no longer need their worktree (a retry recreates it from the branch). */
@@ -22,6 +22,12 @@ export async function clean(aq: Aq, options: { force?: boolean } = {}): Promise<
   for (const job of jobs) {
     const { worktree, wip } = job.meta;
     if (!worktree || !wip) continue;
+    // meta.json is only a claim: aq touches its own worktrees (under its directory) and aq/<id> branches, nothing else.
+    const foreign = ownProblem(aq, job.id, worktree.path, wip.branch);
+    if (foreign) {
+      result.kept.push({ id: job.id, path: worktree.path, branch: wip.branch, why: foreign });
+      continue;
+    }
     const present = existsSync(worktree.path);
     const hasBranch = await branchExists(worktree.repo, wip.branch);
     if (!present && !hasBranch) continue;
@@ -47,4 +53,11 @@ export async function clean(aq: Aq, options: { force?: boolean } = {}): Promise<
     }
   }
   return result;
+}
+
+/** Why a job's recorded worktree or branch is not aq's own to remove or merge (undefined: it is). */
+export function ownProblem(aq: Aq, id: string, path: string, branch: string): string | undefined {
+  if (branch !== branchOf(id)) return `its branch ${JSON.stringify(branch)} is not ${branchOf(id)}: not aq's own`;
+  if (!isInside(aq.config.worktrees.dir, path)) return `its worktree is not under ${aq.config.worktrees.dir}: not aq's own`;
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import type { Aq } from "../app.ts";
 import { AqError } from "../core/errors.ts";
+import { ownProblem } from "./clean.ts";
 import { fencedAsFailure } from "./fenced.ts";
 import { commitAll, contains, hasUncommitted, mergeBranch, removeWorktree } from "../core/worktree.ts";
 
@@ -26,6 +27,8 @@ export async function ship(aq: Aq, id: string, options: { force?: boolean } = {}
     await aq.lifecycle.move(id, job.stage, "shipped", { by: aq.by, reason: "no repository: nothing to merge" });
     return { id };
   }
+  const foreign = ownProblem(aq, id, worktree.path, wip.branch);
+  if (foreign) throw new AqError("AQ_FAILED", `ship of ${id} refused: ${foreign}; nothing was merged`);
   if (!worktree.baseBranch) throw new AqError("AQ_FAILED", `job ${id} started on a detached HEAD in ${worktree.repo}; there is no branch to merge ${wip.branch} into`);
   // Anything a person changed in the worktree during review ships too, never silently dropped.
   if (await hasUncommitted(worktree.path)) await commitAll(worktree.path, `aq: ${id}: changes made during review`, aq.hooks.commitTrailers.call({}, job.meta));

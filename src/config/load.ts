@@ -24,6 +24,7 @@ export interface ResolvedConfig {
   readonly pollIntervalMs: number;
   readonly worktrees: { dir: string; setup: string | undefined };
   readonly gitQueue: boolean | "auto";
+  readonly gitQueueRef: string | undefined;
   readonly plugins: readonly PluginEntry[];
 }
 
@@ -98,6 +99,7 @@ export function resolveConfig(config: UserConfig, file: string | undefined, cwd:
     pollIntervalMs: ms(config.pollInterval, 1_000),
     worktrees: { dir: config.worktrees?.dir ? at(config.worktrees.dir) : resolve(queueDir, ".worktrees"), setup: config.worktrees?.setup },
     gitQueue: config.gitQueue ?? "auto",
+    gitQueueRef: config.gitQueueRef,
     plugins: config.plugins ?? [],
   };
 }

@@ -65,9 +65,11 @@ export const ConfigSchema = v.strictObject(
     ),
     /** Commit every transition when the queue is in a git work tree: true, false or "auto". */
     gitQueue: v.optional(v.union([v.boolean(), v.literal("auto")], 'must be true, false or "auto"')),
+    /** The ref the git-queue's audit log is committed on (default refs/heads/aq-queue). */
+    gitQueueRef: v.optional(v.pipe(v.string("must be a ref name"), v.regex(/^refs\/(?!.*\.\.)(?!.*\/\.)[A-Za-z0-9._\/-]+(?<![./])$/, "must be a ref name such as refs/heads/aq-queue"))),
     plugins: v.optional(v.array(PluginEntrySchema, "must be an array")),
   },
-  (issue) => `unknown key (${String(issue.received)}); known keys: queueDir, workdir, defaults, engines, concurrency, retry, drainTimeout, killGrace, pollInterval, worktrees, gitQueue, plugins`,
+  (issue) => `unknown key (${String(issue.received)}); known keys: queueDir, workdir, defaults, engines, concurrency, retry, drainTimeout, killGrace, pollInterval, worktrees, gitQueue, gitQueueRef, plugins`,
 );
 
 export type UserConfig = v.InferInput<typeof ConfigSchema>;

@@ -1,5 +1,7 @@
+import { randomBytes } from "node:crypto";
 import { FileLock, withLock } from "./locks.ts";
 import type { ProcessRef } from "./meta.ts";
+import { linkedFiles, linkProblem } from "./queue-file.ts";
 import type { JobRecord, QueueStore } from "./queue-store.ts";
 import { AqError } from "./errors.ts";
 
@@ -22,25 +24,39 @@ export interface ClaimResult {
 export const CLAIM_LOCK = "claim";
 export const jobLockName = (name: string) => `job.${name}`;
 
+/** A new mark for an attempt: every process aq starts for it carries it (see recover.ts). */
+export const newMark = (id: string) => `${id}.${randomBytes(8).toString("hex")}`;
+
 /**
- * Claims the best queued job: highest priority first, then the oldest. Runs under the queue's
- * claim lock (so recovery never mistakes a claim in progress for an orphan); the claim itself
- * is the rename queued/ → assigned/, which only one process can win.
+ * Claims the best queued job: highest priority first, then the oldest. What was dropped into
+ * queued/ is adopted first, outside any queue-wide lock (adoption parses job files); the claim
+ * itself runs under the queue's claim lock and is the rename queued/ → assigned/ with the new
+ * owner, attempt count and mark in the same step, which only one process can win.
  */
 export async function claimNext(store: QueueStore, claimer: { by: string; owner: ProcessRef }): Promise<ClaimResult> {
+  const first = await store.list(["queued"]);
+  const { adopted, rejected } = await store.adopt(claimer.by, { directories: first.broken.map((job) => job.id) });
   return withLock(store.lockPath(CLAIM_LOCK), async () => {
-    const first = await store.list(["queued"]);
-    const { adopted, rejected } = await store.adopt(claimer.by, { directories: first.broken.map((job) => job.id) });
-    const { jobs } = adopted.length || first.broken.length ? await store.list(["queued"]) : first;
+    const { jobs } = await store.list(["queued"]);
     const now = Date.now();
     jobs.sort((a, b) => b.meta.priority - a.meta.priority || a.meta.createdAt.localeCompare(b.meta.createdAt) || a.id.localeCompare(b.id));
     let waiting = 0;
     let nextAt: number | undefined;
+    const refused: Array<{ id: string; problem: string }> = [];
     for (const job of jobs) {
       const notBefore = job.meta.notBefore ? Date.parse(job.meta.notBefore) : 0;
       if (notBefore > now) {
         waiting++;
         nextAt = Math.min(nextAt ?? notBefore, notBefore);
+        continue;
+      }
+      const links = linkedFiles(job.dir);
+      if (links.length) {
+        const problem = linkProblem(links);
+        await store.move(job.id, "queued", "failed", { by: claimer.by, reason: problem }).then(
+          () => refused.push({ id: job.id, problem }),
+          () => {},
+        );
         continue;
       }
       const lock = job.meta.lock ? await FileLock.tryAcquire(store.lockPath(jobLockName(job.meta.lock)), job.id) : undefined;
@@ -53,16 +69,16 @@ export async function claimNext(store: QueueStore, claimer: { by: string; owner:
           by: claimer.by,
           patch: (meta) => {
             const { notBefore: _, ...rest } = meta;
-            return { ...rest, attempts: meta.attempts + 1, owner: claimer.owner };
+            return { ...rest, attempts: meta.attempts + 1, owner: claimer.owner, mark: newMark(job.id) };
           },
         });
-        return { claimed: { record: { ...job, stage: "assigned", dir: store.jobDir("assigned", job.id), meta: after }, lock }, waiting, nextAt, adopted, rejected };
+        return { claimed: { record: { ...job, stage: "assigned", dir: store.jobDir("assigned", job.id), meta: after }, lock }, waiting, nextAt, adopted, rejected: [...rejected, ...refused] };
       } catch (error) {
         await lock?.release();
         if (error instanceof AqError && (error.code === "AQ_CONFLICT" || error.code === "AQ_NOT_FOUND")) continue;
         throw error;
       }
     }
-    return { claimed: undefined, waiting, nextAt, adopted, rejected };
+    return { claimed: undefined, waiting, nextAt, adopted, rejected: [...rejected, ...refused] };
   }, claimer.by);
 }

@@ -1,5 +1,8 @@
 import { existsSync } from "node:fs";
-import { mkdir, realpath, writeFile } from "node:fs/promises";
+import { mkdir, realpath } from "node:fs/promises";
+import { writeFileAtomic } from "./atomic-file.ts";
+import { newMark } from "./claim.ts";
+import { crashPoint } from "./crash-point.ts";
 import { join, resolve } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
 import { watchAgent } from "./agent-watch.ts";
@@ -15,6 +18,7 @@ import { type JobMeta, withoutEngine } from "./meta.ts";
 import { runInGroup } from "./process-group.ts";
 import { processStartTime } from "./process-ref.ts";
 import { LOG_FILE, type JobRecord } from "./queue-store.ts";
+import { ENGINE_MARK_ENV } from "./recover.ts";
 import type { Stage } from "./stages.ts";
 import { backOnBranch, commitAll, findRepo, headOf, prepareWorktree, workingDirIn } from "./worktree.ts";
 
@@ -47,6 +51,8 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
 
   try {
     if (claimed.meta.history.at(-1)?.from === "queued") await lifecycle.announceMove(claimed, "queued", by);
+    // Every process started for this attempt carries its mark, recorded before any starts (a job a plugin supplied may lack one).
+    const mark = claimed.meta.mark ?? (await store.update(id, "assigned", (m) => ({ ...m, mark: newMark(id) }))).mark!;
     let spec: JobSpec;
     try {
       spec = await store.readSpec(claimed);
@@ -69,12 +75,13 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     if (repo) {
       const resume = claimed.meta.resume as { commit?: string } | undefined;
       const worktree = await prepareWorktree({ repo, id, root: config.worktrees.dir, previous: claimed.meta.worktree, startAt: resume?.commit });
+      crashPoint("worktree:added");
       if (worktree.created && config.worktrees.setup) {
         const setup = await runInGroup({
           file: "sh",
           args: ["-c", config.worktrees.setup],
           cwd: worktree.path,
-          env: engineEnv(process.env, { AQ_JOB_ID: id, AQ_QUEUE_DIR: store.root }),
+          env: engineEnv(process.env, { AQ_JOB_ID: id, AQ_QUEUE_DIR: store.root, [ENGINE_MARK_ENV]: mark }),
           logFile: join(claimed.dir, LOG_FILE),
           killGraceMs: config.killGraceMs,
           timeoutMs: config.defaults.timeoutMs,
@@ -95,11 +102,15 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       });
     }
     // What an earlier attempt's agent reported is not this attempt's.
-    let meta = await lifecycle.move(id, "assigned", "building", { by, patch: (m) => ({ ...patch(m), agent: undefined }) });
+    // The engine is on record (by its mark) before it can start; its process group is added once it has one.
+    const engineStart = { name: engineName, startedAt: new Date().toISOString() };
+    let meta = await lifecycle.move(id, "assigned", "building", { by, patch: (m) => ({ ...patch(m), agent: undefined, engine: engineStart }) });
     stage = "building";
     const dir = store.jobDir("building", id);
     const promptFile = join(dir, "prompt.txt");
-    await writeFile(promptFile, spec.body);
+    // Replaced by a rename: a link planted as prompt.txt is replaced, its target never written.
+    await writeFileAtomic(promptFile, spec.body);
+    crashPoint("spawn:recorded");
     const call = invocation(engine, spec.body, { yolo: spec.yolo ?? config.defaults.yolo, promptFile });
 
     const abort = new AbortController();
@@ -118,7 +129,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       file: call.file,
       args: call.args,
       cwd: workDir,
-      env: engineEnv(process.env, { ...call.env, AQ_JOB_ID: id, AQ_STAGE: "building", AQ_QUEUE_DIR: store.root }),
+      env: engineEnv(process.env, { ...call.env, AQ_JOB_ID: id, AQ_STAGE: "building", AQ_QUEUE_DIR: store.root, [ENGINE_MARK_ENV]: mark }),
       stdin: call.stdin,
       logFile: join(dir, LOG_FILE),
       timeoutMs,
@@ -126,9 +137,10 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       killGraceMs: config.killGraceMs,
       signal: abort.signal,
       onSpawn: (pgid) => {
+        crashPoint("spawn:started");
         const startTime = processStartTime(pgid);
-        const engineRef = { name: engineName, pgid, startedAt: new Date().toISOString(), ...(startTime ? { startTime } : {}) };
-        recorded = store.update(id, "building", (m) => ({ ...m, engine: engineRef })).catch(() => {});
+        const engineRef = { ...engineStart, pgid, ...(startTime ? { startTime } : {}) };
+        recorded = store.update(id, "building", (m) => ({ ...m, engine: engineRef })).then(() => crashPoint("spawn:pgid-recorded"), () => {});
       },
       ...agent.groupOptions,
     });

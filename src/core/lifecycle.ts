@@ -1,3 +1,4 @@
+import { crashPoint } from "./crash-point.ts";
 import { formatDuration } from "./duration.ts";
 import { FencedError, oneLine } from "./errors.ts";
 import type { RunnerHooks, StageEvent } from "./hooks.ts";
@@ -61,31 +62,42 @@ export class Lifecycle {
     const meta = (await this.store.read(record.stage, record.id)).meta;
     const attemptsLeft = meta.attempts < options.maxAttempts;
     const retry = options.retryable && attemptsLeft;
+    const delay = Math.min(options.backoff.backoffMs * 2 ** Math.max(0, meta.attempts - 1), options.backoff.maxBackoffMs);
+    const notBefore = new Date(Date.now() + delay).toISOString();
+    // The step after failed/ travels with the move into it, so a crash in between is completed by recovery.
+    const requeue: JobMeta["requeue"] = !options.retryable
+      ? undefined
+      : retry
+        ? { to: "queued", reason: `retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`, notBefore }
+        : { to: "dead_letter", reason: `${meta.attempts} of ${options.maxAttempts} attempts failed; last: ${reason}` };
     const patch = options.patch;
     await this.move(record.id, record.stage, "failed", {
       by: options.by,
       reason,
-      ...(patch ? { patch } : {}),
+      patch: (m) => ({ ...(patch ? patch(m) : m), ...(requeue ? { requeue } : {}) }),
       comesToRest: !options.retryable,
     });
-    if (!options.retryable) {
+    if (!requeue) {
       this.logger.warn(`${record.id}: failed: ${reason}`);
       return "failed";
     }
-    if (!retry) {
-      await this.move(record.id, "failed", "dead_letter", { by: options.by, reason: `${meta.attempts} of ${options.maxAttempts} attempts failed; last: ${reason}` });
-      this.logger.warn(`${record.id}: failed (${reason}); no attempts left → dead_letter`);
-      return "dead_letter";
-    }
-    const delay = Math.min(options.backoff.backoffMs * 2 ** Math.max(0, meta.attempts - 1), options.backoff.maxBackoffMs);
-    const notBefore = new Date(Date.now() + delay).toISOString();
-    this.logger.warn(`${record.id}: failed (${reason}); retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`);
-    await this.move(record.id, "failed", "queued", {
-      by: options.by,
-      reason: `retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`,
-      patch: (m) => ({ ...m, notBefore }),
+    crashPoint("fail:before-requeue");
+    if (requeue.to === "dead_letter") this.logger.warn(`${record.id}: failed (${reason}); no attempts left → dead_letter`);
+    else this.logger.warn(`${record.id}: failed (${reason}); ${requeue.reason}`);
+    return this.requeue(record.id, requeue, options.by);
+  }
+
+  /** Makes the step a failed job's meta says comes next (recovery calls it for a crash in between). */
+  async requeue(id: string, next: NonNullable<JobMeta["requeue"]>, by: string): Promise<Stage> {
+    await this.move(id, "failed", next.to, {
+      by,
+      reason: next.reason,
+      patch: (m) => {
+        const { requeue: _, ...rest } = m;
+        return next.notBefore ? { ...rest, notBefore: next.notBefore } : rest;
+      },
     });
-    return "queued";
+    return next.to;
   }
 
   /**

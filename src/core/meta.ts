@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { constants, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as v from "valibot";
 import { writeFileAtomic } from "./atomic-file.ts";
@@ -57,8 +57,15 @@ export const MetaSchema = v.looseObject({
   notBefore: v.optional(v.string()),
   /** The runner process that holds the job while it is assigned or building. */
   owner: v.optional(ProcessRefSchema),
-  /** The engine's process group while it runs, so a recovering runner can end an orphan. */
-  engine: v.optional(v.object({ name: v.string(), pgid: v.number(), startTime: v.optional(v.string()), startedAt: v.string() })),
+  /**
+   * The mark of this attempt: every process aq starts for it (setup, engine) carries it as
+   * AQ_ENGINE_MARK, recorded before any of them starts, so a recovering runner ends exactly those.
+   */
+  mark: v.optional(v.string()),
+  /** The engine's process group while it runs (its leader's start time, so a reused pid is not taken for it). */
+  engine: v.optional(v.object({ name: v.string(), pgid: v.optional(v.number()), startTime: v.optional(v.string()), startedAt: v.string() })),
+  /** A failed job's next step, written with the move into failed/: a crash before it is made is completed by recovery. */
+  requeue: v.optional(v.object({ to: v.picklist(["queued", "dead_letter"]), reason: v.string(), notBefore: v.optional(v.string()) })),
   worktree: v.optional(v.object({ path: v.string(), repo: v.string(), baseBranch: v.string(), baseCommit: v.string() })),
   wip: v.optional(v.object({ branch: v.string(), commit: v.string() })),
   shipped: v.optional(v.object({ commit: v.string(), into: v.string() })),
@@ -69,10 +76,13 @@ export const MetaSchema = v.looseObject({
 /** meta.json: the job's manifest. Plugins may add keys (kept as written). */
 export type JobMeta = v.InferOutput<typeof MetaSchema>;
 
+/** Job files are opened so that a symbolic link is refused, never followed. */
+export const NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+
 export async function readMeta(path: string): Promise<JobMeta> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readFile(path, { encoding: "utf8", flag: NO_FOLLOW });
   } catch (error) {
     throw unreadable(path, error);
   }
@@ -86,7 +96,7 @@ export async function readMeta(path: string): Promise<JobMeta> {
 export function readMetaSync(path: string): JobMeta {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readFileSync(path, { encoding: "utf8", flag: NO_FOLLOW });
   } catch (error) {
     throw unreadable(path, error);
   }
@@ -95,6 +105,7 @@ export function readMetaSync(path: string): JobMeta {
 
 function unreadable(path: string, error: unknown): AqError {
   if (isErrno(error, "ENOENT")) return new AqError("AQ_NOT_FOUND", `${path}: missing`);
+  if (isErrno(error, "ELOOP")) return new AqError("AQ_BAD_JOB", `${path}: is a symbolic link (aq follows no link inside the queue)`);
   return new AqError("AQ_BAD_JOB", `${path}: cannot be read: ${oneLine(error)}`);
 }
 

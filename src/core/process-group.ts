@@ -3,6 +3,7 @@ import { createWriteStream } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import { setTimeout as sleep } from "node:timers/promises";
 import { groupAlive } from "./process-ref.ts";
+import { openForAppend } from "./queue-file.ts";
 
 export interface GroupRun {
   readonly file: string;
@@ -48,8 +49,9 @@ export interface GroupResult {
  */
 export function runInGroup(run: GroupRun): Promise<GroupResult> {
   const started = Date.now();
-  const log = createWriteStream(run.logFile, { flags: "a" });
-  const rawLog = run.render ? createWriteStream(run.render.rawLogFile, { flags: "a" }) : undefined;
+  // Opened so that a link planted in a log's place is refused, never followed.
+  const log = createWriteStream("", { fd: openForAppend(run.logFile) });
+  const rawLog = run.render ? createWriteStream("", { fd: openForAppend(run.render.rawLogFile) }) : undefined;
   // A log that cannot be written (disk full) must not take the runner down with it.
   for (const stream of [log, rawLog]) stream?.on("error", () => {});
   const logLines = (lines: readonly string[]) => lines.length && log.write(`${lines.join("\n")}\n`);

@@ -45,3 +45,10 @@ function signalZero(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
+
+/** Whether the process a ref names runs here and is provably that process: same host, same start time. */
+export function isProvablySame(ref: ProcessRef): boolean {
+  if (ref.host !== undefined && ref.host !== HOST) return false;
+  if (ref.startTime === undefined || !Number.isInteger(ref.pid) || ref.pid <= 1) return false;
+  return processStartTime(ref.pid) === ref.startTime;
+}

@@ -1,13 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
-import { appendFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { closeSync, lstatSync, writeSync } from "node:fs";
+import { mkdir, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { adoptDropped } from "./adopt.ts";
+import { crashPoint } from "./crash-point.ts";
 import { AqError, isErrno, oneLine } from "./errors.ts";
-import { GitQueue } from "./git-queue.ts";
-import { idFromStem } from "./job-id.ts";
+import { DEFAULT_QUEUE_REF, GitQueue } from "./git-queue.ts";
 import type { JobSpec } from "./job-file.ts";
 import { parseJob } from "./job-file.ts";
-import { type HistoryEntry, type JobMeta, type Origin, type ProcessRef, readMeta, readMetaSync, writeMeta } from "./meta.ts";
+import { FileLock, withLock } from "./locks.ts";
+import { type HistoryEntry, type JobMeta, NO_FOLLOW, type Origin, type ProcessRef, readMeta, readMetaSync, writeMeta } from "./meta.ts";
+import { openForAppend } from "./queue-file.ts";
 import { STAGE_NAMES, type Stage, canMove } from "./stages.ts";
 
 export interface JobRecord {
@@ -41,6 +45,12 @@ export interface MoveOptions {
 
 export const JOB_FILE = "job.md";
 export const META_FILE = "meta.json";
+/**
+ * The meta of a transition under way: written into the job's directory before its rename, so
+ * the new stage and its meta (backoff, attempts, owner, reason) become visible in one step. In
+ * the directory of its `stage` it is the job's meta; anywhere else it is a move that never happened.
+ */
+export const NEXT_META_FILE = "meta.next.json";
 export const LOG_FILE = "log.txt";
 /** An agent CLI's structured output as it printed it (log.txt holds the readable version). */
 export const AGENT_LOG_FILE = "agent.jsonl";
@@ -59,18 +69,23 @@ export class QueueStore {
   private detected: Promise<GitQueue | undefined> | undefined;
   private readonly metaQueues = new Map<string, Promise<void>>();
   private readonly metaCache = new Map<string, { stamp: string; meta: JobMeta }>();
+  private readonly gitOptions: { ref: string; warn?: ((message: string) => void) | undefined };
 
-  private constructor(root: string, gitMode: boolean | "auto") {
+  private constructor(root: string, gitMode: boolean | "auto", gitOptions: { ref: string; warn?: ((message: string) => void) | undefined }) {
     this.root = root;
     this.gitMode = gitMode;
+    this.gitOptions = gitOptions;
   }
 
   /** The git-queue, found on the first commit (a read-only command never asks git). */
-  private gitQueue(): Promise<GitQueue | undefined> {
-    return (this.detected ??= this.gitMode === false ? Promise.resolve(undefined) : GitQueue.detect(this.root, join(this.root, ".aq", "locks", "git")));
+  gitQueue(): Promise<GitQueue | undefined> {
+    return (this.detected ??=
+      this.gitMode === false
+        ? Promise.resolve(undefined)
+        : GitQueue.detect(this.root, { ...this.gitOptions, stateDir: this.stateDir("git"), lockPath: this.lockPath("git") }));
   }
 
-  static async open(root: string, options: { gitQueue?: boolean | "auto" } = {}): Promise<QueueStore> {
+  static async open(root: string, options: { gitQueue?: boolean | "auto"; gitRef?: string | undefined; warn?: (message: string) => void } = {}): Promise<QueueStore> {
     await mkdir(root, { recursive: true });
     const real = await realpath(root);
     await Promise.all([...STAGE_NAMES.map((stage) => mkdir(join(real, stage), { recursive: true })), mkdir(join(real, ".aq", "tmp"), { recursive: true })]);
@@ -79,7 +94,7 @@ export class QueueStore {
       if (!isErrno(error, "EEXIST")) throw error;
     });
     const mode = options.gitQueue ?? "auto";
-    const store = new QueueStore(real, mode);
+    const store = new QueueStore(real, mode, { ref: options.gitRef ?? DEFAULT_QUEUE_REF, warn: options.warn });
     if (mode === true && !(await store.gitQueue())) throw new AqError("AQ_BAD_CONFIG", `gitQueue is true but ${real} is not inside a git work tree`);
     return store;
   }
@@ -96,6 +111,11 @@ export class QueueStore {
   /** Where cross-process locks live: named job locks, the claim lock, the git lock. */
   lockPath(name: string): string {
     return join(this.root, ".aq", "locks", name);
+  }
+
+  /** The lock every process takes to create, move or rewrite one job. */
+  private jobLock(id: string): string {
+    return this.lockPath(join("jobs", id));
   }
 
   stateDir(...parts: string[]): string {
@@ -117,12 +137,12 @@ export class QueueStore {
   /** Reads a job; the directory is the truth for its stage even if a crash left meta.json behind. */
   async read(stage: Stage, id: string): Promise<JobRecord> {
     const dir = this.jobDir(stage, id);
-    const meta = await readMeta(join(dir, META_FILE));
+    const meta = pendingMeta(dir, stage) ?? (await readMeta(join(dir, META_FILE)));
     return { id, stage, dir, meta: meta.stage === stage ? meta : { ...meta, stage } };
   }
 
   async readSpec(record: { dir: string; id: string }): Promise<JobSpec> {
-    const text = await readFile(join(record.dir, JOB_FILE), "utf8").catch((error) => {
+    const text = await readFile(join(record.dir, JOB_FILE), { encoding: "utf8", flag: NO_FOLLOW }).catch((error) => {
       throw new AqError("AQ_BAD_JOB", `${record.id}: job.md cannot be read: ${oneLine(error)}`);
     });
     return parseJob(text, `${record.id}/job.md`);
@@ -140,7 +160,7 @@ export class QueueStore {
       for (const id of await this.ids(stage)) {
         const dir = this.jobDir(stage, id);
         try {
-          const meta = this.cachedMeta(join(dir, META_FILE));
+          const meta = pendingMeta(dir, stage) ?? this.cachedMeta(join(dir, META_FILE));
           jobs.push({ id, stage, dir, meta: meta.stage === stage ? meta : { ...meta, stage } });
         } catch (error) {
           broken.push({ id, stage, dir, problem: oneLine(error) });
@@ -167,8 +187,12 @@ export class QueueStore {
     return meta;
   }
 
-  /** Writes a new job in a scratch directory, then renames it into its stage in one step. */
-  async create(job: NewJob, options: { stage?: "queued" | "assigned" | "failed"; by: string; reason?: string; owner?: ProcessRef }): Promise<JobRecord> {
+  /**
+   * Writes a new job in a scratch directory, then renames it into its stage in one step. Of two
+   * processes creating one id, exactly one succeeds: the check and the rename happen under the
+   * job's lock, which every move of that job takes too.
+   */
+  async create(job: NewJob, options: { stage?: "queued" | "assigned" | "failed"; by: string; reason?: string; owner?: ProcessRef; mark?: string }): Promise<JobRecord> {
     const stage = options.stage ?? "queued";
     const existing = await this.locate(job.id);
     if (existing) throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${existing}/)`);
@@ -187,20 +211,27 @@ export class QueueStore {
       ...(job.spec.tracker ? { tracker: job.spec.tracker } : {}),
       ...(options.reason ? { reason: options.reason } : {}),
       ...(options.owner ? { owner: options.owner } : {}),
+      ...(options.mark ? { mark: options.mark } : {}),
       ...job.extra,
     };
-    const scratch = this.stateDir("tmp", `${job.id}.${randomBytes(4).toString("hex")}`);
-    await mkdir(scratch, { recursive: true });
-    try {
-      await writeFile(join(scratch, JOB_FILE), job.text);
-      await writeMeta(join(scratch, META_FILE), meta);
-      await rename(scratch, this.jobDir(stage, job.id));
-    } catch (error) {
-      await rm(scratch, { recursive: true, force: true });
-      if (isErrno(error, "ENOTEMPTY", "EEXIST")) throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${stage}/)`);
-      throw error;
-    }
-    await this.commit(job.id, `aq: ${job.id} → ${stage}`);
+    await withLock(this.jobLock(job.id), async () => {
+      const raced = await this.locate(job.id);
+      if (raced) throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${raced}/)`);
+      const scratch = this.stateDir("tmp", `${job.id}.${randomBytes(4).toString("hex")}`);
+      await mkdir(scratch, { recursive: true });
+      try {
+        await writeFile(join(scratch, JOB_FILE), job.text);
+        await writeMeta(join(scratch, META_FILE), meta);
+        crashPoint("create:scratch-written");
+        await rename(scratch, this.jobDir(stage, job.id));
+      } catch (error) {
+        await rm(scratch, { recursive: true, force: true });
+        if (isErrno(error, "ENOTEMPTY", "EEXIST")) throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${stage}/)`);
+        throw error;
+      }
+      crashPoint("create:renamed");
+      await this.commit(job.id, `aq: ${job.id} → ${stage}`);
+    }, "create");
     return { id: job.id, stage, dir: this.jobDir(stage, job.id), meta };
   }
 
@@ -231,150 +262,128 @@ export class QueueStore {
     return next;
   }
 
+  /**
+   * One durable step: the new meta is written into the job's directory (meta.next.json), the
+   * directory is renamed, then the new meta takes meta.json's place. A crash between any two
+   * of these is finished or rolled back by the next reader that holds the job's lock (settle).
+   */
   private async moveNow(id: string, from: Stage, to: Stage, options: MoveOptions): Promise<{ before: JobMeta; after: JobMeta }> {
-    try {
-      await rename(this.jobDir(from, id), this.jobDir(to, id));
-    } catch (error) {
-      if (!isErrno(error, "ENOENT", "ENOTEMPTY", "EEXIST")) throw error;
-      const now = await this.locate(id);
-      throw new AqError(now ? "AQ_CONFLICT" : "AQ_NOT_FOUND", now ? `job ${id} is in ${now}/, not ${from}/` : `no job ${JSON.stringify(id)} in ${this.root}`);
-    }
-    const dir = this.jobDir(to, id);
-    const before = await readMeta(join(dir, META_FILE));
-    let after: JobMeta = {
-      ...before,
-      stage: to,
-      history: [...before.history, { from, to, at: new Date().toISOString(), by: options.by, ...(options.reason ? { reason: options.reason } : {}) }],
-    };
-    if (REASON_STAGES.has(to) && options.reason) after.reason = options.reason;
-    else delete after.reason;
-    if (options.patch) after = options.patch(after);
-    await writeMeta(join(dir, META_FILE), after);
-    await this.commit(id, `aq: ${id} ${from} → ${to}${options.reason ? ` (${options.reason})` : ""}`);
-    return { before: { ...before, stage: from }, after };
+    return withLock(this.jobLock(id), async () => {
+      const fromDir = this.jobDir(from, id);
+      const toDir = this.jobDir(to, id);
+      await this.settleNow(from, id);
+      const before = await readMeta(join(fromDir, META_FILE)).catch(async (error) => {
+        if (!(error instanceof AqError) || error.code !== "AQ_NOT_FOUND" || (await exists(fromDir))) throw error;
+        throw await this.notIn(id, from);
+      });
+      let after: JobMeta = {
+        ...before,
+        stage: to,
+        history: [...before.history, { from, to, at: new Date().toISOString(), by: options.by, ...(options.reason ? { reason: options.reason } : {}) }],
+      };
+      if (REASON_STAGES.has(to) && options.reason) after.reason = options.reason;
+      else delete after.reason;
+      if (options.patch) after = options.patch(after);
+      await writeMeta(join(fromDir, NEXT_META_FILE), after);
+      crashPoint("move:next-meta-written");
+      try {
+        await rename(fromDir, toDir);
+      } catch (error) {
+        await unlink(join(fromDir, NEXT_META_FILE)).catch(() => {});
+        if (!isErrno(error, "ENOENT", "ENOTEMPTY", "EEXIST")) throw error;
+        throw await this.notIn(id, from);
+      }
+      crashPoint("move:renamed");
+      await rename(join(toDir, NEXT_META_FILE), join(toDir, META_FILE));
+      crashPoint("move:meta-settled");
+      await this.commit(id, `aq: ${id} ${from} → ${to}${options.reason ? ` (${options.reason})` : ""}`);
+      return { before: { ...before, stage: from }, after };
+    }, "move");
   }
 
-  /** Rewrites a job's meta in place (no transition): engine pid, wip, plugin state. */
+  private async notIn(id: string, from: Stage): Promise<AqError> {
+    const now = await this.locate(id);
+    return new AqError(now ? "AQ_CONFLICT" : "AQ_NOT_FOUND", now ? `job ${id} is in ${now}/, not ${from}/` : `no job ${JSON.stringify(id)} in ${this.root}`);
+  }
+
   /** Rewrites a job's meta in place, wherever the job is now (`stage` is where to look first). */
   async update(id: string, stage: Stage | undefined, patch: (meta: JobMeta) => JobMeta, options: { commit?: string } = {}): Promise<JobMeta> {
-    return this.serialized(id, async () => {
-      const now = stage !== undefined && (await exists(join(this.jobDir(stage, id), META_FILE))) ? stage : await this.locate(id);
-      if (!now) throw new AqError("AQ_NOT_FOUND", `no job ${JSON.stringify(id)} in ${this.root}`);
-      const path = join(this.jobDir(now, id), META_FILE);
-      const meta = patch(await readMeta(path));
-      await writeMeta(path, meta);
-      if (options.commit) await this.commit(id, options.commit);
-      return meta;
-    });
+    return this.serialized(id, () =>
+      withLock(this.jobLock(id), async () => {
+        const now = stage !== undefined && (await exists(this.jobDir(stage, id))) ? stage : await this.locate(id);
+        if (!now) throw new AqError("AQ_NOT_FOUND", `no job ${JSON.stringify(id)} in ${this.root}`);
+        await this.settleNow(now, id);
+        const path = join(this.jobDir(now, id), META_FILE);
+        const meta = patch(await readMeta(path));
+        await writeMeta(path, meta);
+        if (options.commit) await this.commit(id, options.commit);
+        return meta;
+      }, "update"),
+    );
   }
 
-  async appendLog(record: { dir: string }, text: string): Promise<void> {
-    await appendFile(join(record.dir, LOG_FILE), text);
+  /** Writes a fresh meta.json for a job (adoption and repair); the caller holds no lock on it. */
+  async replaceMeta(stage: Stage, id: string, meta: JobMeta): Promise<void> {
+    await withLock(this.jobLock(id), () => writeMeta(join(this.jobDir(stage, id), META_FILE), meta), "repair");
+  }
+
+  /** Finishes or rolls back a transition a crash left half-done in this job's directory. */
+  async settle(stage: Stage, id: string): Promise<void> {
+    await withLock(this.jobLock(id), () => this.settleNow(stage, id), "settle");
+  }
+
+  private async settleNow(stage: Stage, id: string): Promise<void> {
+    const dir = this.jobDir(stage, id);
+    const next = join(dir, NEXT_META_FILE);
+    const pending = pendingMeta(dir, stage, { any: true });
+    if (pending === undefined) return;
+    if (pending && pending.stage === stage) await rename(next, join(dir, META_FILE));
+    else await unlink(next).catch(() => {});
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (name.startsWith(".") && name.endsWith(".tmp")) await unlink(join(dir, name)).catch(() => {});
+    }
+  }
+
+  /**
+   * After a crash: every job's half-done transition settled, scratch directories of creations that
+   * never finished removed, and the audit log brought up to what is on disk.
+   */
+  async sweep(): Promise<void> {
+    for (const stage of STAGE_NAMES) {
+      for (const id of await this.ids(stage)) {
+        if (pendingMeta(this.jobDir(stage, id), stage, { any: true }) !== undefined) await this.settle(stage, id);
+      }
+    }
+    for (const name of await readdir(this.stateDir("tmp")).catch(() => [] as string[])) {
+      const id = name.slice(0, name.lastIndexOf("."));
+      const lock = await FileLock.tryAcquire(this.jobLock(id), "sweep");
+      if (!lock) continue; // being created right now
+      try {
+        await rm(this.stateDir("tmp", name), { recursive: true, force: true });
+      } finally {
+        await lock.release();
+      }
+    }
+    await (await this.gitQueue())?.catchUp();
   }
 
   /**
    * Takes in what a person or a crash left in queued/: `.md` files dropped there (the stem
-   * becomes the id) and job directories without a readable meta.json. Each becomes a queued
-   * job, or a failed one with a one-line reason. Nothing is deleted but the adopted file.
+   * becomes the id) and job directories without a readable meta.json or with a name that is not
+   * a job id. Each becomes a queued job, or a failed one with a one-line reason.
    */
-  async adopt(by: string, options: { directories?: readonly string[] } = {}): Promise<{ adopted: string[]; rejected: Array<{ id: string; problem: string }> }> {
-    const adopted: string[] = [];
-    const rejected: Array<{ id: string; problem: string }> = [];
-    const entries = await readdir(this.stageDir("queued"), { withFileTypes: true }).catch(() => []);
-    // A caller that has just listed the queue names the unreadable directories; otherwise all are checked.
-    const check = options.directories ? new Set(options.directories) : undefined;
-    for (const entry of entries) {
-      if (entry.name.startsWith(".")) continue;
-      if (entry.isFile() && entry.name.endsWith(".md")) {
-        const outcome = await this.adoptFile(entry.name, by);
-        if (outcome?.problem) rejected.push({ id: outcome.id, problem: outcome.problem });
-        else if (outcome) adopted.push(outcome.id);
-      } else if (entry.isDirectory() && (!check || check.has(entry.name))) {
-        const outcome = await this.adoptDirectory(entry.name, by);
-        if (outcome) rejected.push(outcome);
-      }
-    }
-    return { adopted, rejected };
+  adopt(by: string, options: { directories?: readonly string[] } = {}): ReturnType<typeof adoptDropped> {
+    return adoptDropped(this, by, options);
   }
 
-  private async adoptFile(name: string, by: string): Promise<{ id: string; problem?: string } | undefined> {
-    const path = join(this.stageDir("queued"), name);
-    if (!(await settled(path))) return undefined; // still being written: next round
-    const text = await readFile(path, "utf8").catch(() => undefined);
-    if (text === undefined) return undefined; // another runner took it
-    const stem = name.slice(0, -3);
-    let id = idFromStem(stem) ?? `job-${randomBytes(3).toString("hex")}`;
-    const existing = await this.locate(id);
-    if (existing) {
-      const same = await readFile(join(this.jobDir(existing, id), JOB_FILE), "utf8").catch(() => undefined);
-      if (same === text) {
-        await rm(path, { force: true }); // adopted before a crash; only the file was left
-        return undefined;
-      }
-      id = `${id}-${randomBytes(2).toString("hex")}`;
-    }
-    let spec: JobSpec | undefined;
-    let problem: string | undefined;
+  /** Appends to a job's log; a link planted in its place is refused, not followed. */
+  async appendLog(record: { dir: string }, text: string): Promise<void> {
+    const fd = openForAppend(join(record.dir, LOG_FILE));
     try {
-      spec = parseJob(text, name);
-    } catch (error) {
-      problem = oneLine(error);
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
     }
-    const job: NewJob = { id, text, spec: spec ?? { frontmatter: {}, unknownKeys: [], body: text }, origin: { kind: "local", adoptedFrom: name } };
-    try {
-      await this.create(job, problem ? { stage: "failed", by, reason: problem } : { by });
-    } catch (error) {
-      if (error instanceof AqError && error.code === "AQ_CONFLICT") return undefined; // a racing runner adopted it
-      throw error;
-    }
-    await rm(path, { force: true });
-    return problem ? { id, problem } : { id };
-  }
-
-  /** A directory in queued/ whose meta.json is missing or unreadable. */
-  private async adoptDirectory(id: string, by: string): Promise<{ id: string; problem: string } | undefined> {
-    const dir = this.jobDir("queued", id);
-    try {
-      await readMeta(join(dir, META_FILE));
-      return undefined;
-    } catch (error) {
-      if (!(error instanceof AqError)) throw error;
-      const text = await readFile(join(dir, JOB_FILE), "utf8").catch(() => undefined);
-      let problem = error.code === "AQ_NOT_FOUND" ? undefined : `meta.json unreadable: ${oneLine(error).replace(`${join(dir, META_FILE)}: `, "")}`;
-      let spec: JobSpec | undefined;
-      if (text === undefined) problem = "job.md is missing (a half-written job directory)";
-      else {
-        try {
-          spec = parseJob(text, `${id}/job.md`);
-        } catch (parseError) {
-          problem ??= oneLine(parseError);
-        }
-      }
-      await this.repairMeta(id, dir, spec, problem, by);
-      if (problem) {
-        await this.move(id, "queued", "failed", { by, reason: problem });
-        return { id, problem };
-      }
-      return undefined;
-    }
-  }
-
-  /** Writes a fresh meta.json for a job whose own is missing or corrupt, keeping the old file aside. */
-  private async repairMeta(id: string, dir: string, spec: JobSpec | undefined, problem: string | undefined, by: string): Promise<void> {
-    const metaPath = join(dir, META_FILE);
-    if (await exists(metaPath)) await rename(metaPath, `${metaPath}.corrupt.${Date.now()}`);
-    const now = new Date().toISOString();
-    const meta: JobMeta = {
-      id,
-      stage: "queued",
-      attempts: 0,
-      priority: spec?.priority ?? 0,
-      createdAt: now,
-      origin: { kind: "local" },
-      history: [{ from: null, to: "queued", at: now, by, reason: problem ? "meta.json repaired" : "adopted" }],
-      ...(spec?.lock ? { lock: spec.lock } : {}),
-    };
-    await writeMeta(metaPath, meta);
   }
 
   private async commit(id: string, message: string): Promise<void> {
@@ -382,18 +391,25 @@ export class QueueStore {
   }
 }
 
-/** A file someone may still be writing (`cp job.md queue/queued/`) is adopted once it stops changing. */
-async function settled(path: string, quietMs = 200): Promise<boolean> {
-  const first = await stat(path).catch(() => undefined);
-  if (!first) return false;
-  const age = Date.now() - first.mtimeMs;
-  if (age >= quietMs) return true;
-  await new Promise((resolve) => setTimeout(resolve, quietMs - age));
-  const second = await stat(path).catch(() => undefined);
-  return second !== undefined && second.size === first.size && second.mtimeMs === first.mtimeMs;
+/**
+ * The meta of a transition that reached this directory but not yet meta.json (see
+ * NEXT_META_FILE). With `any`, also one that did not (null): something to settle either way.
+ */
+function pendingMeta(dir: string, stage: Stage, options: { any?: boolean } = {}): JobMeta | null | undefined {
+  const path = join(dir, NEXT_META_FILE);
+  if (!lstatSync(path, { throwIfNoEntry: false })) return undefined;
+  let meta: JobMeta;
+  try {
+    meta = readMetaSync(path);
+  } catch (error) {
+    if (error instanceof AqError && error.code === "AQ_NOT_FOUND") return undefined;
+    return options.any ? null : undefined;
+  }
+  if (meta.stage === stage) return meta;
+  return options.any ? null : undefined;
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;

@@ -24,6 +24,8 @@ export interface RunSummary {
   /** Each job this runner took and the stage it left it in. */
   readonly outcomes: Readonly<Record<string, Stage>>;
   readonly recovered: readonly string[];
+  /** What kept this runner from working through the queue (a claim or a recovery that failed), one line each. */
+  readonly problems: readonly string[];
 }
 
 export interface RunnerDeps {
@@ -96,21 +98,27 @@ export class Runner {
     await this.register(options);
     const watcher = this.watchQueue();
     const recovered: string[] = [];
+    const problems: string[] = [];
     let lastRecovery = 0;
-    const recover = async () => {
+    const recover = async (sweep = false) => {
       lastRecovery = Date.now();
       const found = await recoverOrphans(lifecycle, logger, {
         by: this.id,
         killGraceMs: config.killGraceMs,
+        sweep,
         maxAttemptsOf: async (meta, dir) => (await store.readSpec({ dir, id: meta.id }).catch(() => undefined))?.maxAttempts ?? config.defaults.maxAttempts,
+      }).catch((error: unknown) => {
+        logger.error(`recovery failed: ${oneLine(error)}`);
+        return { recovered: [], problems: [`recovery failed: ${oneLine(error)}`] };
       });
-      recovered.push(...found);
-      return found.length;
+      recovered.push(...found.recovered);
+      for (const problem of found.problems) if (!problems.includes(problem)) problems.push(problem);
+      return found.recovered.length;
     };
     // A runner that dies while this one runs leaves jobs behind: look again now and then when idle.
     const recoveryEveryMs = Math.max(5_000, 10 * config.pollIntervalMs);
     try {
-      await recover();
+      await recover(true);
       await hooks.runnerStart.promise(this.context(slots));
       let started = 0;
       for (;;) {
@@ -125,9 +133,17 @@ export class Runner {
             break;
           }
           const next = await this.claim(slots).catch((error: unknown) => {
-            logger.error(`claim failed: ${oneLine(error)}`);
-            return { job: undefined, waiting: 0, nextAt: undefined };
+            const problem = `claim failed: ${oneLine(error)}`;
+            logger.error(problem);
+            if (!problems.includes(problem)) problems.push(problem);
+            return { job: undefined, waiting: 0, nextAt: undefined, failed: true };
           });
+          // Once or drain: a queue that cannot be worked through ends the run (non-zero), it is not "empty".
+          if ("failed" in next && options.mode !== "forever") {
+            nothingNow = true;
+            this.stopping = true;
+            break;
+          }
           waiting = next.waiting;
           waitUntil = next.nextAt;
           if (!next.job) {
@@ -151,7 +167,7 @@ export class Runner {
       watcher?.close();
       await this.unregister();
     }
-    return { outcomes: { ...this.outcomes }, recovered };
+    return { outcomes: { ...this.outcomes }, recovered, problems };
   }
 
   private async claim(slots: number): Promise<{ job?: { record: JobRecord; lock: FileLock | undefined }; waiting: number; nextAt: number | undefined }> {

@@ -1,9 +1,10 @@
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { dirname, join, relative, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readdir, readFile, rm, unlink } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { AqError } from "./errors.ts";
 import { git, gitMaybe, gitWithIdentity, repoRoot } from "./git.ts";
 import { withLock } from "./locks.ts";
+import { gitRunsIn } from "./proc-scan.ts";
 
 export interface Worktree {
   readonly path: string;
@@ -32,8 +33,10 @@ export async function findRepo(cwd: string): Promise<string | undefined> {
 }
 
 /**
- * Gives a job its own worktree on `aq/<id>`: reused when it is still there (a retry sees the
- * earlier attempt's work), re-attached when only the branch is, created from the base otherwise.
+ * Gives a job its own worktree on `aq/<id>`: reused when it is still there and complete (a retry
+ * sees the earlier attempt's work), re-attached when only the branch is, created from the base
+ * otherwise. A worktree a crash left half made (no index yet: the checkout never finished) is
+ * removed and made again from the branch, so no commit is ever made from a half-checked-out tree.
  */
 export async function prepareWorktree(input: {
   repo: string;
@@ -46,9 +49,11 @@ export async function prepareWorktree(input: {
   const branch = branchOf(input.id);
   const path = input.previous?.path ?? join(input.root, input.id);
   const base = input.previous ?? (await baseOf(input.repo));
-  if (existsSync(join(path, ".git"))) return { path, repo: input.repo, branch, ...pick(base), created: false };
+  if (await reusable(path)) return { path, repo: input.repo, branch, ...pick(base), created: false };
+  if (existsSync(path) && !isInside(input.root, path)) throw new AqError("AQ_FAILED", `${path} is not a complete worktree and is not under the worktree directory ${input.root}; aq leaves it alone`);
   await mkdir(dirname(path), { recursive: true });
   await serializedInRepo(input.repo, async () => {
+    if (isInside(input.root, path)) await discardHalfMade(input.repo, path);
     await git(input.repo, ["worktree", "prune"]);
     const branchExists = (await gitMaybe(input.repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
     if (branchExists) await git(input.repo, ["worktree", "add", "--quiet", path, branch]);
@@ -58,6 +63,52 @@ export async function prepareWorktree(input: {
     }
   });
   return { path, repo: input.repo, branch, ...pick(base), created: true };
+}
+
+/** Whether `path` is inside `dir` (aq touches only worktrees under its worktree directory). */
+export function isInside(dir: string, path: string): boolean {
+  const rel = relative(resolve(dir), resolve(path));
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+}
+
+/** The worktree's own git directory (`.git/worktrees/<name>`), from its `.git` file; no process. */
+function adminDirOf(path: string): string | undefined {
+  try {
+    const text = readFileSync(join(path, ".git"), "utf8");
+    const match = /^gitdir: (.+)$/m.exec(text);
+    return match ? resolve(path, match[1]!.trim()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A worktree is reused only when its checkout finished (git writes the index last, after every
+ * file) and its HEAD is there; a lock a killed git left in it is removed (one of a git that still runs
+ * there, a person's, is never removed: the job then fails and is retried later).
+ */
+async function reusable(path: string): Promise<boolean> {
+  const admin = adminDirOf(path);
+  if (!admin || !existsSync(join(admin, "index")) || !existsSync(join(admin, "HEAD"))) return false;
+  const lock = join(admin, "index.lock");
+  if (existsSync(lock)) {
+    if (gitRunsIn([path, admin])) throw new AqError("AQ_FAILED", `a git command is running in ${path} (its index is locked); the job waits for its next attempt`);
+    await unlink(lock).catch(() => {});
+  }
+  return true;
+}
+
+/** Removes what a killed `git worktree add` left: the directory and its record (even a locked one). */
+async function discardHalfMade(repo: string, path: string): Promise<void> {
+  const admin = adminDirOf(path);
+  await rm(path, { recursive: true, force: true });
+  const common = resolve(repo, (await git(repo, ["rev-parse", "--git-common-dir"])).stdout.trim());
+  const records = admin ? [admin] : [];
+  for (const name of await readdir(join(common, "worktrees")).catch(() => [] as string[])) {
+    const gitdir = await readFile(join(common, "worktrees", name, "gitdir"), "utf8").catch(() => "");
+    if (gitdir && resolve(gitdir.trim()) === join(path, ".git")) records.push(join(common, "worktrees", name));
+  }
+  for (const record of records) if (record.startsWith(join(common, "worktrees"))) await rm(record, { recursive: true, force: true });
 }
 
 /**

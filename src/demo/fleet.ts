@@ -239,7 +239,7 @@ function enginesOf(factory: Factory): number[] {
   for (const id of safeList(building)) {
     try {
       const meta = JSON.parse(readFileSync(join(building, id, "meta.json"), "utf8")) as { engine?: { pgid: number } };
-      if (meta.engine) pgids.push(meta.engine.pgid);
+      if (meta.engine?.pgid !== undefined) pgids.push(meta.engine.pgid);
     } catch {
       // a job mid-write
     }

@@ -24,6 +24,7 @@ export default defineCommand({
     const spec = parseJob(text, source);
     const id = args.id ? checkJobId(args.id) : newJobId(args.file === "-" ? undefined : basename(args.file));
     const aq = await openAq(args, "add");
+    // Of racing adds of one id exactly one succeeds; the others see a duplicate id (bad input, exit 2).
     const record = await aq.store.create({ id, text, spec, origin: { kind: "local" } }, { by: aq.by }).catch((error) => {
       if (error instanceof AqError && error.code === "AQ_CONFLICT") throw new AqError("AQ_BAD_USAGE", error.message);
       throw error;

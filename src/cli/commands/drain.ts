@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DURATION_HINT, formatDuration, parseDuration } from "../../core/duration.ts";
 import { AqError } from "../../core/errors.ts";
-import { isAlive } from "../../core/process-ref.ts";
+import { isAlive, isProvablySame } from "../../core/process-ref.ts";
 import { liveRunners } from "../../core/status.ts";
 import { commonArgs, openAq, print } from "../_shared.ts";
 
@@ -25,6 +25,11 @@ export default defineCommand({
       return 0;
     }
     for (const runner of runners) {
+      // Only a process that is provably the runner that wrote the record (its start time matches) is signalled.
+      if (!isProvablySame(runner)) {
+        print(`not signalling pid ${runner.pid}: its record has no start time that matches the running process`);
+        continue;
+      }
       try {
         process.kill(runner.pid, "SIGTERM");
         print(`draining runner pid ${runner.pid} (${runner.mode})`);

@@ -49,9 +49,11 @@ export default defineCommand({
       if (args.json) printJson(summary);
       else {
         const entries = Object.entries(summary.outcomes);
-        if (entries.length === 0) aq.logger.info("nothing to run");
+        if (entries.length === 0 && summary.problems.length === 0) aq.logger.info("nothing to run");
         for (const [id, stage] of entries) print(`${id}\t${stage}`);
       }
+      const [first, ...more] = summary.problems;
+      if (first) throw new AqError("AQ_FAILED", `aq run could not work through the queue: ${first}${more.length ? ` (and ${more.length} more)` : ""}`);
     } finally {
       clearInterval(progress);
       process.off("SIGINT", onSignal);
