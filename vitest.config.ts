@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // The real agent CLIs run in `npm run test:engines` (vitest.engines.config.ts).
-    exclude: ["test/engines/**", "node_modules/**"],
+    // Crash points and chaos run in `npm run test:crash` (vitest.crash.config.ts).
+    exclude: ["test/engines/**", "test/crash/**", "node_modules/**"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,
