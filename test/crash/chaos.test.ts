@@ -56,7 +56,11 @@ describe("crash safety: chaos", () => {
 
     const drained = await w.run(["run", "--drain", "--concurrency", "2"]);
     expect(drained.code, drained.stderr).toBe(0);
-    expectConverged(w, Object.fromEntries(ids.map((id) => [id, "review"])));
+    try {
+      expectConverged(w, Object.fromEntries(ids.map((id) => [id, "review"])));
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- the last drain said:\n${drained.stderr}\nin ${w.root}`);
+    }
     for (const id of ids) expectBackoffKept(w.meta(id));
   });
 });
