@@ -96,6 +96,17 @@ export class GitQueue {
     }
   }
 
+  /** Makes the commits that could not be made so far (a runner that stops leaves none behind it can make). */
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    try {
+      await withLock(this.options.lockPath, () => this.commitNow("aq: catch-up (transitions that could not be committed when they happened)"), "git-queue");
+      this.pending.clear();
+    } catch (error) {
+      this.options.warn?.(`git-queue: catch-up on ${this.options.ref} failed: ${oneLine(error)}; the next runner makes it`);
+    }
+  }
+
   /** Records every job on disk as it is now (a runner's start: transitions a crash left uncommitted). */
   async catchUp(): Promise<void> {
     try {

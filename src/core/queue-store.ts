@@ -367,6 +367,11 @@ export class QueueStore {
     await (await this.gitQueue())?.catchUp();
   }
 
+  /** Commits what the audit log still lacks of this process's transitions (a runner's end). */
+  async flushAudit(): Promise<void> {
+    if (this.detected) await (await this.detected)?.flush();
+  }
+
   /**
    * Takes in what a person or a crash left in queued/: `.md` files dropped there (the stem
    * becomes the id) and job directories without a readable meta.json or with a name that is not

@@ -165,6 +165,7 @@ export class Runner {
       await hooks.runnerStop.promise(this.context(slots));
     } finally {
       watcher?.close();
+      await store.flushAudit();
       await this.unregister();
     }
     return { outcomes: { ...this.outcomes }, recovered, problems };
