@@ -86,11 +86,13 @@ export class GitQueue {
 
   /** Commits the job's files (in whichever stage they are now) on the audit ref; never throws. */
   async commitJob(id: string, message: string): Promise<void> {
-    this.pending.add(id);
+    // This job's files, and those of transitions whose commit failed before (caught up now).
+    const ids = [id, ...this.pending];
     try {
-      await withLock(this.options.lockPath, () => this.commitNow(message), "git-queue");
-      this.pending.clear();
+      await withLock(this.options.lockPath, () => this.commitNow(message, { ids }), "git-queue");
+      for (const done of ids) this.pending.delete(done);
     } catch (error) {
+      this.pending.add(id);
       if (!this.warned) this.options.warn?.(`git-queue: could not commit "${message}" on ${this.options.ref}: ${oneLine(error)}; the queue goes on and the next commit catches up`);
       this.warned = true;
     }
@@ -99,9 +101,10 @@ export class GitQueue {
   /** Makes the commits that could not be made so far (a runner that stops leaves none behind it can make). */
   async flush(): Promise<void> {
     if (this.pending.size === 0) return;
+    const ids = [...this.pending];
     try {
-      await withLock(this.options.lockPath, () => this.commitNow("aq: catch-up (transitions that could not be committed when they happened)"), "git-queue");
-      this.pending.clear();
+      await withLock(this.options.lockPath, () => this.commitNow("aq: catch-up (transitions that could not be committed when they happened)", { ids }), "git-queue");
+      for (const done of ids) this.pending.delete(done);
     } catch (error) {
       this.options.warn?.(`git-queue: catch-up on ${this.options.ref} failed: ${oneLine(error)}; the next runner makes it`);
     }
@@ -110,15 +113,16 @@ export class GitQueue {
   /** Records every job on disk as it is now (a runner's start: transitions a crash left uncommitted). */
   async catchUp(): Promise<void> {
     try {
-      await withLock(this.options.lockPath, () => this.commitNow("aq: catch-up (the queue as it is on disk)", { all: true }), "git-queue");
-      this.pending.clear();
+      const ids = [...this.pending];
+      await withLock(this.options.lockPath, () => this.commitNow("aq: catch-up (the queue as it is on disk)", { all: true, ids }), "git-queue");
+      for (const done of ids) this.pending.delete(done);
     } catch (error) {
       if (!this.warned) this.options.warn?.(`git-queue: catch-up on ${this.options.ref} failed: ${oneLine(error)}`);
       this.warned = true;
     }
   }
 
-  private async commitNow(message: string, options: { all?: boolean } = {}): Promise<void> {
+  private async commitNow(message: string, options: { all?: boolean; ids?: readonly string[] } = {}): Promise<void> {
     await this.clearStaleLock(`${this.index}.lock`);
     for (let attempt = 0; ; attempt++) {
       const parent = (attempt === 0 ? this.readRef() : undefined) ?? (await gitMaybe(this.top, ["rev-parse", "--verify", "-q", this.options.ref]));
@@ -131,7 +135,7 @@ export class GitQueue {
       } else if (base?.commit !== parent || !existsSync(this.index)) {
         await git(this.top, ["read-tree", parent], { env: this.env });
       }
-      await this.stage(all);
+      await this.stage(all, options.ids ?? []);
       crashPoint("git:index-updated");
       const tree = (await git(this.top, ["write-tree"], { env: this.env })).stdout.trim();
       crashPoint("git:tree-written");
@@ -155,8 +159,8 @@ export class GitQueue {
   }
 
   /** The private index takes the job's files as they are on disk now (gone from other stages). */
-  private async stage(all: boolean): Promise<void> {
-    const paths = all ? await this.allPaths() : [...this.pending].flatMap((id) => STAGE_NAMES.flatMap((stage) => AUDITED.map((file) => `${this.rel}${stage}/${id}/${file}`)));
+  private async stage(all: boolean, ids: readonly string[]): Promise<void> {
+    const paths = all ? await this.allPaths() : [...new Set(ids)].flatMap((id) => STAGE_NAMES.flatMap((stage) => AUDITED.map((file) => `${this.rel}${stage}/${id}/${file}`)));
     if (paths.length === 0) return;
     await gitStdin(this.top, ["update-index", "--add", "--remove", "-z", "--stdin"], paths.join("\0"), this.env);
   }
