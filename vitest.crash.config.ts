@@ -8,10 +8,11 @@ export default defineConfig({
   test: {
     include: ["test/crash/**/*.test.ts"],
     pool: "forks",
-    testTimeout: 180_000,
+    testTimeout: 300_000,
     hookTimeout: 60_000,
+    // Each case is mostly waiting on real processes: two files side by side, two cases of a file at once.
     maxWorkers: 2,
-    maxConcurrency: 3,
+    maxConcurrency: 2,
     reporters: ["default"],
   },
 });

@@ -24,12 +24,12 @@ describe("crash safety: kill -9 at each crash point, then a new runner", () => {
   });
 
   describe.concurrent.each(scenarios)("at $point (hit $nth, during aq $phase)", ({ point, nth, phase }) => {
-    it("converges: the job in one stage, retried with its backoff, never run twice at once, git fsck clean, the next job runs", { timeout: 180_000 }, async () => {
+    it("converges: the job in one stage, retried with its backoff, never run twice at once, git fsck clean, the next job runs", { timeout: 300_000 }, async () => {
       const w = crashWorld();
       const crash = { AQ_CRASH_POINT: `${point}:${nth}` };
       // At a spawn point the first attempt's engine outlives its runner: the next runner must end it first.
       const spawnPoint = point.startsWith("spawn:started") || point === "spawn:pgid-recorded";
-      const file = writeJob(join(w.root, "jobs"), "crash.md", { cwd: JSON.stringify(w.repo), maxAttempts: 6 }, flakyScript(w.flags, spawnPoint ? 4 : 0.6));
+      const file = writeJob(join(w.root, "jobs"), "crash.md", { cwd: JSON.stringify(w.repo), maxAttempts: 6 }, flakyScript(w.flags, spawnPoint ? 12 : 0.6));
       if (phase === "add") {
         const added = await w.run(["add", file, "--id", "crash"], crash);
         expect(added.signal, added.stderr).toBe("SIGKILL");

@@ -37,7 +37,7 @@ export function crashWorld(config: Record<string, unknown> = {}): CrashWorld {
   const w = gitWorld({ queueInGit: true, config: { retry: { backoff: "400ms", maxBackoff: "400ms" }, killGrace: "200ms", ...config } });
   const flags = join(w.root, "jobs");
   const initial = git(w.home, "rev-parse", "HEAD");
-  return { ...w, flags, initial, run: (args, env = {}) => aq(args, { cwd: w.home, env, timeoutMs: 45_000 }) };
+  return { ...w, flags, initial, run: (args, env = {}) => aq(args, { cwd: w.home, env, timeoutMs: 150_000 }) };
 }
 
 /** Ids per stage directory, as the disk has them. */
