@@ -283,6 +283,8 @@ export class QueueStore {
       };
       if (REASON_STAGES.has(to) && options.reason) after.reason = options.reason;
       else delete after.reason;
+      // Whoever moves a job out of failed/ (a person's retry, the requeue itself) takes its pending next step with it.
+      if (from === "failed") delete after.requeue;
       if (options.patch) after = options.patch(after);
       await writeMeta(join(fromDir, NEXT_META_FILE), after);
       crashPoint("move:next-meta-written");
