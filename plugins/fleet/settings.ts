@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import * as v from "valibot";
+import { readLocalToken } from "../../src/contract/local-token.ts";
 import { parseDuration } from "../../src/index.ts";
 
 export const PLUGIN_NAME = "fleet";
@@ -44,7 +45,8 @@ export function fleetSettings(env: Readonly<NodeJS.ProcessEnv>, options: FleetOp
   const caps = env.AQ_FLEET_CAPS !== undefined && env.AQ_FLEET_CAPS !== "" ? env.AQ_FLEET_CAPS.split(",").map((cap) => cap.trim()).filter(Boolean) : options.caps;
   return {
     api,
-    token: env.AQ_FLEET_TOKEN || options.token,
+    // A development coordinator on loopback leaves its token for this user's factories.
+    token: env.AQ_FLEET_TOKEN || options.token || readLocalToken(api, env),
     productId: env.AQ_PRODUCT_ID || options.productId,
     factoryId: env.AQ_FACTORY_ID || options.factoryId || `${hostname()}-${randomBytes(3).toString("hex")}`,
     renewMs: renewSec * 1000,
