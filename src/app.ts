@@ -1,5 +1,5 @@
 import { loadConfig, type ResolvedConfig } from "./config/load.ts";
-import { engineTable, type EngineDef } from "./core/engines.ts";
+import { engineTable, type EngineDef, withholdEnv } from "./core/engines.ts";
 import { type RunnerHooks, createRunnerHooks } from "./core/hooks.ts";
 import { Lifecycle } from "./core/lifecycle.ts";
 import { withLock } from "./core/locks.ts";
@@ -47,6 +47,7 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
   const config = await loadConfig({ ...(options.cwd ? { cwd: options.cwd } : {}), file: options.configFile, env });
   const choices = options.plugins === false ? [] : choosePlugins(config.plugins, env, config.file);
   const loaded = await importPlugins(choices, config);
+  for (const { plugin } of loaded) if (Array.isArray(plugin.secretEnv)) withholdEnv(plugin.secretEnv.filter((name) => typeof name === "string"));
   const hooks = createRunnerHooks((error) => logger.withTag(error.plugin).error(error.message));
   // Opened on first use, so that `aq typo` creates no queue; every command that works opens it.
   let opening: Promise<{ store: QueueStore; lifecycle: Lifecycle }> | undefined;
@@ -93,6 +94,7 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
       if (commands.has(command)) throw new Error(`command "${command}" is already registered by ${commands.get(command)!.plugin}`);
       commands.set(command, { ...definition, plugin: name });
     },
+    withholdEnv: (...names) => withholdEnv(names),
     extendStatus: (extend) => hooks.status.tapPromise(name, async (status) => extend(status)),
   });
   await applyPlugins(loaded, makeApi, config.file);
