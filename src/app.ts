@@ -1,4 +1,5 @@
 import { loadConfig, type ResolvedConfig } from "./config/load.ts";
+import { AqError, joinedLines } from "./core/errors.ts";
 import { engineTable, type EngineDef, withholdEnv } from "./core/engines.ts";
 import { type RunnerHooks, createRunnerHooks } from "./core/hooks.ts";
 import { Lifecycle } from "./core/lifecycle.ts";
@@ -44,7 +45,7 @@ export async function createAq(options: CreateAqOptions = {}): Promise<Aq> {
 export async function prepareAq(options: CreateAqOptions = {}): Promise<PreparedAq> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger();
-  const config = await loadConfig({ ...(options.cwd ? { cwd: options.cwd } : {}), file: options.configFile, env });
+  const config = await loadConfig({ ...(options.cwd ? { cwd: options.cwd } : {}), file: options.configFile, env }).catch(unreadableConfig);
   const choices = options.plugins === false ? [] : choosePlugins(config.plugins, env, config.file);
   const loaded = await importPlugins(choices, config);
   for (const { plugin } of loaded) if (Array.isArray(plugin.secretEnv)) withholdEnv(plugin.secretEnv.filter((name) => typeof name === "string"));
@@ -110,3 +111,12 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
   };
 }
 
+
+/**
+ * A config that throws while it is read (a getter, a package.json in the working directory that is
+ * not JSON) is bad input like any other: one line, exit 2, not an internal error.
+ */
+function unreadableConfig(error: unknown): never {
+  if (error instanceof AqError) throw error;
+  throw new AqError("AQ_BAD_CONFIG", `the config cannot be read: ${joinedLines(error)}`);
+}
