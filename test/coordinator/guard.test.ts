@@ -1,4 +1,4 @@
-import { statSync, readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +84,27 @@ describe("the coordinator's request guard", () => {
 
   describe("aq coordinator and a local factory (CLI)", () => {
     beforeAll(() => requireBuild());
+
+    it("a factory ignores a token file that others could have written or that is a link", async () => {
+      const coord = await coordinator({ token: "local-token-3e9a" });
+      const state = tempDir("aq-token-state-");
+      mkdirSync(join(state, "aq"), { mode: 0o700 });
+      const file = join(state, "aq", `coordinator-${portOf(coord.url)}.token`);
+      const project = tempDir("aq-token-project-");
+      writeTestConfig(project, { plugins: [["tracker-echo", false]] });
+      const status = () => aq(["fleet-status"], { cwd: project, env: { AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FACTORY_ID: "factory-t", XDG_STATE_HOME: state } });
+
+      writeFileSync(file, "local-token-3e9a\n", { mode: 0o600 });
+      expect((await status()).code).toBe(0);
+      chmodSync(file, 0o644);
+      expect((await status()).stdout).toMatch(/401/);
+      const real = join(state, "elsewhere.token");
+      writeFileSync(real, "local-token-3e9a\n", { mode: 0o600 });
+      chmodSync(file, 0o600);
+      rmSync(file);
+      symlinkSync(real, file);
+      expect((await status()).stdout).toMatch(/401/);
+    });
 
     it("writes its generated token to a 0600 file named on stderr, which a loopback factory reads when AQ_FLEET_TOKEN is unset", async () => {
       const dir = tempDir("aq-coord-token-");
