@@ -153,8 +153,9 @@ async function readHeadText(path: string, max: number): Promise<string> {
   const handle = await openJobFile(path);
   if (!handle) return "";
   try {
-    const buffer = Buffer.alloc(max);
-    const { bytesRead } = await handle.read(buffer, 0, max, 0);
+    const length = Math.min(max, (await handle.stat()).size);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, 0);
     return buffer.subarray(0, bytesRead).toString("utf8");
   } finally {
     await handle.close();
