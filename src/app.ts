@@ -111,7 +111,6 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
   };
 }
 
-
 /**
  * A config that throws while it is read (a getter, a package.json in the working directory that is
  * not JSON) is bad input like any other: one line, exit 2, not an internal error.
