@@ -1,5 +1,6 @@
 import { loadConfig, type ResolvedConfig } from "./config/load.ts";
-import { engineTable, type EngineDef } from "./core/engines.ts";
+import { AqError, joinedLines } from "./core/errors.ts";
+import { engineTable, type EngineDef, withholdEnv } from "./core/engines.ts";
 import { type RunnerHooks, createRunnerHooks } from "./core/hooks.ts";
 import { Lifecycle } from "./core/lifecycle.ts";
 import { withLock } from "./core/locks.ts";
@@ -44,9 +45,10 @@ export async function createAq(options: CreateAqOptions = {}): Promise<Aq> {
 export async function prepareAq(options: CreateAqOptions = {}): Promise<PreparedAq> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger();
-  const config = await loadConfig({ ...(options.cwd ? { cwd: options.cwd } : {}), file: options.configFile, env });
+  const config = await loadConfig({ ...(options.cwd ? { cwd: options.cwd } : {}), file: options.configFile, env }).catch(unreadableConfig);
   const choices = options.plugins === false ? [] : choosePlugins(config.plugins, env, config.file);
   const loaded = await importPlugins(choices, config);
+  for (const { plugin } of loaded) if (Array.isArray(plugin.secretEnv)) withholdEnv(plugin.secretEnv.filter((name) => typeof name === "string"));
   const hooks = createRunnerHooks((error) => logger.withTag(error.plugin).error(error.message));
   // Opened on first use, so that `aq typo` creates no queue; every command that works opens it.
   let opening: Promise<{ store: QueueStore; lifecycle: Lifecycle }> | undefined;
@@ -93,6 +95,7 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
       if (commands.has(command)) throw new Error(`command "${command}" is already registered by ${commands.get(command)!.plugin}`);
       commands.set(command, { ...definition, plugin: name });
     },
+    withholdEnv: (...names) => withholdEnv(names),
     extendStatus: (extend) => hooks.status.tapPromise(name, async (status) => extend(status)),
   });
   await applyPlugins(loaded, makeApi, config.file);
@@ -108,3 +111,11 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
   };
 }
 
+/**
+ * A config that throws while it is read (a getter, a package.json in the working directory that is
+ * not JSON) is bad input like any other: one line, exit 2, not an internal error.
+ */
+function unreadableConfig(error: unknown): never {
+  if (error instanceof AqError) throw error;
+  throw new AqError("AQ_BAD_CONFIG", `the config cannot be read: ${joinedLines(error)}`);
+}

@@ -5,6 +5,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 import { BIN, env, type Figure, median, NODE, percentile, ROOT, tempDir } from "../lib.ts";
 
+/** The coordinator always asks for a bearer token: the simulation gives it one. */
+const SIM_TOKEN = "bench-sim-token";
+
 interface Totals {
   latencies: Map<string, number[]>;
   errors: number;
@@ -15,7 +18,7 @@ interface Totals {
 async function call(agent: Agent, api: string, totals: Totals, endpoint: string, method: "POST" | "PATCH", path: string, body: unknown): Promise<{ status: number; json: unknown }> {
   const started = performance.now();
   try {
-    const response = await request(`${api}${path}`, { method, dispatcher: agent, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const response = await request(`${api}${path}`, { method, dispatcher: agent, headers: { "content-type": "application/json", authorization: `Bearer ${SIM_TOKEN}` }, body: JSON.stringify(body) });
     const text = await response.body.text();
     const list = totals.latencies.get(endpoint) ?? [];
     list.push(performance.now() - started);
@@ -64,7 +67,7 @@ export async function coordinatorSim(factories: number, seconds: number, jobs: n
   const seed = new CoordinatorStore(db, { leaseMs: 60_000 });
   for (let i = 0; i < jobs; i++) seed.enqueue({ id: `sim-${i}`, bodyMd: "true" });
   seed.close();
-  const server = spawn(NODE, [BIN, "coordinator", "--port", "0", "--db", db, "--lease", "1m"], { env: env(), stdio: ["ignore", "pipe", "ignore"] });
+  const server = spawn(NODE, [BIN, "coordinator", "--port", "0", "--db", db, "--lease", "1m"], { env: env({ AQ_COORDINATOR_TOKEN: SIM_TOKEN }), stdio: ["ignore", "pipe", "ignore"] });
   const api = await new Promise<string>((done) => server.stdout!.once("data", (chunk: Buffer) => done(chunk.toString().trim().split("\n")[0]!)));
   const agent = new Agent({ connections: 128, keepAliveTimeout: 30_000, pipelining: 1 });
   const totals: Totals = { latencies: new Map(), errors: 0, holders: new Map() };

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BIN, env, type Figure, median, NODE, percentile, ROOT, tempDir, writeConfig } from "../lib.ts";
 
-type Coordinator = { api: string; store: { enqueue(input: object): unknown; jobs(): Array<{ stage: string }>; events(): Array<{ jobId: string; type: string; stage: string | null; at: string }> }; stats(): Record<string, number>; close(): Promise<void> };
+type Coordinator = { api: string; token: string; store: { enqueue(input: object): unknown; jobs(): Array<{ stage: string }>; events(): Array<{ jobId: string; type: string; stage: string | null; at: string }> }; stats(): Record<string, number>; close(): Promise<void> };
 
 async function coordinator(db: string): Promise<Coordinator> {
   const { startCoordinator } = await import(join(ROOT, "dist/src/coordinator/server.js"));
@@ -19,7 +19,7 @@ export async function fleet(count: number): Promise<Figure[]> {
     const home = join(dir, name);
     execFileSync("mkdir", ["-p", home]);
     writeConfig(home, { defaults: { engine: "shell" }, pollInterval: "20ms", concurrency: 2 });
-    return spawn(NODE, [BIN, "run"], { cwd: home, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FACTORY_ID: name, AQ_FLEET_LEASE_RENEW_SEC: "30" }), stdio: "ignore" });
+    return spawn(NODE, [BIN, "run"], { cwd: home, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FLEET_TOKEN: coord.token, AQ_FACTORY_ID: name, AQ_FLEET_LEASE_RENEW_SEC: "30" }), stdio: "ignore" });
   });
   const started = performance.now();
   while (coord.store.jobs().some((job) => job.stage !== "review")) await sleep(50);
@@ -56,7 +56,7 @@ export async function idle(seconds: number): Promise<Figure[]> {
   const dir = tempDir("aq-bench-idle-");
   const coord = await coordinator(":memory:");
   writeConfig(dir, { defaults: { engine: "shell" } });
-  const child = spawn(NODE, [BIN, "run"], { cwd: dir, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FACTORY_ID: "idle" }), stdio: "ignore" });
+  const child = spawn(NODE, [BIN, "run"], { cwd: dir, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FLEET_TOKEN: coord.token, AQ_FACTORY_ID: "idle" }), stdio: "ignore" });
   await sleep(2_000);
   const before = cpuOf(child.pid!);
   const rss: number[] = [];

@@ -18,6 +18,7 @@ import { fleetSettings, OptionsSchema, PLUGIN_NAME } from "./settings.ts";
  */
 export default definePlugin({
   name: PLUGIN_NAME,
+  secretEnv: ["AQ_FLEET_TOKEN"],
   options: OptionsSchema,
   apply(aq, options) {
     const settings = fleetSettings(aq.env, options);

@@ -16,6 +16,7 @@ export function echoLine(event: StageEvent): string {
  */
 export default definePlugin({
   name: PLUGIN_NAME,
+  secretEnv: ["AQ_TRACKER_TOKEN"],
   options: OptionsSchema,
   apply(aq, options) {
     const settings = trackerSettings(aq.env, options);

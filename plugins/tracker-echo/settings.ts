@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { parseDuration } from "../../src/index.ts";
+import { hasCredentials, withoutCredentials } from "../../src/core/redact.ts";
 
 export const PLUGIN_NAME = "tracker-echo";
 
@@ -29,7 +30,8 @@ export interface TrackerSettings {
 /** Env wins over config, as everywhere in aq. */
 export function trackerSettings(env: Readonly<NodeJS.ProcessEnv>, options: TrackerOptions): TrackerSettings {
   const api = env.AQ_TRACKER_API || options.api;
-  if (api !== undefined && !v.is(v.pipe(v.string(), v.url()), api)) throw new Error(`AQ_TRACKER_API is not a URL: ${JSON.stringify(api)}`);
+  if (api !== undefined && !v.is(v.pipe(v.string(), v.url()), api)) throw new Error(`AQ_TRACKER_API is not a URL: ${withoutCredentials(JSON.stringify(api))}`);
+  if (api !== undefined && hasCredentials(api)) throw new Error(`AQ_TRACKER_API must not carry a user or password (${withoutCredentials(api)}): the token goes in AQ_TRACKER_TOKEN`);
   return {
     api,
     token: env.AQ_TRACKER_TOKEN || options.token,

@@ -1,10 +1,10 @@
 import * as v from "valibot";
 import { OUTPUT_FORMATS } from "../core/agent-output/formats.ts";
-import { DURATION_HINT, parseDuration } from "../core/duration.ts";
+import { DURATION_HINT, durationProblem, parseDuration } from "../core/duration.ts";
 
 const duration = v.pipe(
   v.string(`must be ${DURATION_HINT}`),
-  v.check((value) => parseDuration(value) !== undefined, (issue) => `${JSON.stringify(issue.input)} is not ${DURATION_HINT}`),
+  v.check((value) => parseDuration(value) !== undefined, (issue) => durationProblem(issue.input)!),
 );
 
 const positiveInt = (what: string) => v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));

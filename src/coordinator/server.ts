@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import * as v from "valibot";
 import { ClaimRequest, HeartbeatRequest, LeaseRequest, ReportRequest } from "../contract/fleet.ts";
 import { AqError } from "../core/errors.ts";
 import { closeServer, HttpProblem, isLoopback, listen, readJson, send } from "../core/http-server.ts";
 import { formatIssues } from "../core/validation.ts";
+import { guardRequest, type CoordinatorGuard } from "./guard.ts";
 import { CoordinatorStore, type CoordinatorJob, type Outcome } from "./store.ts";
 
 export interface CoordinatorOptions {
@@ -13,7 +14,7 @@ export interface CoordinatorOptions {
   /** SQLite file, or ":memory:". */
   readonly db: string;
   readonly leaseMs: number;
-  /** Required when binding beyond loopback; checked as a bearer token when set. */
+  /** The bearer token every request must carry; required beyond loopback, generated at start on loopback when unset. */
   readonly token?: string | undefined;
 }
 
@@ -21,6 +22,8 @@ export interface RunningCoordinator {
   readonly url: string;
   readonly api: string;
   readonly store: CoordinatorStore;
+  /** The bearer token it asks of every request (the configured one, or the one it generated). */
+  readonly token: string;
   /** Requests served so far, by method and route. */
   stats(): Record<string, number>;
   close(): Promise<void>;
@@ -44,12 +47,13 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   if (!isLoopback(options.host) && !options.token) {
     throw new AqError("AQ_BAD_USAGE", `aq coordinator: binding to ${options.host} (beyond loopback) needs a token: set AQ_COORDINATOR_TOKEN`);
   }
+  const guard: CoordinatorGuard = { loopback: isLoopback(options.host), token: options.token || randomBytes(32).toString("base64url") };
   const store = new CoordinatorStore(options.db, { leaseMs: options.leaseMs });
   const stats = new Map<string, number>();
   const server = createServer((request, response) => {
     const route = `${request.method} ${(request.url ?? "/").split("?")[0]!.replace(/\/fleet\/jobs\/[^/]+/, "/fleet/jobs/:id")}`;
     stats.set(route, (stats.get(route) ?? 0) + 1);
-    handle(store, options, request, response, stats).catch((error: unknown) => {
+    handle(store, guard, request, response, stats).catch((error: unknown) => {
       const status = error instanceof HttpProblem ? error.status : 500;
       send(response, status, { error: error instanceof Error ? error.message : String(error) });
     });
@@ -60,13 +64,14 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     url,
     api: `${url}/api`,
     store,
+    token: guard.token,
     stats: () => Object.fromEntries(stats),
     close: () => closeServer(server).then(() => store.close()),
   };
 }
 
-async function handle(store: CoordinatorStore, options: CoordinatorOptions, request: IncomingMessage, response: ServerResponse, stats: Map<string, number>): Promise<void> {
-  if (options.token && !authorized(request.headers.authorization, options.token)) throw new HttpProblem(401, "missing or wrong bearer token");
+async function handle(store: CoordinatorStore, guard: CoordinatorGuard, request: IncomingMessage, response: ServerResponse, stats: Map<string, number>): Promise<void> {
+  guardRequest(request, guard);
   const url = new URL(request.url ?? "/", "http://coordinator");
   const path = url.pathname.replace(/\/+$/, "");
   const method = request.method ?? "GET";
@@ -97,7 +102,7 @@ async function handle(store: CoordinatorStore, options: CoordinatorOptions, requ
 
   const match = /^\/api\/fleet\/jobs\/([^/]+)(\/runs|\/events|\/lease\/renew|\/lease\/release)?$/.exec(path);
   if (!match) throw new HttpProblem(404, `no route ${route}`);
-  const id = decodeURIComponent(match[1]!);
+  const id = decodePathPart(match[1]!);
   const tail = match[2] ?? "";
   if (method === "GET") {
     const job = store.job(id);
@@ -132,8 +137,11 @@ function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutp
   return result.output;
 }
 
-function authorized(header: string | undefined, token: string): boolean {
-  const expected = Buffer.from(`Bearer ${token}`);
-  const given = Buffer.from(header ?? "");
-  return given.length === expected.length && timingSafeEqual(given, expected);
+/** A malformed escape in the path (`%E0%A4%A`) is the client's mistake: 400, not 500. */
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpProblem(400, "bad job id in the path: not a valid percent-encoding");
+  }
 }

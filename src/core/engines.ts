@@ -78,11 +78,30 @@ export function invocation(engine: EngineDef, prompt: string, options: { yolo: b
   return { file, args, stdin: engine.prompt === "stdin" ? prompt : undefined, env: { ...engine.env, ...(options.yolo ? engine.yoloEnv : {}) } };
 }
 
-/** Secrets of aq's own that an engine never sees. */
-export const WITHHELD_ENV = ["AQ_FLEET_TOKEN", "AQ_TRACKER_TOKEN", "AQ_DASHBOARD_TOKEN"];
+/** Secrets of aq's own that an engine never sees (the coordinator's, the dashboard's). */
+export const WITHHELD_ENV = ["AQ_COORDINATOR_TOKEN", "AQ_DASHBOARD_TOKEN"];
 
+/**
+ * Any `AQ_…_TOKEN`, `_SECRET`, `_PASSWORD` or `_KEY` is withheld too, whether or not the plugin
+ * that reads it is loaded (the fleet's token when the switch is off, an enrollment token): an
+ * agent's own keys (ANTHROPIC_API_KEY …) carry no AQ_ prefix and pass.
+ */
+const SECRET_NAME = /^AQ_\w*(?:TOKEN|SECRET|PASSWORD|KEY)$/i;
+
+/** Names plugins declared secret (`secretEnv`, `aq.withholdEnv`), for every engine of this process. */
+const declared = new Set<string>();
+
+export function withholdEnv(names: Iterable<string>): void {
+  for (const name of names) if (name !== "") declared.add(name);
+}
+
+export function isWithheld(name: string): boolean {
+  return WITHHELD_ENV.includes(name) || SECRET_NAME.test(name) || declared.has(name);
+}
+
+/** The environment of an engine, `worktrees.setup` or a job's test: the base without a secret, plus `extra`. */
 export function engineEnv(base: NodeJS.ProcessEnv, extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  for (const name of WITHHELD_ENV) delete env[name];
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(base)) if (!isWithheld(name)) env[name] = value;
   return { ...env, ...extra };
 }

@@ -1,3 +1,5 @@
+import { withoutCredentials } from "./redact.ts";
+
 /** Error codes a user can see; the CLI maps them to exit codes (2 for bad input, 1 otherwise). */
 export type AqErrorCode =
   | "AQ_BAD_USAGE"
@@ -20,7 +22,8 @@ const BAD_INPUT: ReadonlySet<AqErrorCode> = new Set([
 export class AqError extends Error {
   readonly code: AqErrorCode;
   constructor(code: AqErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // What reaches a person never repeats a URL's user:password.
+    super(withoutCredentials(message), options);
     this.name = "AqError";
     this.code = code;
   }
@@ -55,6 +58,12 @@ export class AqHookError extends Error {
 export function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split("\n", 1)[0]!.trim();
+}
+
+/** Every line of an error's message joined into one (a library's "JSON Error in FILE:\nUnexpected end"). */
+export function joinedLines(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n").map((line) => line.trim()).filter(Boolean).join(" ");
 }
 
 export function isErrno(error: unknown, ...codes: string[]): error is NodeJS.ErrnoException {

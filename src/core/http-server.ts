@@ -40,8 +40,13 @@ export async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/** The request's body as JSON (undefined when empty); over `limit` bytes is a 413. */
+/**
+ * The request's body as JSON (undefined when empty); over `limit` bytes is a 413. A body not
+ * declared `application/json` is a 415 whatever it holds: a web page's no-cors `text/plain` POST is
+ * never parsed.
+ */
 export async function readJson(request: IncomingMessage, limit = 1024 * 1024): Promise<unknown> {
+  const declared = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
@@ -51,6 +56,7 @@ export async function readJson(request: IncomingMessage, limit = 1024 * 1024): P
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") return undefined;
+  if (declared !== "application/json") throw new HttpProblem(415, "a request body must be sent as content-type: application/json");
   try {
     return JSON.parse(text);
   } catch {

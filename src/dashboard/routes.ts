@@ -1,4 +1,3 @@
-import { open } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -6,7 +5,7 @@ import { promote } from "../actions/promote.ts";
 import { block, retry } from "../actions/retry-block.ts";
 import { ship } from "../actions/ship.ts";
 import type { Aq } from "../app.ts";
-import { AqError, type AqErrorCode, isErrno } from "../core/errors.ts";
+import { AqError, type AqErrorCode } from "../core/errors.ts";
 import { HttpProblem, readJson, send } from "../core/http-server.ts";
 import { JOB_ID } from "../core/job-id.ts";
 import { JOB_FILE, LOG_FILE } from "../core/queue-store.ts";
@@ -14,6 +13,7 @@ import { STAGE_NAMES } from "../core/stages.ts";
 import { formatIssues } from "../core/validation.ts";
 import type { EventHub } from "./events.ts";
 import { checkAction, type GuardOptions } from "./guard.ts";
+import { isNotServed, openJobFile } from "./safe-file.ts";
 import type { Snapshot } from "./snapshot.ts";
 
 export interface RouteContext {
@@ -79,9 +79,10 @@ const jobs: Handler = async (ctx, _request, response, { url }) => {
 
 const job: Handler = async (ctx, _request, response, { id }) => {
   const record = await ctx.aq.store.get(id!);
-  const prompt = ctx.guard.loopback ? await readHead(join(record.dir, JOB_FILE), PROMPT_MAX) : undefined;
+  // A job file that is a link is left out of the view (the log route says why), never followed.
+  const prompt = ctx.guard.loopback ? await readHead(join(record.dir, JOB_FILE), PROMPT_MAX).catch(unlessNotServed(undefined)) : undefined;
   const agent = record.meta.agent;
-  const logSize = await sizeOf(join(record.dir, LOG_FILE));
+  const logSize = await sizeOf(join(record.dir, LOG_FILE)).catch(unlessNotServed(0));
   send(response, 200, { id: record.id, stage: record.stage, dir: record.dir, engine: agent?.name ?? record.meta.engine?.name ?? (await ctx.snapshot.engineOf(record)), agent, meta: record.meta, logSize, ...(prompt === undefined ? {} : { prompt }) });
 };
 
@@ -167,13 +168,20 @@ function decode(text: string): string {
 }
 
 async function sizeOf(path: string): Promise<number> {
-  const handle = await open(path, "r").catch(() => undefined);
+  const handle = await openJobFile(path);
   if (!handle) return 0;
   try {
     return (await handle.stat()).size;
   } finally {
     await handle.close();
   }
+}
+
+function unlessNotServed<T>(fallback: T): (error: unknown) => T {
+  return (error) => {
+    if (isNotServed(error)) return fallback;
+    throw error;
+  };
 }
 
 async function readHead(path: string, max: number): Promise<string | undefined> {
@@ -183,13 +191,8 @@ async function readHead(path: string, max: number): Promise<string | undefined> 
 
 /** Bytes `from`… of a log (the last 64 KiB without `from`), at most 256 KiB per answer. */
 async function readLog(path: string, from: number | undefined, max = LOG_CHUNK): Promise<{ from: number; to: number; size: number; text: string }> {
-  let handle;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) return { from: 0, to: 0, size: 0, text: "" };
-    throw error;
-  }
+  const handle = await openJobFile(path);
+  if (!handle) return { from: 0, to: 0, size: 0, text: "" };
   try {
     const size = (await handle.stat()).size;
     const start = from === undefined ? Math.max(0, size - LOG_TAIL) : Math.min(from, size);

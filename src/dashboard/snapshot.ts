@@ -1,9 +1,10 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Aq } from "../app.ts";
 import type { DashboardPanels, StatusJob, StatusReport } from "../core/hooks.ts";
 import type { JobMeta } from "../core/meta.ts";
+import { JOB_LIMITS } from "../core/job-file.ts";
 import { JOB_FILE } from "../core/queue-store.ts";
+import { openJobFile } from "./safe-file.ts";
 import { STAGE_NAMES, type Stage } from "../core/stages.ts";
 import { collectStatus } from "../core/status.ts";
 
@@ -136,7 +137,7 @@ export class Snapshot {
   async engineOf(record: { id: string; dir: string }): Promise<string> {
     const known = this.specEngine.get(record.id);
     if (known) return known;
-    const text = await readFile(join(record.dir, JOB_FILE), "utf8").catch(() => "");
+    const text = await readHeadText(join(record.dir, JOB_FILE), JOB_LIMITS.frontmatterBytes + 8).catch(() => "");
     const frontmatter = /^---\r?\n([\s\S]*?)\r?\n---/.exec(text)?.[1];
     const line = frontmatter === undefined ? undefined : /^engine[ \t]*:(.*)$/m.exec(frontmatter);
     const plain = line && /^[ \t]*([A-Za-z0-9._-]+)[ \t]*(?:#.*)?$/.exec(line[1]!)?.[1];
@@ -144,6 +145,20 @@ export class Snapshot {
     if (this.specEngine.size > 50_000) this.specEngine.clear();
     this.specEngine.set(record.id, engine);
     return engine;
+  }
+}
+
+/** The first bytes of a job file, opened without following a link. */
+async function readHeadText(path: string, max: number): Promise<string> {
+  const handle = await openJobFile(path);
+  if (!handle) return "";
+  try {
+    const length = Math.min(max, (await handle.stat()).size);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, 0);
+    return buffer.subarray(0, bytesRead).toString("utf8");
+  } finally {
+    await handle.close();
   }
 }
 

@@ -22,6 +22,8 @@ interface Factory {
   readonly dir: string;
   readonly queue: string;
   api: string;
+  /** The coordinator's bearer token, given to the factory as AQ_FLEET_TOKEN. */
+  token: string;
   child: ChildProcess | undefined;
   log: string;
 }
@@ -52,14 +54,14 @@ export async function runFleetDemo(options: Options = {}): Promise<number> {
     board = ""; // the live board is drawn afresh below what was said
   };
   let coordinator: RunningCoordinator | undefined;
-  const factories: Factory[] = ["factory-a", "factory-b"].map((name) => ({ name, dir: join(dir, name), queue: join(dir, name, "queue"), api: "", child: undefined, log: "" }));
+  const factories: Factory[] = ["factory-a", "factory-b"].map((name) => ({ name, dir: join(dir, name), queue: join(dir, name, "queue"), api: "", token: "", child: undefined, log: "" }));
   try {
     makeRepository(repo);
     coordinator = await startCoordinator({ port: 0, host: "127.0.0.1", db: join(dir, "coordinator.sqlite"), leaseMs: LEASE_MS });
     say(`coordinator ${coordinator.api} (lease ${formatDuration(LEASE_MS)}), repository ${repo}`);
     for (let n = 1; n <= count; n++) coordinator.store.enqueue({ id: `job-${String(n).padStart(2, "0")}`, title: `note ${n}`, bodyMd: jobBody(repo, n) });
     say(`${count} jobs enqueued; starting ${factories.map((f) => f.name).join(" and ")}`);
-    for (const factory of factories) startFactory(factory, coordinator.api);
+    for (const factory of factories) startFactory(factory, coordinator.api, coordinator.token);
 
     const shipped = new Map<string, string>();
     const fenced: string[] = [];
@@ -78,7 +80,7 @@ export async function runFleetDemo(options: Options = {}): Promise<number> {
           // The dead factory's engine would have reported review under its old epoch: a zombie.
           const answer = await fetch(`${coordinator.api}/fleet/jobs/${killed.job}`, {
             method: "PATCH",
-            headers: { "content-type": "application/json" },
+            headers: { "content-type": "application/json", authorization: `Bearer ${coordinator.token}` },
             body: JSON.stringify({ stage: "review", leaseEpoch: killed.epoch }),
           });
           fenced.push(`${killed.job}: zombie report under epoch ${killed.epoch} answered ${answer.status}`);
@@ -172,13 +174,14 @@ function jobBody(repo: string, n: number): string {
   ].join("\n");
 }
 
-function startFactory(factory: Factory, api: string): void {
+function startFactory(factory: Factory, api: string, token: string): void {
   factory.api = api;
+  factory.token = token;
   mkdirSync(factory.dir, { recursive: true });
   writeFileSync(join(factory.dir, "aq.config.json"), JSON.stringify({ defaults: { engine: "shell" }, pollInterval: "200ms", killGrace: "1s", concurrency: 2 }));
   const child = spawn(process.execPath, [BIN, "run", "--concurrency", "2"], {
     cwd: factory.dir,
-    env: { ...process.env, AQ_FLEET: "1", AQ_FLEET_API: api, AQ_FACTORY_ID: factory.name, AQ_FLEET_LEASE_RENEW_SEC: RENEW_SEC, NO_COLOR: "1" },
+    env: { ...process.env, AQ_FLEET: "1", AQ_FLEET_API: api, AQ_FLEET_TOKEN: token, AQ_FACTORY_ID: factory.name, AQ_FLEET_LEASE_RENEW_SEC: RENEW_SEC, NO_COLOR: "1" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   child.stderr?.on("data", (chunk: Buffer) => (factory.log += chunk.toString()));
@@ -254,7 +257,7 @@ function operatorOf(factory: Factory): Promise<Aq> {
   let aq = operators.get(factory.dir);
   if (!aq) {
     const logger = createLogger({ level: "error" });
-    aq = createAq({ cwd: factory.dir, by: "cli:operator", logger, env: { ...process.env, AQ_FLEET: "1", AQ_FLEET_API: factory.api, AQ_FACTORY_ID: factory.name } });
+    aq = createAq({ cwd: factory.dir, by: "cli:operator", logger, env: { ...process.env, AQ_FLEET: "1", AQ_FLEET_API: factory.api, AQ_FLEET_TOKEN: factory.token, AQ_FACTORY_ID: factory.name } });
     operators.set(factory.dir, aq);
   }
   return aq;

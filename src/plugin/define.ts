@@ -44,6 +44,8 @@ export interface PluginApi {
   /** The engine table (built-ins and config), read-only: what this host can run. */
   readonly engines: Readonly<Record<string, { readonly command: readonly string[] }>>;
   registerCommand(name: string, command: PluginCommand): void;
+  /** Environment variables this plugin holds secrets in: never given to engines, setup or test commands. */
+  withholdEnv(...names: string[]): void;
   extendStatus(extend: (status: StatusReport) => StatusReport | Promise<StatusReport>): void;
 }
 
@@ -51,6 +53,8 @@ export interface AqPlugin<Options = Record<string, unknown>> {
   readonly name: string;
   /** Plugins that must be loaded too; loading fails with one line if one is missing. */
   readonly dependencies?: readonly string[];
+  /** Environment variables that hold this plugin's secrets: withheld from engines, setup and test commands. */
+  readonly secretEnv?: readonly string[];
   /** A valibot schema for the options; checked before apply() runs. */
   readonly options?: v.GenericSchema<unknown, Options>;
   apply(aq: PluginApi, options: Options): void | Promise<void>;

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -208,10 +209,11 @@ describe("development coordinator over HTTP", () => {
 
     it("prints its API URL first, serves the contract, and stops cleanly on SIGTERM", async () => {
       const dir = tempDir("aq-coord-cli-");
-      const child = startAq(["coordinator", "--port", "0", "--db", join(dir, "c.sqlite"), "--lease", "1m"], { cwd: dir, timeoutMs: 20_000 });
+      const child = startAq(["coordinator", "--port", "0", "--db", join(dir, "c.sqlite"), "--lease", "1m"], { cwd: dir, env: { XDG_STATE_HOME: join(dir, "state") }, timeoutMs: 20_000 });
       const api = await waitFor(() => child.output().stdout.split("\n")[0]?.trim().match(/^http:\/\/127\.0\.0\.1:\d+\/api$/)?.[0], 10_000, "the API URL");
-      await enqueue(api, { id: "J1", bodyMd: "echo hi" });
-      expect((await claim(api, "factory-a")).body).toMatchObject({ leaseEpoch: 1 });
+      const token = readFileSync(join(dir, "state", "aq", `coordinator-${portOf(api)}.token`), "utf8").trim();
+      await enqueue(api, { id: "J1", bodyMd: "echo hi" }, token);
+      expect((await claim(api, "factory-a", token)).body).toMatchObject({ leaseEpoch: 1 });
       child.kill("SIGTERM");
       const result = await child.exited;
       expect(result.code).toBe(0);

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { aq, startAq, waitFor, writeTestConfig } from "../helpers/cli.ts";
-import { coordinator, devJob, localId, recordingProxy } from "../helpers/fleet-world.ts";
+import { coordinator, devJob, localId, recordingProxy, TOKEN } from "../helpers/fleet-world.ts";
 import { kindOf } from "../helpers/fleet-mock.ts";
 import { gitRepo } from "../helpers/git.ts";
 import { metaOf, stageOf } from "../helpers/jobs.ts";
@@ -13,7 +13,7 @@ async function factory(options: { leaseMs: number; config?: Record<string, unkno
   const proxy = await recordingProxy(coord.api);
   const dir = tempDir("aq-fleet-drain-");
   writeTestConfig(dir, { plugins: [["tracker-echo", false]], ...options.config });
-  const env = { AQ_FLEET: "1", AQ_FLEET_API: proxy.api, AQ_FACTORY_ID: "factory-a", AQ_FLEET_LEASE_RENEW_SEC: "0.2" };
+  const env = { AQ_FLEET: "1", AQ_FLEET_API: proxy.api, AQ_FLEET_TOKEN: TOKEN, AQ_FACTORY_ID: "factory-a", AQ_FLEET_LEASE_RENEW_SEC: "0.2" };
   return { coord, proxy, dir, env, queue: join(dir, "queue") };
 }
 

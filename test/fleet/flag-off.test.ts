@@ -99,6 +99,7 @@ describe("fleet switch off", () => {
   it.each([
     ["AQ_FLEET=2", { AQ_FLEET: "2" }, /AQ_FLEET must be 0 or 1/],
     ["AQ_FLEET_LEASE_RENEW_SEC=soon", { AQ_FLEET: "1", AQ_FLEET_LEASE_RENEW_SEC: "soon" }, /AQ_FLEET_LEASE_RENEW_SEC/],
+    ["AQ_FLEET_LEASE_RENEW_SEC past Node's longest timer", { AQ_FLEET: "1", AQ_FLEET_LEASE_RENEW_SEC: "3000000" }, /AQ_FLEET_LEASE_RENEW_SEC .*at most 86400/],
     ["AQ_FLEET_API that is not a URL", { AQ_FLEET: "1", AQ_FLEET_API: "localhost 4003/api" }, /AQ_FLEET_API/],
   ])("a bad fleet setting (%s) stops aq run before any work: one line, exit 2, no request", async (_what, extra, problem) => {
     const server = await countingServer();

@@ -67,7 +67,8 @@ export async function fleetAq(dir: string, env: Record<string, string | undefine
 
 /** A development coordinator on loopback for one test (closed when it ends, unless already closed). */
 export async function coordinator(options: { db?: string; leaseMs?: number; token?: string; port?: number } = {}): Promise<RunningCoordinator> {
-  const running = await startCoordinator({ port: options.port ?? 0, host: "127.0.0.1", db: options.db ?? ":memory:", leaseMs: options.leaseMs ?? 60_000, token: options.token });
+  // The coordinator always asks for a token: by default the one fleetAq's factories send.
+  const running = await startCoordinator({ port: options.port ?? 0, host: "127.0.0.1", db: options.db ?? ":memory:", leaseMs: options.leaseMs ?? 60_000, token: options.token ?? TOKEN });
   let closed = false;
   const close = running.close;
   const wrapped: RunningCoordinator = {
@@ -183,8 +184,8 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** JSON from the coordinator's HTTP API (GET), with its status. */
-export async function getJson(url: string, token?: string): Promise<{ status: number; body: any; text: string }> {
+/** JSON from the coordinator's HTTP API (GET), with its status; a bearer token (by default the test coordinator's; null for none). */
+export async function getJson(url: string, token: string | null = TOKEN): Promise<{ status: number; body: any; text: string }> {
   const response = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   const text = await response.text();
   return { status: response.status, body: jsonOf(text), text };
@@ -200,7 +201,7 @@ export function jsonOf(text: string): any {
 }
 
 /** A request with a JSON body to the coordinator's HTTP API. */
-export async function sendJson(method: string, url: string, body: unknown, token?: string): Promise<{ status: number; body: any; text: string }> {
+export async function sendJson(method: string, url: string, body: unknown, token: string | null = TOKEN): Promise<{ status: number; body: any; text: string }> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(url, { method, headers, body: JSON.stringify(body) });
