@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { appendFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { AqError, isErrno, oneLine } from "./errors.ts";
 import { GitQueue } from "./git-queue.ts";
 import { idFromStem } from "./job-id.ts";
@@ -70,7 +70,9 @@ export class QueueStore {
     return (this.detected ??= this.gitMode === false ? Promise.resolve(undefined) : GitQueue.detect(this.root, join(this.root, ".aq", "locks", "git")));
   }
 
-  static async open(root: string, options: { gitQueue?: boolean | "auto" } = {}): Promise<QueueStore> {
+  /** Opens the queue, creating its skeleton; `readOnly` (status, logs) creates nothing and reads what is there. */
+  static async open(root: string, options: { gitQueue?: boolean | "auto"; readOnly?: boolean } = {}): Promise<QueueStore> {
+    if (options.readOnly) return new QueueStore(await realpath(root).catch(() => resolve(root)), options.gitQueue ?? "auto");
     await mkdir(root, { recursive: true });
     const real = await realpath(root);
     await Promise.all([...STAGE_NAMES.map((stage) => mkdir(join(real, stage), { recursive: true })), mkdir(join(real, ".aq", "tmp"), { recursive: true })]);

@@ -29,7 +29,9 @@ export interface QueueReader {
 /** A command a plugin adds to the CLI (`aq fleet-status`). */
 export interface PluginCommand {
   readonly description: string;
-  readonly args?: Record<string, { type: "string" | "boolean" | "positional"; description?: string; required?: boolean; default?: string | boolean }>;
+  readonly args?: Record<string, { type: "string" | "boolean" | "positional"; description?: string; required?: boolean; default?: string | boolean; valueHint?: string }>;
+  /** The command only reads the queue: it then creates nothing on disk (no queue skeleton). */
+  readonly readOnly?: boolean;
   run(args: Record<string, unknown>): Promise<number | void> | number | void;
 }
 

@@ -8,7 +8,7 @@ export default defineCommand({
   meta: {
     name: "coordinator",
     description:
-      "Run the development fleet coordinator (DESIGN §6/§8): leases, epochs, 409 fencing, events and runs in SQLite. " +
+      "Run the development fleet coordinator (docs/design.md, section The coordinator): leases, epochs, 409 fencing, events and runs in SQLite. " +
       "Prints its API URL as the first line; dev-only POST /api/dev/jobs {bodyMd, title?, options?} enqueues a job.",
   },
   args: {
