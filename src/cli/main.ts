@@ -5,7 +5,7 @@ import { AqError, oneLine } from "../core/errors.ts";
 import { checkJobId } from "../core/job-id.ts";
 import type { PluginCommand } from "../plugin/define.ts";
 import { commonArgs } from "./_shared.ts";
-import { didYouMean } from "./_suggest.ts";
+import { didYouMean } from "../core/suggest.ts";
 import { renderCommandUsage, summary, type UsageSource } from "./_usage.ts";
 
 // biome-ignore lint: each command has its own argument types
