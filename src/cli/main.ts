@@ -68,6 +68,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function dispatch(argv: readonly string[]): Promise<number> {
+  // `aq --config FILE CMD ...` is `aq CMD ... --config FILE`.
+  if (argv[0] === "--config" && argv.length > 2) return dispatch([...argv.slice(2), ...argv.slice(0, 2)]);
+  if (argv[0]?.startsWith("--config=") && argv.length > 1) return dispatch([...argv.slice(1), argv[0]]);
   const [first, ...rest] = argv;
   if (first === undefined) {
     process.stdout.write(`${await topUsage()}\n`);
@@ -78,7 +81,7 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (first === "--help" || first === "-h" || first === "help") {
-    const target = rest.find((arg) => !arg.startsWith("-"));
+    const target = rest.find((arg, i) => !arg.startsWith("-") && rest[i - 1] !== "--config");
     if (target === undefined) {
       process.stdout.write(`${await topUsage()}${await pluginListing(rest)}\n`);
       return 0;
