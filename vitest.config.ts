@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // The real agent CLIs run in `npm run test:engines` (vitest.engines.config.ts).
-    exclude: ["test/engines/**", "node_modules/**"],
+    // The real agent CLIs run in `npm run test:engines` (vitest.engines.config.ts), the packed
+    // tarball in `npm run test:package` (vitest.package.config.ts).
+    exclude: ["test/engines/**", "test/package/**", "node_modules/**"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,
