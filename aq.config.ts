@@ -1,4 +1,4 @@
-import { defineConfig } from "aq";
+import { defineConfig } from "agent-queue";
 
 // The project's own example config: a queue beside this file, shell jobs by default.
 export default defineConfig({

@@ -3,9 +3,10 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // The real agent CLIs run in `npm run test:engines` (vitest.engines.config.ts).
-    // Crash points and chaos run in `npm run test:crash` (vitest.crash.config.ts).
-    exclude: ["test/engines/**", "test/crash/**", "node_modules/**"],
+    // The real agent CLIs run in `npm run test:engines` (vitest.engines.config.ts), the packed
+    // tarball in `npm run test:package` (vitest.package.config.ts), crash points and chaos in
+    // `npm run test:crash` (vitest.crash.config.ts).
+    exclude: ["test/engines/**", "test/package/**", "test/crash/**", "node_modules/**"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,

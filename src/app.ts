@@ -34,12 +34,15 @@ export interface CreateAqOptions {
   readonly plugins?: boolean;
 }
 
-/** Config, logger, hooks and plugins, with the queue not yet opened (nothing created on disk). */
-export type PreparedAq = Omit<Aq, "store" | "lifecycle"> & { open(): Promise<{ store: QueueStore; lifecycle: Lifecycle }> };
+/**
+ * Config, logger, hooks and plugins, with the queue not yet opened (nothing created on disk). The
+ * first `open()` decides: `{ readOnly: true }` reads the queue as it is and creates nothing.
+ */
+export type PreparedAq = Omit<Aq, "store" | "lifecycle"> & { open(mode?: { readOnly?: boolean }): Promise<{ store: QueueStore; lifecycle: Lifecycle }> };
 
-export async function createAq(options: CreateAqOptions = {}): Promise<Aq> {
+export async function createAq(options: CreateAqOptions & { readOnly?: boolean } = {}): Promise<Aq> {
   const { open, ...prepared } = await prepareAq(options);
-  return { ...prepared, ...(await open()) };
+  return { ...prepared, ...(await open({ readOnly: options.readOnly ?? false })) };
 }
 
 export async function prepareAq(options: CreateAqOptions = {}): Promise<PreparedAq> {
@@ -52,8 +55,8 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
   const hooks = createRunnerHooks((error) => logger.withTag(error.plugin).error(error.message));
   // Opened on first use, so that `aq typo` creates no queue; every command that works opens it.
   let opening: Promise<{ store: QueueStore; lifecycle: Lifecycle }> | undefined;
-  const open = () =>
-    (opening ??= QueueStore.open(config.queueDir, { gitQueue: config.gitQueue, gitRef: config.gitQueueRef, warn: (line) => logger.warn(line) }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
+  const open = (mode: { readOnly?: boolean } = {}) =>
+    (opening ??= QueueStore.open(config.queueDir, { gitQueue: config.gitQueue, gitRef: config.gitQueueRef, readOnly: mode.readOnly ?? false, warn: (line) => logger.warn(line) }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
   const by = options.by ?? "cli";
   /** Moves a job, wherever it is now, to a resting stage (no-op when it is there already). */
   const park = async (id: string, to: "blocked" | "quarantine", reason: string, actor: string) => {

@@ -12,3 +12,6 @@ export type { MaterializeInput } from "./core/materialize.ts";
 export { formatIssues } from "./core/validation.ts";
 export { parseDuration } from "./core/duration.ts";
 export type { Logger } from "./core/logger.ts";
+export type { OptionsSchema } from "./plugin/define.ts";
+/** valibot, the schema library aq validates with: `import { definePlugin, v } from "agent-queue"` needs no install of its own. */
+export * as v from "valibot";

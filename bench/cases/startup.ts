@@ -8,7 +8,7 @@ export async function startup(runs: number): Promise<Figure[]> {
   const configured = tempDir("aq-bench-start-cfg-");
   writeFileSync(
     join(configured, "aq.config.ts"),
-    `import { defineConfig } from "aq";\nexport default defineConfig({ defaults: { engine: "shell" }, plugins: [["tracker-echo", { timeout: "5s" }], ["fleet", { enabled: true, api: "http://127.0.0.1:9/api" }]] });\n`,
+    `import { defineConfig } from "agent-queue";\nexport default defineConfig({ defaults: { engine: "shell" }, plugins: [["tracker-echo", { timeout: "5s" }], ["fleet", { enabled: true, api: "http://127.0.0.1:9/api" }]] });\n`,
   );
   const base = await sample(runs, 2, async () => (await timed(NODE, ["-e", "0"])).ms);
   const cases: Array<[string, string[], string, NodeJS.ProcessEnv]> = [

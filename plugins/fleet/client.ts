@@ -11,7 +11,7 @@ import { createHttpClient, type HttpClient, type HttpOutcome } from "../shared/h
 import type { FleetSettings } from "./settings.ts";
 
 /**
- * The coordinator's calls (DESIGN §6), each answered as a typed outcome. This module pulls in
+ * The coordinator's calls (docs/design.md, "The fleet plugin"), each answered as a typed outcome. This module pulls in
  * ky and undici: it is imported only when the fleet plugin first talks to the coordinator.
  */
 export class FleetClient {

@@ -7,7 +7,8 @@ import type { Heartbeat } from "./heartbeat.ts";
 export function fleetStatusCommand(aq: PluginApi, connection: Connection, heartbeat: Heartbeat, capabilities: readonly string[]): PluginCommand {
   return {
     description: "One heartbeat, then factoryId, capabilities, coordinator reachability, claimable jobs and the fleet jobs held here",
-    args: { json: { type: "boolean", description: "Print JSON" } },
+    args: { json: { type: "boolean", description: "Print machine-readable JSON on stdout" } },
+    readOnly: true,
     async run(args) {
       const reachable = await heartbeat.beat();
       const { jobs } = await aq.queue.list();

@@ -11,7 +11,7 @@ import { Outbox } from "./outbox.ts";
 import { fleetSettings, OptionsSchema, PLUGIN_NAME } from "./settings.ts";
 
 /**
- * Fleet mode (DESIGN §6): this factory heartbeats to the coordinator, claims jobs when the local
+ * Fleet mode (docs/design.md, "The fleet plugin"): this factory heartbeats to the coordinator, claims jobs when the local
  * queue is empty, reports every stage with its lease epoch, renews its lease while building,
  * releases it when the job comes to rest, and is fenced by a 409. Loaded only when the fleet
  * switch is on; it reaches the runner through hooks alone.
@@ -21,7 +21,7 @@ export default definePlugin({
   secretEnv: ["AQ_FLEET_TOKEN"],
   options: OptionsSchema,
   apply(aq, options) {
-    const settings = fleetSettings(aq.env, options);
+    const settings = fleetSettings(aq.env, options, aq.queue.root);
     const connection = new Connection(settings, aq.logger);
     const outbox = new Outbox(aq, connection);
     const capabilities = settings.caps ?? detectCapabilities(aq.engines, aq.env as NodeJS.ProcessEnv);
@@ -82,7 +82,7 @@ export default definePlugin({
         notes: [...status.notes, ...(waiting.length ? [`fleet: ${waiting.length} job(s) have reports waiting for the coordinator (degraded)`] : [])],
       };
     });
-    aq.hooks.dashboard.tapPromise(PLUGIN_NAME, fleetPanel(aq, connection, Boolean(aq.env.AQ_FACTORY_ID || options.factoryId)));
+    aq.hooks.dashboard.tapPromise(PLUGIN_NAME, fleetPanel(aq, connection, true));
     aq.registerCommand("fleet-status", fleetStatusCommand(aq, connection, heartbeat, capabilities));
   },
 });

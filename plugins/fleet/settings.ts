@@ -1,5 +1,7 @@
-import { randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { join } from "node:path";
 import * as v from "valibot";
 import { readLocalToken } from "../../src/contract/local-token.ts";
 import { parseDuration } from "../../src/index.ts";
@@ -39,8 +41,8 @@ export interface FleetSettings {
   readonly timeoutMs: number;
 }
 
-/** Env wins over config (DESIGN §6). The factory id is stable for the process. */
-export function fleetSettings(env: Readonly<NodeJS.ProcessEnv>, options: FleetOptions): FleetSettings {
+/** Env wins over config (docs/design.md, "The fleet plugin"). The factory id is one per queue: see `queueFactoryId`. */
+export function fleetSettings(env: Readonly<NodeJS.ProcessEnv>, options: FleetOptions, queueRoot?: string): FleetSettings {
   const api = env.AQ_FLEET_API || options.api || DEFAULT_API;
   if (!v.is(v.pipe(v.string(), v.url()), api)) throw new Error(`AQ_FLEET_API is not a URL: ${withoutCredentials(JSON.stringify(api))}`);
   if (hasCredentials(api)) throw new Error(`AQ_FLEET_API must not carry a user or password (${withoutCredentials(api)}): the token goes in AQ_FLEET_TOKEN`);
@@ -54,9 +56,41 @@ export function fleetSettings(env: Readonly<NodeJS.ProcessEnv>, options: FleetOp
     // A development coordinator on loopback leaves its token for this user's factories.
     token: env.AQ_FLEET_TOKEN || options.token || readLocalToken(api, env),
     productId: env.AQ_PRODUCT_ID || options.productId,
-    factoryId: env.AQ_FACTORY_ID || options.factoryId || `${hostname()}-${randomBytes(3).toString("hex")}`,
+    factoryId: env.AQ_FACTORY_ID || options.factoryId || queueFactoryId(queueRoot),
     renewMs: renewSec * 1000,
     caps,
     timeoutMs: options.timeout ? parseDuration(options.timeout)! : 10_000,
   };
+}
+
+export const FACTORY_ID_FILE = "factory-id";
+
+/**
+ * Without AQ_FACTORY_ID, a factory is its queue on this host: `run`, `status` and `fleet-status` on
+ * one queue are one factory, two queues are two. The id is the host name and a digest of the
+ * queue's path, kept in `<queue>/.aq/factory-id` once the queue exists (so a moved queue keeps it,
+ * and a person may pin another); a command that only reads finds the same id without writing it.
+ */
+export function queueFactoryId(queueRoot: string | undefined, host = hostname()): string {
+  if (queueRoot === undefined) return host;
+  const file = join(queueRoot, ".aq", FACTORY_ID_FILE);
+  const kept = readKept(file);
+  if (kept) return kept;
+  const id = `${host}-${createHash("sha256").update(queueRoot).digest("hex").slice(0, 6)}`;
+  if (existsSync(join(queueRoot, ".aq"))) {
+    try {
+      writeFileSync(file, `${id}\n`, { flag: "wx" });
+    } catch {
+      return readKept(file) ?? id; // another process kept one first
+    }
+  }
+  return id;
+}
+
+function readKept(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }

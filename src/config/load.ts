@@ -1,12 +1,12 @@
-import { dirname, isAbsolute, resolve } from "node:path";
-import { parse as parsePath } from "node:path";
-import { pathToFileURL } from "node:url";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { cosmiconfig, type Loader } from "cosmiconfig";
 import { parseDuration } from "../core/duration.ts";
 import { AqError, oneLine } from "../core/errors.ts";
 import { check } from "../core/validation.ts";
 import { ConfigSchema, type EngineConfig, type PluginEntry, type UserConfig } from "./schema.ts";
-import { importTypeScript } from "./ts-loader.ts";
+import { importModule } from "./ts-loader.ts";
 
 export interface ResolvedConfig {
   /** The config file, when one was found. */
@@ -31,7 +31,7 @@ export interface ResolvedConfig {
 const PLACES = ["package.json", "aq.config.ts", "aq.config.mts", "aq.config.js", "aq.config.mjs", "aq.config.cjs", "aq.config.json"];
 
 const loadModule: Loader = async (filepath) => {
-  const module = filepath.endsWith(".ts") ? await importTypeScript(filepath) : await import(pathToFileURL(filepath).href);
+  const module = await importModule(filepath);
   return module.default ?? module;
 };
 
@@ -43,16 +43,34 @@ export interface LoadConfigOptions {
 }
 
 /**
- * Finds the config from the working directory upwards (cosmiconfig), validates it (valibot)
- * and resolves every path and duration. A bad config throws one line naming the file and key.
+ * The directories searched for a config, nearest first: the working directory and its parents up
+ * to the project's boundary — the root of the git repository it is in, else the home directory
+ * when it is below it, else the working directory alone. A config planted above the project (a
+ * shared /tmp, a checkout root) is never loaded; `--config FILE` names one anywhere.
+ */
+export function configSearchDirs(cwd: string, home = homedir()): string[] {
+  const dirs: string[] = [];
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    dirs.push(dir);
+    if (existsSync(resolve(dir, ".git"))) return dirs;
+    if (dirname(dir) === dir) break;
+  }
+  const inHome = home !== "" && !relative(home, cwd).startsWith("..") && !isAbsolute(relative(home, cwd));
+  if (!inHome || resolve(home) === resolve(home, sep)) return [resolve(cwd)];
+  return dirs.slice(0, dirs.indexOf(resolve(home)) + 1);
+}
+
+/**
+ * Finds the config from the working directory upwards to the project's boundary (cosmiconfig's
+ * loaders, one directory at a time), validates it (valibot) and resolves every path and duration.
+ * A bad config throws one line naming the file and key. Reading it creates nothing.
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
   const explorer = cosmiconfig("aq", {
     searchPlaces: PLACES,
-    searchStrategy: "global",
-    stopDir: parsePath(cwd).root,
+    searchStrategy: "none",
     cache: false,
     loaders: { ".ts": loadModule, ".mts": loadModule, ".js": loadModule, ".mjs": loadModule, ".cjs": loadModule },
   });
@@ -60,7 +78,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
   const where = explicit ? resolve(cwd, explicit) : cwd;
   try {
-    found = explicit ? await explorer.load(where) : await explorer.search(cwd);
+    if (explicit) found = await explorer.load(where);
+    else {
+      found = null;
+      for (const dir of configSearchDirs(cwd)) if ((found = await explorer.search(dir))) break;
+    }
   } catch (error) {
     const file = (error as { filepath?: string }).filepath ?? where;
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new AqError("AQ_BAD_CONFIG", `${file}: config file not found`);

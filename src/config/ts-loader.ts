@@ -15,20 +15,26 @@ function isForced(url: string | undefined): boolean {
   return url !== undefined && url.startsWith("file:") && forcedModules.has(new URL(url).pathname);
 }
 
+/** aq's own public API, which `import ... from "agent-queue"` in a config or plugin always gets. */
+const OWN_API = new URL(import.meta.url.endsWith(".ts") ? "../index.ts" : "../index.js", import.meta.url).href;
+
 function hook(): void {
   if (hooked) return;
   hooked = true;
   registerHooks({
     resolve(specifier, context, nextResolve) {
+      // One aq per process: a config or plugin (a package's included) that imports agent-queue gets
+      // the very module that runs it, whichever copy is installed where, so `FencedError` is one class.
+      if (specifier === "agent-queue") return { url: OWN_API, shortCircuit: true };
       const dir = context.parentURL === import.meta.url ? packageDirs.get(specifier) : undefined;
       if (dir !== undefined) return nextResolve(specifier, { ...context, parentURL: pathToFileURL(join(dir, "noop.js")).href });
       let resolved;
       try {
         resolved = nextResolve(specifier, context);
       } catch (error) {
-        // `import { defineConfig } from "aq"` works even where aq is not installed in the repository.
-        if (specifier !== "aq" || !isForced(context.parentURL)) throw error;
-        return { url: new URL("../index.js", import.meta.url).href, shortCircuit: true };
+        // The package's former name: `import { defineConfig } from "aq"` still works where no package "aq" is installed.
+        if (specifier !== "aq") throw error;
+        return { url: OWN_API, shortCircuit: true };
       }
       // A forced module's own .ts imports are ESM too (a helper beside the config).
       if (isForced(context.parentURL) && /\.m?ts$/.test(new URL(resolved.url).pathname) && resolved.url.startsWith("file:")) {
@@ -57,6 +63,13 @@ export async function importTypeScript(path: string): Promise<Record<string, unk
   // A changed file is imported afresh (long-lived processes, tests); an unchanged one is cached.
   url.searchParams.set("mtime", String(statSync(path).mtimeMs));
   return (await import(url.href)) as Record<string, unknown>;
+}
+
+/** Imports a config or plugin file by path: `.ts`/`.mts` as above, anything else as Node would, with `agent-queue` resolved to this aq. */
+export async function importModule(path: string): Promise<Record<string, unknown>> {
+  if (/\.m?ts$/.test(path)) return importTypeScript(path);
+  hook();
+  return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 
 /**
- * The fleet coordinator's HTTP contract (DESIGN §6), as valibot schemas. The fleet plugin (the
+ * The fleet coordinator's HTTP contract (docs/design.md, "The fleet plugin"), as valibot schemas. The fleet plugin (the
  * client) and the development coordinator (the server) share these and nothing else.
  */
 

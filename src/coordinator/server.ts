@@ -39,7 +39,7 @@ const DevJob = v.object({
 });
 
 /**
- * The development coordinator: DESIGN §6 over plain node:http, state in SQLite. It binds to
+ * The development coordinator: the fleet contract (docs/design.md, "The fleet plugin") over plain node:http, state in SQLite. It binds to
  * loopback unless told otherwise, and then only with a token. Routes under /api/dev are the
  * clearly marked dev-only way to enqueue jobs and read everything.
  */

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { closeSync, lstatSync, writeSync } from "node:fs";
 import { mkdir, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { adoptDropped } from "./adopt.ts";
 import { crashPoint } from "./crash-point.ts";
 import { AqError, isErrno, oneLine } from "./errors.ts";
@@ -85,7 +85,10 @@ export class QueueStore {
         : GitQueue.detect(this.root, { ...this.gitOptions, stateDir: this.stateDir("git"), lockPath: this.lockPath("git") }));
   }
 
-  static async open(root: string, options: { gitQueue?: boolean | "auto"; gitRef?: string | undefined; warn?: (message: string) => void } = {}): Promise<QueueStore> {
+  /** Opens the queue, creating its skeleton; `readOnly` (status, logs) creates nothing and reads what is there. */
+  static async open(root: string, options: { gitQueue?: boolean | "auto"; gitRef?: string | undefined; readOnly?: boolean; warn?: (message: string) => void } = {}): Promise<QueueStore> {
+    const gitOptions = { ref: options.gitRef ?? DEFAULT_QUEUE_REF, warn: options.warn };
+    if (options.readOnly) return new QueueStore(await realpath(root).catch(() => resolve(root)), options.gitQueue ?? "auto", gitOptions);
     await mkdir(root, { recursive: true });
     const real = await realpath(root);
     await Promise.all([...STAGE_NAMES.map((stage) => mkdir(join(real, stage), { recursive: true })), mkdir(join(real, ".aq", "tmp"), { recursive: true })]);
@@ -94,7 +97,7 @@ export class QueueStore {
       if (!isErrno(error, "EEXIST")) throw error;
     });
     const mode = options.gitQueue ?? "auto";
-    const store = new QueueStore(real, mode, { ref: options.gitRef ?? DEFAULT_QUEUE_REF, warn: options.warn });
+    const store = new QueueStore(real, mode, gitOptions);
     if (mode === true && !(await store.gitQueue())) throw new AqError("AQ_BAD_CONFIG", `gitQueue is true but ${real} is not inside a git work tree`);
     return store;
   }

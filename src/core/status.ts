@@ -16,7 +16,7 @@ export interface RunnerInfo {
   readonly concurrency: number;
 }
 
-/** The status object of `aq status --json` (DESIGN §4), before and after plugins extend it. */
+/** The status object of `aq status --json` (docs/design.md, "Command line"), before and after plugins extend it. */
 export async function collectStatus(store: QueueStore, hooks: RunnerHooks): Promise<StatusReport> {
   const { jobs, broken } = await store.list();
   const counts = Object.fromEntries(STAGE_NAMES.map((stage) => [stage, 0])) as Record<Stage, number>;

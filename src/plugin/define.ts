@@ -1,4 +1,3 @@
-import type * as v from "valibot";
 import type { ResolvedConfig } from "../config/load.ts";
 import type { RunnerHooks, StatusReport } from "../core/hooks.ts";
 import type { Logger } from "../core/logger.ts";
@@ -30,7 +29,9 @@ export interface QueueReader {
 /** A command a plugin adds to the CLI (`aq fleet-status`). */
 export interface PluginCommand {
   readonly description: string;
-  readonly args?: Record<string, { type: "string" | "boolean" | "positional"; description?: string; required?: boolean; default?: string | boolean }>;
+  readonly args?: Record<string, { type: "string" | "boolean" | "positional"; description?: string; required?: boolean; default?: string | boolean; valueHint?: string }>;
+  /** The command only reads the queue: it then creates nothing on disk (no queue skeleton). */
+  readonly readOnly?: boolean;
   run(args: Record<string, unknown>): Promise<number | void> | number | void;
 }
 
@@ -49,14 +50,32 @@ export interface PluginApi {
   extendStatus(extend: (status: StatusReport) => StatusReport | Promise<StatusReport>): void;
 }
 
+/**
+ * A schema for a plugin's options: any Standard Schema (https://standardschema.dev), which every
+ * valibot schema is — the `v` that agent-queue exports, or the project's own copy of valibot, or
+ * zod or arktype. Typed by its shape, so `apply` gets the schema's output type whichever copy made it.
+ */
+export interface OptionsSchema<Output = unknown> {
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => OptionsResult<Output> | Promise<OptionsResult<Output>>;
+    readonly types?: { readonly input: unknown; readonly output: Output } | undefined;
+  };
+}
+
+export type OptionsResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> };
+
 export interface AqPlugin<Options = Record<string, unknown>> {
   readonly name: string;
   /** Plugins that must be loaded too; loading fails with one line if one is missing. */
   readonly dependencies?: readonly string[];
   /** Environment variables that hold this plugin's secrets: withheld from engines, setup and test commands. */
   readonly secretEnv?: readonly string[];
-  /** A valibot schema for the options; checked before apply() runs. */
-  readonly options?: v.GenericSchema<unknown, Options>;
+  /** A schema for the options (valibot's `v.strictObject({...})`); checked before apply() runs. */
+  readonly options?: OptionsSchema<Options>;
   apply(aq: PluginApi, options: Options): void | Promise<void>;
 }
 

@@ -1,11 +1,10 @@
+import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { ResolvedConfig } from "../config/load.ts";
 import type { PluginEntry } from "../config/schema.ts";
-import { importPackageFrom, importTypeScript } from "../config/ts-loader.ts";
+import { importModule, importPackageFrom } from "../config/ts-loader.ts";
 import { AqError, oneLine } from "../core/errors.ts";
-import { check } from "../core/validation.ts";
-import type { AqPlugin, PluginApi } from "./define.ts";
+import type { AqPlugin, OptionsSchema, PluginApi } from "./define.ts";
 
 type PluginModule = Record<string, unknown>;
 
@@ -69,14 +68,9 @@ export async function importPlugins(choices: readonly PluginChoice[], config: Re
     const module = await importPlugin(choice, config.dir, where);
     const plugin = (module.default ?? module) as Partial<AqPlugin<unknown>>;
     if (typeof plugin?.name !== "string" || typeof plugin.apply !== "function") {
-      throw new AqError("AQ_BAD_PLUGIN", `${where}: must export default definePlugin({ name, apply })`);
+      throw new AqError("AQ_BAD_PLUGIN", `${where}: exports no plugin (its default export must be definePlugin({ name, apply }))`);
     }
-    let options: unknown = choice.options;
-    if (plugin.options) {
-      const result = check(plugin.options, choice.options);
-      if (!result.ok) throw new AqError("AQ_BAD_PLUGIN", `${where}: options.${result.problem}`);
-      options = result.value;
-    }
+    const options = plugin.options ? await checkOptions(plugin.options, choice.options, where) : choice.options;
     loaded.push({ plugin: plugin as AqPlugin<unknown>, options });
   }
   const names = new Set(loaded.map((item) => item.plugin.name));
@@ -87,25 +81,52 @@ export async function importPlugins(choices: readonly PluginChoice[], config: Re
   return loaded;
 }
 
+/**
+ * Imports a plugin, telling apart the ways that fails: nothing at that path or by that name; found,
+ * but a module it imports is missing (named); found, but it throws while loading.
+ */
 async function importPlugin(choice: PluginChoice, dir: string, where: string): Promise<PluginModule> {
+  const spec = choice.specifier;
+  const byPath = spec.startsWith(".") || isAbsolute(spec);
+  const path = byPath ? resolve(dir, spec) : undefined;
+  if (path !== undefined && !existsSync(path)) throw new AqError("AQ_BAD_PLUGIN", `${where}: not found: no file ${path}`);
   try {
     if (choice.builtin) {
-      const load = BUILTIN_PLUGINS[choice.specifier];
-      if (!load) throw new Error("this build of aq does not include it");
+      const load = BUILTIN_PLUGINS[spec];
+      if (!load) throw new AqError("AQ_BAD_PLUGIN", `${where}: this build of aq does not include it`);
       return await load();
     }
-    const spec = choice.specifier;
-    if (spec.startsWith(".") || isAbsolute(spec)) {
-      const path = resolve(dir, spec);
-      return path.endsWith(".ts") || path.endsWith(".mts") ? await importTypeScript(path) : await import(pathToFileURL(path).href);
-    }
-    return await importPackageFrom(spec, dir);
+    return path !== undefined ? await importModule(path) : await importPackageFrom(spec, dir);
   } catch (error) {
     if (error instanceof AqError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const problem = code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" || code === "ENOENT" ? "cannot be found" : `cannot be loaded: ${oneLine(error)}`;
-    throw new AqError("AQ_BAD_PLUGIN", `${where}: ${problem}`);
+    const missing = missingModule(error);
+    if (missing !== undefined && path === undefined && (missing === spec || spec.startsWith(`${missing}/`))) {
+      throw new AqError("AQ_BAD_PLUGIN", `${where}: not found: no package ${JSON.stringify(spec)} installed where ${dir} can import it (npm install ${spec})`);
+    }
+    if (missing !== undefined) {
+      const hint = missing === "valibot" ? "; a plugin can import { v } from \"agent-queue\" instead" : "";
+      throw new AqError("AQ_BAD_PLUGIN", `${where}: found, but its import of ${JSON.stringify(missing)} failed: cannot be found${hint}`);
+    }
+    throw new AqError("AQ_BAD_PLUGIN", `${where}: found, but it failed while loading: ${oneLine(error)}`);
   }
+}
+
+/** The module a failed import could not find, from Node's ERR_MODULE_NOT_FOUND ("Cannot find package 'x' imported from ..."). */
+function missingModule(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") return undefined;
+  const match = /Cannot find (?:package|module) '([^']+)'/.exec(String((error as Error).message));
+  return match?.[1] ?? "a module";
+}
+
+/** Options through the plugin's schema (any Standard Schema), the first problem as `options.key: message`. */
+async function checkOptions(schema: OptionsSchema, input: unknown, where: string): Promise<unknown> {
+  if (typeof schema?.["~standard"]?.validate !== "function") throw new AqError("AQ_BAD_PLUGIN", `${where}: its options must be a schema (valibot's v.object({...}), or another Standard Schema)`);
+  const result = await schema["~standard"].validate(input);
+  if (!result.issues) return result.value;
+  const issue = result.issues[0];
+  const key = (issue?.path ?? []).map((part) => String(typeof part === "object" ? part.key : part)).join(".");
+  throw new AqError("AQ_BAD_PLUGIN", `${where}: options${key ? `.${key}` : ""}: ${issue?.message ?? "are not valid"}`);
 }
 
 /** Runs each plugin's apply() with its own tagged logger, in order. */

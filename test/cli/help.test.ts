@@ -8,7 +8,7 @@ import { cliProject, expectOneLine, requireBuild } from "../helpers/store-cli.ts
 
 beforeAll(requireBuild);
 
-/** The options DESIGN §4 documents for each command, spelled as documented. */
+/** The options docs/design.md ("Command line") documents for each command, spelled as documented. */
 const DESIGN_OPTIONS: Record<string, string[]> = {
   add: ["--id"],
   run: ["--once", "--drain", "--concurrency"],
@@ -33,7 +33,7 @@ describe("aq --help, --version and bad usage", () => {
     }
   });
 
-  it("the commands DESIGN §4 documents for the offline runner all exist", () => {
+  it("the commands docs/design.md (Command line) documents for the offline runner all exist", () => {
     for (const name of Object.keys(DESIGN_OPTIONS)) expect(Object.keys(COMMANDS)).toContain(name);
   });
 
@@ -58,7 +58,7 @@ describe("aq --help, --version and bad usage", () => {
     });
   }
 
-  it("aq add --help spells the tracker option --from-tracker, as DESIGN §4 documents it", async () => {
+  it("aq add --help spells the tracker option --from-tracker, as docs/design.md (Command line) documents it", async () => {
     const project = cliProject();
     const result = await project.run(["add", "--help"]);
     expect(result.code).toBe(0);

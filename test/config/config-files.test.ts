@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -38,8 +39,9 @@ const FORMS: Array<{ file: string; queueDir: string; files: Record<string, strin
 
 describe("finding the config", () => {
   for (const form of FORMS) {
-    it(`finds ${form.file} from a subdirectory upwards and uses it (queueDir beside the config file)`, async () => {
+    it(`finds ${form.file} from a subdirectory upwards to the repository's root and uses it (queueDir beside the config file)`, async () => {
       const root = tempDir();
+      execFileSync("git", ["init", "-q", root]);
       write(root, form.files);
       const cwd = join(root, "src", "deep");
       mkdirSync(cwd, { recursive: true });
@@ -54,9 +56,9 @@ describe("finding the config", () => {
   }
 });
 
-/** An aq.config.ts that uses `defineConfig` from "aq" and syntax only TypeScript has. */
-const TYPESCRIPT_CONFIG = (queueDir: string) => `import { defineConfig } from "aq";
-import type { UserConfig } from "aq";
+/** An aq.config.ts that uses `defineConfig` from "agent-queue" and syntax only TypeScript has. */
+const TYPESCRIPT_CONFIG = (queueDir: string) => `import { defineConfig } from "agent-queue";
+import type { UserConfig } from "agent-queue";
 
 interface Team {
   readonly queue: string;
@@ -85,7 +87,7 @@ describe("aq.config.ts in any kind of repository", () => {
     { kind: 'a package.json with "type": "module"', packageJson: '{ "name": "modern", "type": "module" }\n' },
   ];
   for (const { kind, packageJson } of cases) {
-    it(`loads aq.config.ts with defineConfig from "aq" and TypeScript-only syntax in ${kind}`, async () => {
+    it(`loads aq.config.ts with defineConfig from "agent-queue" and TypeScript-only syntax in ${kind}`, async () => {
       const root = tempDir();
       write(root, { "aq.config.ts": TYPESCRIPT_CONFIG("q-typed"), ...(packageJson ? { "package.json": packageJson } : {}) });
       // A job without an engine: only the config's defaults make it a shell job.

@@ -12,7 +12,7 @@ describe("aq.config.ts that imports its own .ts helpers", () => {
     writeFileSync(join(dir, "defaults.ts"), `interface Defaults { engine: string; timeout: string }\nexport const defaults: Defaults = { engine: "shell", timeout: "30s" };\nexport const queueDir: string = "from-helper";\n`);
     writeFileSync(
       join(dir, "aq.config.ts"),
-      `import { defineConfig } from "aq";\nimport { defaults, queueDir } from "./defaults.ts";\nexport default defineConfig({ queueDir, defaults, pollInterval: "50ms" });\n`,
+      `import { defineConfig } from "agent-queue";\nimport { defaults, queueDir } from "./defaults.ts";\nexport default defineConfig({ queueDir, defaults, pollInterval: "50ms" });\n`,
     );
     writeFileSync(join(dir, "job.md"), "echo ran > ran.txt\n");
     const added = await aq(["add", "job.md", "--id", "helper-job"], { cwd: dir });

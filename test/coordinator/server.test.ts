@@ -9,7 +9,7 @@ import { coordinator, getJson, portOf, sendJson } from "../helpers/fleet-world.t
 import { expectOneLine, requireBuild } from "../helpers/store-cli.ts";
 import { tempDir } from "../helpers/temp.ts";
 
-/** DESIGN §6/§8 over real loopback HTTP: the development coordinator's contract. */
+/** docs/design.md ("The fleet plugin")/§8 over real loopback HTTP: the development coordinator's contract. */
 
 const CAPS = ["os:linux", "engine:shell"];
 const SECRET_PROMPT = "PROMPT-COORD-SENTINEL-4c1d";

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { CoordinatorStore } from "../../src/coordinator/store.ts";
 import { tempDir } from "../helpers/temp.ts";
 
-/** DESIGN §8: the development coordinator's state, in process, on a controllable clock. */
+/** docs/design.md ("The coordinator"): the development coordinator's state, in process, on a controllable clock. */
 
 const CAPS = ["os:linux", "engine:shell"];
 

@@ -7,7 +7,7 @@ import { idsIn, metaOf, pathOf, stageOf } from "../helpers/jobs.ts";
 import { tempDir } from "../helpers/temp.ts";
 
 /**
- * DESIGN §6: any coordinator answer — down, 5xx, an HTML page, bad JSON, wrong types, 404,
+ * docs/design.md ("The fleet plugin"): any coordinator answer — down, 5xx, an HTML page, bad JSON, wrong types, 404,
  * 401 — is validated, logged with its status, and never stops the runner or loses a job.
  */
 
@@ -78,7 +78,7 @@ describe("coordinator faults", () => {
   // Regression (fixed; plugins/fleet/connection.ts note(), heartbeat.ts beat(), claim.ts): an answer that is not
   // transient but malformed (2xx with an HTML page, bad JSON, a claim missing fields) is only
   // logged at debug level (claim) or not at all (heartbeat), so at the default level nothing says
-  // the coordinator answers garbage. DESIGN §6: "validated, logged with the status code".
+  // the coordinator answers garbage. docs/design.md ("The fleet plugin"): "validated, logged with the status code".
   it.each(FAULTS.slice(2))("a coordinator that %s is logged (warn or worse) with the status code, once per kind of call", async (_what, answer, problem) => {
     const w = await world(answer);
     await w.addLocal("local-1", "sleep 0.6");

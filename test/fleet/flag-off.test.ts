@@ -9,7 +9,7 @@ import { requireBuild } from "../helpers/store-cli.ts";
 import { tempDir } from "../helpers/temp.ts";
 
 /**
- * DESIGN §5/§6 and the brief's "flag off" case: with the fleet switch off, `aq run --drain`
+ * docs/design.md ("Plugins and hooks")/§6 and the brief's "flag off" case: with the fleet switch off, `aq run --drain`
  * makes no request at all to the coordinator, the fleet plugin's module is never imported, and
  * the offline flow is the one it always was.
  */

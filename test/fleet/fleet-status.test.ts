@@ -7,7 +7,7 @@ import { requireBuild } from "../helpers/store-cli.ts";
 import { tempDir } from "../helpers/temp.ts";
 
 /**
- * DESIGN §4/§6: `aq fleet-status` (one heartbeat, then what this factory is and holds),
+ * docs/design.md ("Command line")/§6: `aq fleet-status` (one heartbeat, then what this factory is and holds),
  * `aq status` with fleet on (factoryId, each fleet job's epoch), and AQ_FLEET_CAPS.
  */
 
@@ -64,7 +64,7 @@ describe("fleet status", () => {
     });
   });
 
-  it("aq status (with fleet on) shows the factoryId and each fleet job's leaseEpoch; --json per DESIGN §4", async () => {
+  it("aq status (with fleet on) shows the factoryId and each fleet job's leaseEpoch; --json per docs/design.md (Command line)", async () => {
     const p = await fleetProject();
     expect((await p.run(["run", "--drain"])).code).toBe(0);
     const before = p.proxy.requests.length;

@@ -155,7 +155,7 @@ describe("against the development coordinator", () => {
   // live building report is in flight, a heartbeat sees it waiting and delivers the same report
   // again (flushAll); its 409 runs fenced(id, "deferred") during the live fence's
   // building → failed move, reads failed/ with the old meta.json (no reason yet), and quarantines
-  // the job as "fenced while offline". DESIGN §6 says a 409 moves the job to failed/fenced.
+  // the job as "fenced while offline". docs/design.md ("The fleet plugin") says a 409 moves the job to failed/fenced.
   it("4. FENCING with heartbeats during the refused report: the job still ends failed/fenced, not quarantined", async () => {
     const w = await fencedOnBuildingReport("0.1");
     expect(stageOf(w.queue, ID)).toBe("failed");

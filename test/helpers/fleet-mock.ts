@@ -51,7 +51,7 @@ export function kindOf(request: Pick<FleetRequest, "method" | "path">): "heartbe
 
 /**
  * A scriptable coordinator behind undici's MockAgent (installed with useDispatcher): it records
- * every request and answers like DESIGN §6 — heartbeat 200, claim hands out `jobs` one by one
+ * every request and answers like docs/design.md ("The fleet plugin") — heartbeat 200, claim hands out `jobs` one by one
  * (then 204), PATCH/renew/release 200 — unless `answer` returns something else for a request.
  */
 export class MockCoordinator {

@@ -4,7 +4,7 @@ import { parseJob } from "../../src/core/job-file.ts";
 import { QueueStore, type NewJob, type JobRecord } from "../../src/core/queue-store.ts";
 import { jobText } from "./jobs.ts";
 
-/** The stages DESIGN §2 names, spelled out here so that a drift in src/core/stages.ts is caught. */
+/** The stages docs/design.md ("The queue on disk") names, spelled out here so that a drift in src/core/stages.ts is caught. */
 export const DESIGN_STAGES = ["queued", "assigned", "building", "review", "testing", "shipped", "blocked", "failed", "dead_letter", "quarantine"] as const;
 
 /** A queue store on `dir` that never commits (temp dirs are not git work trees anyway). */

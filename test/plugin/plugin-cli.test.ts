@@ -75,7 +75,7 @@ describe("third-party plugins loaded from the config", () => {
   it("stops with exit 2 and one line when a plugin path does not exist", async () => {
     const { queueDir, config, run } = inCase("plugin-not-found");
     const line = oneLineFailure(await run(["status", "--json"]));
-    expect(line).toBe(`aq: ${config}: plugin "./plugins/does-not-exist.ts": cannot be found`);
+    expect(line).toBe(`aq: ${config}: plugin "./plugins/does-not-exist.ts": not found: no file ${join(config, "..", "plugins", "does-not-exist.ts")}`);
     expect(existsSync(queueDir)).toBe(false);
   });
 

@@ -53,7 +53,7 @@ describe("tracker-echo over real HTTP, with the example sink plugin", () => {
   it("materializes a job from a tracker item, runs it, echoes every stage and writes the sink's events", async () => {
     const { api, requests } = await startTracker();
     const dir = tempDir();
-    const sink = join(ROOT, "examples", "jsonl-sink", "index.ts");
+    const sink = join(ROOT, "examples", "jsonl-sink", "index.js");
     writeTestConfig(dir, { plugins: [[sink, { path: "events/queue.jsonl" }]] });
     const env = { AQ_TRACKER_API: api, AQ_TRACKER_TOKEN: TOKEN, AQ_PRODUCT_ID: "prod-e2e" };
     const added = await aq(["add", "--from-tracker", "T-7"], { cwd: dir, env });

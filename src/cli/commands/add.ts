@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { defineCommand } from "citty";
 import { AqError, isErrno, oneLine } from "../../core/errors.ts";
+import { checkJobBeforeAdd } from "../../core/job-check.ts";
 import { checkJobId, newJobId } from "../../core/job-id.ts";
 import { parseJob } from "../../core/job-file.ts";
 import { materialize } from "../../core/materialize.ts";
@@ -24,6 +25,7 @@ export default defineCommand({
     const spec = parseJob(text, source);
     const id = args.id ? checkJobId(args.id) : newJobId(args.file === "-" ? undefined : basename(args.file));
     const aq = await openAq(args, "add");
+    checkJobBeforeAdd(spec, source, aq.config, aq.engines);
     // Of racing adds of one id exactly one succeeds; the others see a duplicate id (bad input, exit 2).
     const record = await aq.store.create({ id, text, spec, origin: { kind: "local" } }, { by: aq.by }).catch((error) => {
       if (error instanceof AqError && error.code === "AQ_CONFLICT") throw new AqError("AQ_BAD_USAGE", error.message);

@@ -10,7 +10,7 @@ export default defineCommand({
   meta: {
     name: "coordinator",
     description:
-      "Run the development fleet coordinator: leases, epochs, 409 fencing, events and runs in SQLite. " +
+      "Run the development fleet coordinator (docs/design.md, section The coordinator): leases, epochs, 409 fencing, events and runs in SQLite. " +
       "Prints its API URL as the first line; dev-only POST /api/dev/jobs {bodyMd, title?, options?} enqueues a job. " +
       "Every request needs the bearer token: AQ_COORDINATOR_TOKEN, or on loopback one it writes to a 0600 file and names on stderr.",
   },

@@ -1,15 +1,16 @@
+// @ts-check
 import { appendFile, mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import * as v from "valibot";
-import { definePlugin, type StageEvent } from "aq";
+import { definePlugin, v } from "agent-queue";
 
 const PLUGIN_NAME = "jsonl-sink";
 
 /**
- * An example third-party sink: every transition becomes one JSON line in a file, an audit log a
- * script can tail. It needs only the hooks and the options it declares.
+ * An example third-party sink, packaged as a plugin is published: every transition becomes one
+ * JSON line in a file, an audit log a script can tail. It needs only the hooks and the options it
+ * declares, and takes definePlugin and valibot (`v`) from agent-queue, its peer dependency.
  *
- *   plugins: [["./examples/jsonl-sink/index.ts", { path: "queue-events.jsonl" }]]
+ *   plugins: [["aq-plugin-jsonl-sink", { path: "queue-events.jsonl" }]]
  */
 export default definePlugin({
   name: PLUGIN_NAME,
@@ -23,7 +24,8 @@ export default definePlugin({
     const file = resolve(aq.config.dir, options.path);
     await mkdir(dirname(file), { recursive: true });
     // Lines are appended in order: a transition's line is written before the next one starts.
-    const write = (type: string, event: StageEvent) =>
+    /** @param {string} type @param {import("agent-queue").StageEvent} event */
+    const write = (type, event) =>
       appendFile(file, `${JSON.stringify({ type, at: new Date().toISOString(), job: event.jobId, from: event.from, to: event.to, reason: event.reason, by: event.by, attempts: event.meta.attempts })}\n`);
     aq.hooks.onStage.tapPromise(PLUGIN_NAME, (event) => write("stage", event));
     if (options.terminal) aq.hooks.onTerminal.tapPromise(PLUGIN_NAME, (event) => write("terminal", event));
