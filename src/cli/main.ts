@@ -10,6 +10,7 @@ export const COMMANDS: Record<string, { description: string; load: Loader }> = {
   add: { description: "Validate a job file (or stdin) and put it in the queue", load: () => import("./commands/add.ts") },
   run: { description: "Work through the queue: --once, --drain, or until SIGINT/SIGTERM", load: () => import("./commands/run.ts") },
   status: { description: "Counts per stage and the jobs (or one job's detail)", load: () => import("./commands/status.ts") },
+  logs: { description: "A job's rendered log, attempt by attempt; -f follows it while the job runs", load: () => import("./commands/logs.ts") },
   promote: { description: "review → testing: run the job's test command in its worktree", load: () => import("./commands/promote.ts") },
   ship: { description: "testing → shipped: merge the job's branch into its base branch", load: () => import("./commands/ship.ts") },
   retry: { description: "Requeue a failed, blocked, dead-letter or quarantined job", load: () => import("./commands/retry.ts") },

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, realpath, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, realpath, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
 import { watchAgent } from "./agent-watch.ts";
@@ -11,6 +11,7 @@ import type { JobSpec } from "./job-file.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { FileLock } from "./locks.ts";
 import type { Logger } from "./logger.ts";
+import { attemptSeparator } from "./log-attempts.ts";
 import { type JobMeta, withoutEngine } from "./meta.ts";
 import { runInGroup } from "./process-group.ts";
 import { processStartTime } from "./process-ref.ts";
@@ -100,6 +101,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     const dir = store.jobDir("building", id);
     const promptFile = join(dir, "prompt.txt");
     await writeFile(promptFile, spec.body);
+    await appendFile(join(dir, LOG_FILE), `${attemptSeparator({ attempt: meta.attempts, at: new Date().toISOString(), engine: engineName })}\n`);
     const call = invocation(engine, spec.body, { yolo: spec.yolo ?? config.defaults.yolo, promptFile });
 
     const abort = new AbortController();
