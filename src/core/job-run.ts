@@ -11,6 +11,7 @@ import type { JobSpec } from "./job-file.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { FileLock } from "./locks.ts";
 import type { Logger } from "./logger.ts";
+import { CancelRequested, clearCancelRequest, watchCancelRequest } from "./cancel-request.ts";
 import { attemptSeparator } from "./log-attempts.ts";
 import { type JobMeta, withoutEngine } from "./meta.ts";
 import { runInGroup } from "./process-group.ts";
@@ -105,6 +106,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     const call = invocation(engine, spec.body, { yolo: spec.yolo ?? config.defaults.yolo, promptFile });
 
     const abort = new AbortController();
+    const stopCancelWatch = watchCancelRequest(dir, (request) => abort.abort(new CancelRequested(request)));
     const onCancel = () => abort.abort(CANCELLED);
     if (ctx.cancel.aborted) onCancel();
     ctx.cancel.addEventListener("abort", onCancel, { once: true });
@@ -135,6 +137,8 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       ...agent.groupOptions,
     });
     buildEnd.abort();
+    stopCancelWatch();
+    await clearCancelRequest(dir);
     await agent.stop();
     const blocked = agent.blocked();
     // The engine record goes; what the agent reported about its session stays.
@@ -143,12 +147,14 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     await recorded;
 
     if (result.aborted instanceof FencedError) throw result.aborted;
-    if (result.aborted === CANCELLED) {
+    const personCancel = result.aborted instanceof CancelRequested ? result.aborted : undefined;
+    if (personCancel?.request.to === "failed") return await fail(personCancel.message, false, finished);
+    if (result.aborted === CANCELLED || personCancel) {
       // What the engine did so far is committed: the checkpoint a resume starts from.
       const wip = meta.worktree && meta.wip ? { branch: meta.wip.branch, commit: await commitAll(meta.worktree.path, `aq: ${id}: checkpoint (cancelled)`, ctx.hooks.commitTrailers.call({}, meta)) } : undefined;
       await lifecycle.move(id, "building", "queued", {
         by,
-        reason: "cancelled: the runner was stopped; the attempt does not count",
+        reason: personCancel?.message ?? "cancelled: the runner was stopped; the attempt does not count",
         patch: (m) => ({ ...finished(m), attempts: Math.max(0, m.attempts - 1), ...(wip ? { wip } : {}) }),
       });
       return (stage = "queued");
