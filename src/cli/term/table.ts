@@ -20,7 +20,7 @@ export function truncate(text: string, width: number): string {
   if (chars.length <= width) return text;
   if (width <= 1) return width === 1 ? ELLIPSIS : "";
   const room = chars.slice(0, width - 1).join("");
-  const space = room.lastIndexOf(" ");
+  const space = chars[width - 1] === " " ? room.length : room.lastIndexOf(" ");
   const cut = space >= Math.floor(width / 2) ? room.slice(0, space) : room;
   return `${cut.trimEnd()}${ELLIPSIS}`;
 }
