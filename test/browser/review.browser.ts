@@ -1,10 +1,11 @@
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, startAq, waitFor } from "../helpers/cli.ts";
 import { startDashboard } from "../helpers/dashboard.ts";
 import { gitRepo } from "../helpers/git.ts";
+import { groupMembers } from "../helpers/group-members.ts";
 import { metaOf, stageOf } from "../helpers/jobs.ts";
 import { cliAdd, cliProject, requireBuild } from "../helpers/store-cli.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "./chromium.ts";
@@ -35,22 +36,6 @@ async function openPage(url: string, width = 1440): Promise<Page & { problems: s
   await page.goto(url);
   await page.locator("#live.on").waitFor();
   return Object.assign(page, { problems });
-}
-
-/** Live (not zombie) processes of a process group, read from /proc on the host. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(pgrp) === pgid && state !== "Z") members.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return members;
 }
 
 /** A project whose job changes a real repository and lands in review. */
