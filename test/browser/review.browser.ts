@@ -94,6 +94,8 @@ describe("a job's work on the dashboard", () => {
     await page.locator("#patch").waitFor({ timeout: 10_000 });
     expect(await overflow()).toBeLessThanOrEqual(420);
     expect(await page.locator('#rows tr[data-id="add-answer"] button[data-action="promote"]').isVisible()).toBe(true);
+    const dir = process.env.AQ_UPDATE_SCREENSHOT ? join(ROOT, "docs") : project.dir;
+    await page.screenshot({ path: join(dir, "dashboard-narrow.png"), fullPage: false });
   });
 
   it("cancel on a building job kills its process group on the host and puts it back in the queue without counting the attempt", async () => {

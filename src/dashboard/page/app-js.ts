@@ -58,10 +58,8 @@ export const APP_JS = String.raw`(function () {
     var text = future ? "in " + span(t - Date.now()) : ago(iso) + " ago";
     return el("time", { datetime: iso, title: exact(iso), text: (prefix || "") + text });
   }
-  function exact(iso) {
-    var d = new Date(iso);
-    return d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" }) + " (" + iso + ")";
-  }
+  var EXACT = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+  function exact(iso) { return EXACT.format(new Date(iso)) + " (" + iso + ")"; }
   /** A duration in ms as 850ms, 12s, 4m 05s, 2h 10m. */
   function span(ms) {
     if (ms < 0 || !isFinite(ms)) return "";
@@ -201,7 +199,7 @@ export const APP_JS = String.raw`(function () {
     box.hidden = parts.length === 0;
     if (!parts.length) return;
     box.appendChild(el("b", { text: "Needs a person: " + parts.join(", ") + "." }));
-    box.appendChild(document.createTextNode(" Quarantined and blocked jobs are listed first; open one for its history and log, then retry it, or block it with a reason."));
+    box.appendChild(document.createTextNode(" They are listed first; open one for its history, its changes and its log, then retry it, or block it with a reason."));
     if (c.quarantine) box.appendChild(el("button", { type: "button", text: "show quarantined", onclick: function () { setStage("quarantine"); } }));
   }
 
