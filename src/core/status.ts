@@ -23,7 +23,7 @@ export async function collectStatus(store: QueueStore, hooks: RunnerHooks): Prom
   for (const job of jobs) counts[job.stage]++;
   for (const job of broken) counts[job.stage]++;
   const rows = jobs.map((job) => statusJob(job.meta, job.stage));
-  rows.sort(byAttention);
+  rows.sort(byAttention());
   const report: StatusReport = {
     counts,
     jobs: rows,
@@ -42,19 +42,25 @@ export async function collectStatus(store: QueueStore, hooks: RunnerHooks): Prom
  */
 export const ATTENTION_ORDER: readonly Stage[] = ["quarantine", "blocked", "failed", "dead_letter", "building", "assigned", "review", "testing", "queued", "shipped"];
 
-export function byAttention(a: StatusJob, b: StatusJob): number {
-  const stage = ATTENTION_ORDER.indexOf(a.stage) - ATTENTION_ORDER.indexOf(b.stage);
-  if (stage) return stage;
-  if (a.stage === "queued") return claimOrder(a, b);
-  if (a.stage === "shipped") return b.updatedAt.localeCompare(a.updatedAt) || a.id.localeCompare(b.id);
-  return a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id);
+export function byAttention(now = new Date().toISOString()): (a: StatusJob, b: StatusJob) => number {
+  return (a, b) => {
+    const stage = ATTENTION_ORDER.indexOf(a.stage) - ATTENTION_ORDER.indexOf(b.stage);
+    if (stage) return stage;
+    if (a.stage === "queued") return claimOrder(a, b, now);
+    if (a.stage === "shipped") return compare(b.updatedAt, a.updatedAt) || compare(a.id, b.id);
+    return compare(a.updatedAt, b.updatedAt) || compare(a.id, b.id);
+  };
+}
+
+/** ISO times and ids compare as plain strings (a locale-aware compare costs more over 10,000 jobs). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The order claimNext takes queued jobs in: priority, then the oldest, then the id. */
-function claimOrder(a: StatusJob, b: StatusJob): number {
-  const now = Date.now();
-  const waits = (job: { notBefore?: string }) => (job.notBefore && Date.parse(job.notBefore) > now ? 1 : 0);
-  return waits(a) - waits(b) || b.priority - a.priority || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
+function claimOrder(a: StatusJob, b: StatusJob, now: string): number {
+  const waits = (job: StatusJob) => (job.notBefore && job.notBefore > now ? 1 : 0);
+  return waits(a) - waits(b) || b.priority - a.priority || compare(a.createdAt, b.createdAt) || a.id.localeCompare(b.id);
 }
 
 function statusJob(meta: JobMeta, stage: Stage): StatusJob {

@@ -48,6 +48,10 @@ describe("aq logs", () => {
     const second = await project.run(["logs", "flaky", "--attempt", "2"]);
     expect(second.stdout.trimEnd().split("\n").map((line) => SEPARATOR.exec(line)?.[1] ?? line)).toEqual(["2", "second try works"]);
 
+    // aq status ID says how long each attempt took and how it ended, and points here.
+    const status = await project.run(["status", "flaky"]);
+    expect(status.stdout).toMatch(/waited in the queue \S+, built \S+ in 2 attempt\(s\): #1 \S+ → failed, #2 \S+ → review\n/);
+    expect(status.stdout).toContain("read it with: aq logs flaky\n");
     const missing = await project.run(["logs", "flaky", "--attempt", "3"]);
     expect(missing.code).toBe(1);
     expect(expectOneLine(missing.stderr)).toBe("aq logs: flaky has no attempt 3 in its log (attempts: 1, 2)");
@@ -57,5 +61,5 @@ describe("aq logs", () => {
     const unknown = await project.run(["logs", "no-such-job"]);
     expect(unknown.code).not.toBe(0);
     expectOneLine(unknown.stderr);
-  });
+  }, 90_000); // eight CLI runs: slow on a busy machine
 });

@@ -8,6 +8,7 @@ import { STAGE_NAMES } from "../../core/stages.ts";
 import { collectStatus } from "../../core/status.ts";
 import { type Column, renderTable, terminalWidth } from "../term/table.ts";
 import { painter, STAGE_COLOR } from "../term/color.ts";
+import { attemptTimes } from "../attempt-times.ts";
 import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
 
 export default defineCommand({
@@ -28,6 +29,11 @@ export default defineCommand({
       if (job.meta.agent) print(`  ${describeAgent(job.meta.agent)}`);
       if (job.meta.wip) print(`  wip ${job.meta.wip.branch} @ ${job.meta.wip.commit.slice(0, 12)}`);
       if (job.meta.worktree) print(`  worktree ${job.meta.worktree.path} (base ${job.meta.worktree.baseBranch || job.meta.worktree.baseCommit.slice(0, 12)})`);
+      const attempts = attemptTimes(job.meta.history);
+      if (attempts.length) {
+        const built = attempts.reduce((sum, a) => sum + (a.buildMs ?? 0), 0);
+        print(`  waited in the queue ${formatDuration(attempts[0]!.waitedMs)}, built ${formatDuration(built)} in ${attempts.length} attempt(s): ${attempts.map((a) => `#${a.attempt} ${a.buildMs === undefined ? "not built" : formatDuration(a.buildMs)}${a.outcome ? ` → ${a.outcome}` : " (running)"}`).join(", ")}`);
+      }
       print("  history:");
       for (const entry of job.meta.history) print(`    ${entry.at}  ${entry.from ?? "·"} → ${entry.to}  by ${entry.by}${entry.reason ? `  (${entry.reason})` : ""}`);
       print(`  log ${join(job.dir, LOG_FILE)}`);
