@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, { load: Loader }> = {
   add: { load: () => import("./commands/add.ts") },
   run: { load: () => import("./commands/run.ts") },
   status: { load: () => import("./commands/status.ts") },
+  logs: { load: () => import("./commands/logs.ts") },
   promote: { load: () => import("./commands/promote.ts") },
   ship: { load: () => import("./commands/ship.ts") },
   retry: { load: () => import("./commands/retry.ts") },

@@ -6,6 +6,7 @@ import { AqError } from "../core/errors.ts";
 import { closeServer, HttpProblem, isLoopback, listen, readJson, send } from "../core/http-server.ts";
 import { formatIssues } from "../core/validation.ts";
 import { guardRequest, type CoordinatorGuard } from "./guard.ts";
+import { createFleetPage } from "./page/index.ts";
 import { CoordinatorStore, type CoordinatorJob, type Outcome } from "./store.ts";
 
 export interface CoordinatorOptions {
@@ -50,7 +51,9 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const guard: CoordinatorGuard = { loopback: isLoopback(options.host), token: options.token || randomBytes(32).toString("base64url") };
   const store = new CoordinatorStore(options.db, { leaseMs: options.leaseMs });
   const stats = new Map<string, number>();
+  const page = createFleetPage(store, { host: options.host, token: guard.token });
   const server = createServer((request, response) => {
+    if (page.serve(request, response)) return;
     const route = `${request.method} ${(request.url ?? "/").split("?")[0]!.replace(/\/fleet\/jobs\/[^/]+/, "/fleet/jobs/:id")}`;
     stats.set(route, (stats.get(route) ?? 0) + 1);
     handle(store, guard, request, response, stats).catch((error: unknown) => {

@@ -65,6 +65,10 @@ export interface StatusJob {
   readonly fleet?: { jobId: string; leaseEpoch: number };
   readonly attempts: number;
   readonly priority: number;
+  /** The job's named lock, if it has one. */
+  readonly lock?: string;
+  /** A retry waiting on its backoff is not claimable before this time. */
+  readonly notBefore?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** What the agent CLI reported: its session, tokens and last activity. */

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, writeSync } from "node:fs";
 import { mkdir, realpath } from "node:fs/promises";
 import { writeFileAtomic } from "./atomic-file.ts";
 import { newMark } from "./claim.ts";
@@ -14,9 +14,12 @@ import type { JobSpec } from "./job-file.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { FileLock } from "./locks.ts";
 import type { Logger } from "./logger.ts";
+import { CancelRequested, clearCancelRequest, watchCancelRequest } from "./cancel-request.ts";
+import { attemptSeparator } from "./log-attempts.ts";
 import { type JobMeta, withoutEngine } from "./meta.ts";
 import { runInGroup } from "./process-group.ts";
 import { processStartTime } from "./process-ref.ts";
+import { openForAppend } from "./queue-file.ts";
 import { LOG_FILE, type JobRecord } from "./queue-store.ts";
 import { ENGINE_MARK_ENV } from "./recover.ts";
 import type { Stage } from "./stages.ts";
@@ -111,9 +114,16 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     // Replaced by a rename: a link planted as prompt.txt is replaced, its target never written.
     await writeFileAtomic(promptFile, spec.body);
     crashPoint("spawn:recorded");
+    const separator = openForAppend(join(dir, LOG_FILE));
+    try {
+      writeSync(separator, `${attemptSeparator({ attempt: meta.attempts, at: new Date().toISOString(), engine: engineName })}\n`);
+    } finally {
+      closeSync(separator);
+    }
     const call = invocation(engine, spec.body, { yolo: spec.yolo ?? config.defaults.yolo, promptFile });
 
     const abort = new AbortController();
+    const stopCancelWatch = watchCancelRequest(dir, (request) => abort.abort(new CancelRequested(request)));
     const onCancel = () => abort.abort(CANCELLED);
     if (ctx.cancel.aborted) onCancel();
     ctx.cancel.addEventListener("abort", onCancel, { once: true });
@@ -145,6 +155,8 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       ...agent.groupOptions,
     });
     buildEnd.abort();
+    stopCancelWatch();
+    await clearCancelRequest(dir);
     await agent.stop();
     const blocked = agent.blocked();
     // The engine record goes; what the agent reported about its session stays.
@@ -153,12 +165,14 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     await recorded;
 
     if (result.aborted instanceof FencedError) throw result.aborted;
-    if (result.aborted === CANCELLED) {
+    const personCancel = result.aborted instanceof CancelRequested ? result.aborted : undefined;
+    if (personCancel?.request.to === "failed") return await fail(personCancel.message, false, finished);
+    if (result.aborted === CANCELLED || personCancel) {
       // What the engine did so far is committed: the checkpoint a resume starts from.
       const wip = meta.worktree && meta.wip ? { branch: meta.wip.branch, commit: await commitAll(meta.worktree.path, `aq: ${id}: checkpoint (cancelled)`, ctx.hooks.commitTrailers.call({}, meta)) } : undefined;
       await lifecycle.move(id, "building", "queued", {
         by,
-        reason: "cancelled: the runner was stopped; the attempt does not count",
+        reason: personCancel?.message ?? "cancelled: the runner was stopped; the attempt does not count",
         patch: (m) => ({ ...finished(m), attempts: Math.max(0, m.attempts - 1), ...(wip ? { wip } : {}) }),
       });
       return (stage = "queued");

@@ -23,7 +23,7 @@ export async function collectStatus(store: QueueStore, hooks: RunnerHooks): Prom
   for (const job of jobs) counts[job.stage]++;
   for (const job of broken) counts[job.stage]++;
   const rows = jobs.map((job) => statusJob(job.meta, job.stage));
-  rows.sort((a, b) => STAGE_NAMES.indexOf(a.stage) - STAGE_NAMES.indexOf(b.stage) || a.createdAt.localeCompare(b.createdAt));
+  rows.sort(byAttention());
   const report: StatusReport = {
     counts,
     jobs: rows,
@@ -32,6 +32,35 @@ export async function collectStatus(store: QueueStore, hooks: RunnerHooks): Prom
     runners: await liveRunners(store),
   };
   return hooks.status.promise(report);
+}
+
+/**
+ * The order a person wants to read the jobs in: those that need a person first (quarantined,
+ * blocked, failed, dead-letter), then what runs, what waits for review or tests, the queue in the
+ * order it will be claimed (priority, then oldest; a retry waiting on its backoff after the
+ * claimable ones), and what shipped last, newest first.
+ */
+export const ATTENTION_ORDER: readonly Stage[] = ["quarantine", "blocked", "failed", "dead_letter", "building", "assigned", "review", "testing", "queued", "shipped"];
+
+export function byAttention(now = new Date().toISOString()): (a: StatusJob, b: StatusJob) => number {
+  return (a, b) => {
+    const stage = ATTENTION_ORDER.indexOf(a.stage) - ATTENTION_ORDER.indexOf(b.stage);
+    if (stage) return stage;
+    if (a.stage === "queued") return claimOrder(a, b, now);
+    if (a.stage === "shipped") return compare(b.updatedAt, a.updatedAt) || compare(a.id, b.id);
+    return compare(a.updatedAt, b.updatedAt) || compare(a.id, b.id);
+  };
+}
+
+/** ISO times and ids compare as plain strings (a locale-aware compare costs more over 10,000 jobs). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The order claimNext takes queued jobs in: priority, then the oldest, then the id. */
+function claimOrder(a: StatusJob, b: StatusJob, now: string): number {
+  const waits = (job: StatusJob) => (job.notBefore && job.notBefore > now ? 1 : 0);
+  return waits(a) - waits(b) || b.priority - a.priority || compare(a.createdAt, b.createdAt) || a.id.localeCompare(b.id);
 }
 
 function statusJob(meta: JobMeta, stage: Stage): StatusJob {
@@ -44,6 +73,8 @@ function statusJob(meta: JobMeta, stage: Stage): StatusJob {
     ...(fleet ? { fleet: { jobId: fleet.jobId, leaseEpoch: fleet.leaseEpoch } } : {}),
     attempts: meta.attempts,
     priority: meta.priority,
+    ...(meta.lock ? { lock: meta.lock } : {}),
+    ...(meta.notBefore && stage === "queued" ? { notBefore: meta.notBefore } : {}),
     createdAt: meta.createdAt,
     updatedAt: meta.history.at(-1)?.at ?? meta.createdAt,
     ...(meta.agent ? { agent: meta.agent } : {}),

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import * as v from "valibot";
+import { cancel } from "../actions/cancel.ts";
 import { promote } from "../actions/promote.ts";
 import { block, retry } from "../actions/retry-block.ts";
 import { ship } from "../actions/ship.ts";
@@ -11,6 +12,7 @@ import { JOB_ID } from "../core/job-id.ts";
 import { JOB_FILE, LOG_FILE } from "../core/queue-store.ts";
 import { STAGE_NAMES } from "../core/stages.ts";
 import { formatIssues } from "../core/validation.ts";
+import { jobDiff } from "./diff.ts";
 import type { EventHub } from "./events.ts";
 import { checkAction, type GuardOptions } from "./guard.ts";
 import { isNotServed, openJobFile } from "./safe-file.ts";
@@ -44,6 +46,7 @@ const LogQuery = v.object({ from: v.optional(v.pipe(v.string(), v.regex(/^\d{1,1
 
 const NoBody = v.optional(v.object({}));
 const BlockBody = v.object({ reason: v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must say why the job is blocked"), v.maxLength(500, "is longer than 500 characters")) });
+const CancelBody = v.optional(v.object({ to: v.optional(v.picklist(["queued", "failed"], "must be queued or failed")) }), {});
 const ShipBody = v.optional(v.object({ force: v.optional(v.boolean("must be true or false")) }), {});
 
 /**
@@ -54,6 +57,7 @@ const ACTIONS: Record<string, (aq: Aq, id: string, body: unknown) => Promise<Rec
   retry: async (aq, id, body) => (parse(NoBody, body), { stage: await retry(aq, id) }),
   block: async (aq, id, body) => ({ stage: await block(aq, id, parse(BlockBody, body).reason) }),
   promote: async (aq, id, body) => (parse(NoBody, body), { ...(await promote(aq, id)) }),
+  cancel: async (aq, id, body) => ({ ...(await cancel(aq, id, { to: parse(CancelBody, body)?.to ?? "queued" })) }),
   ship: async (aq, id, body) => ({ stage: "shipped", ...(await ship(aq, id, { force: parse(ShipBody, body)?.force === true })) }),
 };
 
@@ -92,6 +96,12 @@ const log: Handler = async (ctx, _request, response, { id, url }) => {
   send(response, 200, { id: record.id, stage: record.stage, ...(await readLog(join(record.dir, LOG_FILE), from)) });
 };
 
+const diff: Handler = async (ctx, _request, response, { id }) => {
+  const record = await ctx.aq.store.get(id!);
+  const changes = await jobDiff(record.meta, record.stage).catch((error: unknown) => ({ problem: error instanceof Error ? error.message : String(error) }));
+  send(response, 200, { id: record.id, stage: record.stage, ...(changes ? { diff: changes } : {}) });
+};
+
 const events: Handler = async (ctx, _request, response) => {
   if (!ctx.hub.open(response, { version: ctx.snapshot.version })) throw new HttpProblem(503, `too many open pages (${ctx.hub.max})`);
 };
@@ -115,7 +125,8 @@ const ROUTES: Array<{ path: RegExp; methods: Record<string, Handler> }> = [
   { path: /^\/api\/jobs$/, methods: { GET: jobs } },
   { path: /^\/api\/jobs\/([^/]+)$/, methods: { GET: job } },
   { path: /^\/api\/jobs\/([^/]+)\/log$/, methods: { GET: log } },
-  { path: /^\/api\/jobs\/([^/]+)\/(?:retry|block|promote|ship)$/, methods: { POST: action } },
+  { path: /^\/api\/jobs\/([^/]+)\/diff$/, methods: { GET: diff } },
+  { path: /^\/api\/jobs\/([^/]+)\/(?:retry|block|promote|ship|cancel)$/, methods: { POST: action } },
 ];
 
 /** Routes a request: unknown paths 404, a known path with another method 405, a bad job id 400. */

@@ -8,9 +8,6 @@ import { openJobFile } from "./safe-file.ts";
 import { STAGE_NAMES, type Stage } from "../core/stages.ts";
 import { collectStatus } from "../core/status.ts";
 
-/** The jobs a person must look at come first: quarantined, then blocked; then the status order. */
-const FIRST: Partial<Record<Stage, number>> = { quarantine: 0, blocked: 1 };
-
 export interface JobsQuery {
   /** A stage, "active" (everything but shipped) or "all". */
   readonly stage: Stage | "active" | "all";
@@ -78,7 +75,7 @@ export class Snapshot {
   private async build(): Promise<void> {
     const started = performance.now();
     const report = await collectStatus(this.aq.store, this.aq.hooks);
-    this.rows = report.jobs.map((job, index) => ({ job, index })).sort((a, b) => rank(a.job.stage) - rank(b.job.stage) || a.index - b.index).map(({ job }) => job);
+    this.rows = report.jobs; // already in the order a person reads them (collectStatus)
     this.report = report;
     this.panelsAt = Date.now();
     this.panels = await this.aq.hooks.dashboard.promise({});
@@ -162,6 +159,3 @@ async function readHeadText(path: string, max: number): Promise<string> {
   }
 }
 
-function rank(stage: Stage): number {
-  return FIRST[stage] ?? 2 + STAGE_NAMES.indexOf(stage);
-}

@@ -242,7 +242,8 @@ describe("aq dashboard: live and actions", () => {
     expect(seen.at(-1)).toEqual({ event: "job", data: { id: "chatty" } });
     expect((await run!).code).toBe(0);
     const log = (await dashboard.get("/api/jobs/chatty/log")).body;
-    expect(log).toMatchObject({ stage: "review", from: 0, text: "one\ntwo\nthree\n" });
+    // The runner heads each attempt with one separator line (when it started, which engine).
+    expect(log).toMatchObject({ stage: "review", from: 0, text: expect.stringMatching(/^──── aq · attempt 1 · \S+Z · engine shell ────\none\ntwo\nthree\n$/) });
   });
 
   it("retries a failed job through the same code as aq retry (history by cli:dashboard), and answers 409 with the CLI's message when it cannot", async () => {

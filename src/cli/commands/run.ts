@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
-import { formatDuration } from "../../core/duration.ts";
 import { AqError } from "../../core/errors.ts";
 import { Runner, type RunMode } from "../../core/runner.ts";
+import { startLiveBoard } from "../live-board.ts";
 import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
 
 export default defineCommand({
@@ -38,14 +38,11 @@ export default defineCommand({
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    // On a terminal, a line every few seconds says what is still running; pipes get plain log lines only.
-    const progress = process.stderr.isTTY && !args.json ? setInterval(() => {
-      const running = runner.snapshot();
-      if (running.length) aq.logger.info(`running: ${running.map((job) => `${job.id} (${formatDuration(Date.now() - job.since)})`).join(", ")}`);
-    }, 10_000) : undefined;
-    progress?.unref();
+    // On a terminal, a live board of the slots under the log lines; pipes get plain log lines only.
+    const board = process.stderr.isTTY && !args.json ? startLiveBoard({ runner, store: aq.store, stream: process.stderr, slots: concurrency ?? aq.config.concurrency }) : undefined;
     try {
       const summary = await runner.run({ mode, concurrency: concurrency ?? aq.config.concurrency });
+      board?.stop();
       if (args.json) printJson(summary);
       else {
         const entries = Object.entries(summary.outcomes);
@@ -55,7 +52,7 @@ export default defineCommand({
       const [first, ...more] = summary.problems;
       if (first) throw new AqError("AQ_FAILED", `aq run could not work through the queue: ${first}${more.length ? ` (and ${more.length} more)` : ""}`);
     } finally {
-      clearInterval(progress);
+      board?.stop();
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }

@@ -6,6 +6,9 @@ import type { StatusReport } from "../../core/hooks.ts";
 import { LOG_FILE } from "../../core/queue-store.ts";
 import { STAGE_NAMES } from "../../core/stages.ts";
 import { collectStatus } from "../../core/status.ts";
+import { type Column, renderTable, terminalWidth } from "../term/table.ts";
+import { painter, STAGE_COLOR } from "../term/color.ts";
+import { attemptTimes } from "../attempt-times.ts";
 import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
 
 export default defineCommand({
@@ -26,9 +29,15 @@ export default defineCommand({
       if (job.meta.agent) print(`  ${describeAgent(job.meta.agent)}`);
       if (job.meta.wip) print(`  wip ${job.meta.wip.branch} @ ${job.meta.wip.commit.slice(0, 12)}`);
       if (job.meta.worktree) print(`  worktree ${job.meta.worktree.path} (base ${job.meta.worktree.baseBranch || job.meta.worktree.baseCommit.slice(0, 12)})`);
+      const attempts = attemptTimes(job.meta.history);
+      if (attempts.length) {
+        const built = attempts.reduce((sum, a) => sum + (a.buildMs ?? 0), 0);
+        print(`  waited in the queue ${formatDuration(attempts[0]!.waitedMs)}, built ${formatDuration(built)} in ${attempts.length} attempt(s): ${attempts.map((a) => `#${a.attempt} ${a.buildMs === undefined ? "not built" : formatDuration(a.buildMs)}${a.outcome ? ` → ${a.outcome}` : " (running)"}`).join(", ")}`);
+      }
       print("  history:");
       for (const entry of job.meta.history) print(`    ${entry.at}  ${entry.from ?? "·"} → ${entry.to}  by ${entry.by}${entry.reason ? `  (${entry.reason})` : ""}`);
       print(`  log ${join(job.dir, LOG_FILE)}`);
+      print(`  read it with: aq logs ${job.id}${job.stage === "building" || job.stage === "assigned" ? " -f" : ""}`);
       return;
     }
     const report = await collectStatus(aq.store, aq.hooks);
@@ -38,35 +47,57 @@ export default defineCommand({
 });
 
 function printHuman(report: StatusReport, root: string, all: boolean): void {
-  if (report.factoryId) print(`factory ${report.factoryId}`);
-  print(`queue ${root}`);
-  print(STAGE_NAMES.filter((stage) => report.counts[stage] > 0).map((stage) => `${stage} ${report.counts[stage]}`).join(" · ") || "empty");
+  const paint = painter(process.stdout);
+  const stage = (name: string) => paint(STAGE_COLOR[name] ?? "reset", name);
+  if (report.factoryId) print(`factory ${paint("bold", report.factoryId)}`);
+  print(paint("dim", `queue ${root}`));
+  print(STAGE_NAMES.filter((name) => report.counts[name] > 0).map((name) => `${stage(name)} ${report.counts[name]}`).join(" · ") || "empty");
   const quarantined = report.jobs.filter((job) => job.stage === "quarantine");
   if (quarantined.length) {
     print("");
-    print(`!! ${quarantined.length} quarantined job(s) need a person: inspect with aq status ID; requeue with aq retry ID; discard with aq block ID --reason R`);
+    print(paint(["bold", "magenta"], `!! ${quarantined.length} quarantined job(s) need a person: inspect with aq status ID; requeue with aq retry ID; discard with aq block ID --reason R`));
     for (const job of quarantined) print(`   ${job.id}${job.fleet ? ` (fleet ${job.fleet.jobId}, epoch ${job.fleet.leaseEpoch})` : ""}  ${job.reason ?? ""}`);
   }
   for (const note of report.notes) print(note);
-  for (const broken of report.broken) print(`!! ${broken.stage}/${broken.id}: ${broken.problem}`);
+  for (const broken of report.broken) print(paint("red", `!! ${broken.stage}/${broken.id}: ${broken.problem}`));
   const rows = report.jobs.filter((job) => all || job.stage !== "shipped");
   if (rows.length) {
     print("");
     const now = Date.now();
+    const fleet = rows.some((job) => job.fleet);
+    const columns: Column[] = [
+      { header: "ID", paint: (cell) => paint("bold", cell) },
+      { header: "STAGE", paint: (cell) => stage(cell) },
+      { header: "PRI" },
+      { header: "TRIES" },
+      { header: "LOCK" },
+      { header: "SINCE" },
+      ...(fleet ? [{ header: "EPOCH" }] : []),
+      { header: "REASON", flex: true, paint: (cell, row) => (NEEDS_PERSON.has(rows[row]!.stage) ? paint("yellow", cell) : paint("dim", cell)) },
+    ];
     const table = rows.map((job) => [
       job.id,
       job.stage,
+      String(job.priority),
       String(job.attempts),
-      formatDuration(now - Date.parse(job.updatedAt)),
-      job.fleet ? `epoch ${job.fleet.leaseEpoch}` : job.origin.kind,
-      job.stage === "building" && job.agent?.lastActivityAt ? `${job.agent.name} active ${formatDuration(Math.max(0, now - Date.parse(job.agent.lastActivityAt)))} ago` : (job.reason ?? ""),
+      job.lock ?? "",
+      formatDuration(Math.max(0, now - Date.parse(job.updatedAt))),
+      ...(fleet ? [job.fleet ? String(job.fleet.leaseEpoch) : ""] : []),
+      whatNow(job, now),
     ]);
-    const header = ["ID", "STAGE", "TRIES", "SINCE", "ORIGIN", "REASON"];
-    const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-    for (const row of [header, ...table]) print(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+    for (const line of renderTable(columns, table, terminalWidth(process.stdout))) print(line);
   }
   const runners = report.runners as Array<{ pid: number; mode: string; concurrency: number }> | undefined;
   if (runners?.length) print(`\nrunners: ${runners.map((r) => `pid ${r.pid} (${r.mode}, ${r.concurrency} slot${r.concurrency === 1 ? "" : "s"})`).join(", ")}`);
+}
+
+const NEEDS_PERSON: ReadonlySet<string> = new Set(["quarantine", "blocked", "failed", "dead_letter"]);
+
+/** The last column: why a job rests where it is, what a running agent did last, when a retry comes. */
+function whatNow(job: StatusReport["jobs"][number], now: number): string {
+  if (job.stage === "building" && job.agent?.lastActivityAt) return `${job.agent.name} active ${formatDuration(Math.max(0, now - Date.parse(job.agent.lastActivityAt)))} ago`;
+  if (job.notBefore && Date.parse(job.notBefore) > now) return `retry in ${formatDuration(Date.parse(job.notBefore) - now)}${job.reason ? `: ${job.reason}` : ""}`;
+  return job.reason ?? "";
 }
 
 /** One line on what the agent CLI reported: enough to tell a working agent from a stuck one. */

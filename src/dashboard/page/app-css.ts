@@ -64,5 +64,33 @@ pre.prompt { background: #f6f8fa; border: 1px solid var(--line); padding: 8px; b
 footer { margin-top: 10px; font-size: 12px; }
 .toast { position: fixed; right: 20px; bottom: 20px; max-width: 480px; padding: 10px 14px; border-radius: 6px; background: #111827; color: #fff; box-shadow: 0 4px 14px rgba(0,0,0,.2); }
 .toast.error { background: #991b1b; }
+.no-fleet .c-epoch { display: none; }
+.files { list-style: none; margin: 4px 0 8px; padding: 0; font-size: 12.5px; }
+.files li { margin: 1px 0; overflow-wrap: anywhere; }
+.files .add, pre.patch .add { color: #1a7f37; } .files .del, pre.patch .del { color: #cf222e; }
+.files .add, .files .del { display: inline-block; min-width: 3.2em; font-variant-numeric: tabular-nums; }
+pre.patch { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 6px 8px; max-height: 420px; overflow: auto; font-size: 12px; margin: 4px 0 10px; }
+pre.patch span { display: block; white-space: pre-wrap; overflow-wrap: anywhere; }
+pre.patch .add { background: #e6ffec; } pre.patch .del { background: #ffebe9; } pre.patch .hunk { color: #0550ae; background: #ddf4ff; } pre.patch .meta { color: var(--muted); font-weight: 600; }
+pre.log .attempt { display: block; margin: 6px 0 2px; padding: 2px 6px; border-top: 1px solid #30363d; color: #7ee787; font-weight: 600; }
+pre.log .attempt time { color: #8b949e; font-weight: 400; }
+table.attempts { margin: 2px 0 10px; font-size: 12.5px; }
+table.attempts td, table.attempts th { padding: 2px 6px; }
+time { cursor: help; }
 @media (max-width: 1100px) { .split { flex-direction: column; } .detail { max-width: none; width: 100%; } .counts { grid-template-columns: repeat(5, 1fr); } }
+@media (max-width: 640px) {
+  header { flex-wrap: wrap; padding: 8px 10px; gap: 4px 10px; }
+  header .muted { overflow-wrap: anywhere; min-width: 0; }
+  main { padding: 8px 8px 20px; }
+  .counts { grid-template-columns: repeat(auto-fill, minmax(68px, 1fr)); gap: 5px; }
+  .count { padding: 5px 6px; } .count b { font-size: 18px; }
+  .toolbar { flex-wrap: wrap; gap: 6px; }
+  .c-engine, .c-origin, .c-activity, .c-tries, .c-pri { display: none; }
+  th, td { padding: 4px 5px; }
+  td.reason { min-width: 0; max-width: 140px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  td.id { max-width: 130px; overflow: hidden; text-overflow: ellipsis; }
+  .detail { padding: 8px; }
+  .panel table { display: block; overflow-x: auto; }
+  .toast { left: 10px; right: 10px; max-width: none; }
+}
 `;

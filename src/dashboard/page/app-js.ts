@@ -12,7 +12,7 @@ export const APP_JS = String.raw`(function () {
   var RETRYABLE = ["failed", "blocked", "dead_letter", "quarantine"];
   var BLOCKABLE = ["queued", "review", "testing", "failed", "quarantine"];
   var PAGE = 50;
-  var state = { stage: "active", q: "", offset: 0, total: 0, rows: [], summary: null, open: null, logTo: 0, loading: false, again: false, busy: {} };
+  var state = { stage: "active", q: "", offset: 0, total: 0, rows: [], summary: null, open: null, logTo: 0, logPending: "", loading: false, again: false, busy: {} };
   var $ = function (id) { return document.getElementById(id); };
 
   function el(tag, props) {
@@ -50,6 +50,55 @@ export const APP_JS = String.raw`(function () {
     return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
   }
 
+  /** The one way the page shows a time: how long ago (or how soon), the exact time on hover. */
+  function when(iso, prefix) {
+    if (!iso) return el("span", { text: "" });
+    var t = Date.parse(iso);
+    var future = t > Date.now() + 1000;
+    var text = future ? "in " + span(t - Date.now()) : ago(iso) + " ago";
+    return el("time", { datetime: iso, title: exact(iso), text: (prefix || "") + text });
+  }
+  var EXACT = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+  function exact(iso) { return EXACT.format(new Date(iso)) + " (" + iso + ")"; }
+  /** A duration in ms as 850ms, 12s, 4m 05s, 2h 10m. */
+  function span(ms) {
+    if (ms < 0 || !isFinite(ms)) return "";
+    if (ms < 1000) return Math.round(ms) + "ms";
+    var s = Math.round(ms / 1000);
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m " + ("0" + (s % 60)).slice(-2) + "s";
+    if (s < 86400) return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+    return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
+  }
+
+  /**
+   * Each attempt from the history: it starts when the job is claimed (queued → assigned) and ends
+   * when it leaves assigned/building; the time in the queue before it and the engine's time in it.
+   */
+  function attemptsOf(history) {
+    var attempts = [];
+    var queuedSince = history.length ? history[0].at : null;
+    var current = null;
+    history.forEach(function (h) {
+      var t = Date.parse(h.at);
+      if (h.from === "queued" && h.to === "assigned") {
+        current = { n: attempts.length + 1, claimed: h.at, waited: queuedSince ? t - Date.parse(queuedSince) : 0, build: null, buildFrom: null, end: null, outcome: null, reason: null };
+        attempts.push(current);
+      } else if (current && h.to === "building") {
+        current.buildFrom = h.at;
+      } else if (current && (h.from === "assigned" || h.from === "building")) {
+        current.end = h.at;
+        current.outcome = h.to;
+        current.reason = h.reason || null;
+        if (current.buildFrom) current.build = t - Date.parse(current.buildFrom);
+        current = null;
+      }
+      if (h.to === "queued") queuedSince = h.at;
+    });
+    if (current && current.buildFrom) current.build = Date.now() - Date.parse(current.buildFrom);
+    return attempts;
+  }
+
   function request(method, path, body) {
     var init = { method: method, credentials: "same-origin", headers: { accept: "application/json" } };
     if (method !== "GET") {
@@ -83,6 +132,12 @@ export const APP_JS = String.raw`(function () {
       if (!reason || !reason.trim()) return;
       body.reason = reason.trim();
     }
+    if (action === "cancel" || action === "cancel-fail") {
+      var toFailed = action === "cancel-fail";
+      if (!window.confirm("Cancel " + id + "? Its engine's process group is killed; " + (toFailed ? "the job goes to failed." : "the job goes back to the queue and the attempt does not count."))) return;
+      body.to = toFailed ? "failed" : "queued";
+      action = "cancel";
+    }
     if (action === "ship") {
       var force = stage === "review";
       if (!window.confirm("Ship " + id + "? This merges aq/" + id + " into its base branch" + (force ? ", without testing (--force)." : "."))) return;
@@ -108,6 +163,8 @@ export const APP_JS = String.raw`(function () {
     if (job.stage === "testing") list.push(["ship", "ship"]);
     if (job.stage === "review") list.push(["ship", "ship (force)"]);
     if (BLOCKABLE.indexOf(job.stage) >= 0) list.push(["block", "block"]);
+    if (job.stage === "building") list.push(["cancel", "cancel"]);
+    if (job.stage === "building" && !rowOnly) list.push(["cancel-fail", "cancel → failed"]);
     if (rowOnly) list = list.slice(0, 1);
     return list.map(function (pair) {
       return el("button", {
@@ -142,7 +199,7 @@ export const APP_JS = String.raw`(function () {
     box.hidden = parts.length === 0;
     if (!parts.length) return;
     box.appendChild(el("b", { text: "Needs a person: " + parts.join(", ") + "." }));
-    box.appendChild(document.createTextNode(" Quarantined and blocked jobs are listed first; open one for its history and log, then retry it, or block it with a reason."));
+    box.appendChild(document.createTextNode(" They are listed first; open one for its history, its changes and its log, then retry it, or block it with a reason."));
     if (c.quarantine) box.appendChild(el("button", { type: "button", text: "show quarantined", onclick: function () { setStage("quarantine"); } }));
   }
 
@@ -163,7 +220,7 @@ export const APP_JS = String.raw`(function () {
       box.appendChild(el("table", null, el("thead", null, el("tr", null, el("th", { text: "job" }), el("th", { text: "fleet job" }), el("th", { text: "stage" }), el("th", { text: "epoch" }), el("th", { text: "lease expires" }), el("th", { text: "reports waiting" }))),
         el("tbody", null, fleet.leases.map(function (lease) {
           return el("tr", { onclick: function () { openJob(lease.id); } }, el("td", { class: "id", text: lease.id }), el("td", { text: lease.fleetJobId }), el("td", null, badge(lease.stage)),
-            el("td", { text: String(lease.leaseEpoch) }), el("td", { text: lease.leaseExpiresAt || "" }), el("td", { text: String(lease.waitingReports) }));
+            el("td", { text: String(lease.leaseEpoch) }), el("td", null, lease.leaseExpiresAt ? when(lease.leaseExpiresAt) : null), el("td", { text: String(lease.waitingReports) }));
         }))));
     }
   }
@@ -187,16 +244,19 @@ export const APP_JS = String.raw`(function () {
       },
         el("td", { class: "id", text: job.id }),
         el("td", null, badge(job.stage)),
-        el("td", { text: ago(job.createdAt), title: "created " + job.createdAt + ", last moved " + job.updatedAt }),
-        el("td", { text: String(job.attempts) }),
-        el("td", { text: job.engine || "" }),
-        el("td", { text: job.origin.kind }),
-        el("td", { text: job.fleet ? String(job.fleet.leaseEpoch) : "" }),
+        el("td", { class: "c-age" }, when(job.updatedAt)),
+        el("td", { class: "c-pri", text: String(job.priority) }),
+        el("td", { class: "c-tries", text: String(job.attempts) }),
+        el("td", { class: "c-engine", text: job.engine || "" }),
+        el("td", { class: "c-origin", text: job.origin.kind }),
+        el("td", { class: "c-epoch", text: job.fleet ? String(job.fleet.leaseEpoch) : "" }),
         el("td", { class: "reason", text: job.reason || "" }),
-        el("td", { text: job.lastActivityAt ? ago(job.lastActivityAt) + " ago" : "" }),
+        el("td", { class: "c-activity" }, job.lastActivityAt ? when(job.lastActivityAt) : null),
         el("td", { class: "actions" }, actionsFor(job, true))));
     });
-    if (!state.rows.length) body.appendChild(el("tr", null, el("td", { colspan: 10, class: "muted", text: state.summary && state.summary.total ? "no job matches" : "the queue is empty: add one with aq add FILE" })));
+    if (!state.rows.length) body.appendChild(el("tr", null, el("td", { colspan: 11, class: "muted", text: state.summary && state.summary.total ? "no job matches" : "the queue is empty: add one with aq add FILE" })));
+    var fleet = (state.summary && state.summary.panels && state.summary.panels.fleet) || state.rows.some(function (job) { return job.fleet; });
+    $("jobs-table").className = fleet ? "" : "no-fleet";
     var first = state.total ? state.offset + 1 : 0;
     $("range").textContent = fmt(first) + "–" + fmt(state.offset + state.rows.length) + " of " + fmt(state.total);
     if (state.rows.length && !performance.getEntriesByName("aq-first-rows").length) performance.mark("aq-first-rows");
@@ -280,7 +340,7 @@ export const APP_JS = String.raw`(function () {
     box.appendChild(el("h2", null, el("span", { class: "id", text: job.id }), " ", badge(job.stage)));
     if (meta.reason) box.appendChild(el("p", { class: "bad", text: meta.reason }));
     box.appendChild(el("div", { class: "actions" }, actionsFor({ id: job.id, stage: job.stage })));
-    var facts = [["attempts", meta.attempts], ["priority", meta.priority], ["engine", job.engine], ["origin", meta.origin.kind], ["created", meta.createdAt]];
+    var facts = [["attempts", meta.attempts], ["priority", meta.priority], ["engine", job.engine], ["origin", meta.origin.kind], ["created", when(meta.createdAt)]];
     if (meta.fleet) facts.push(["fleet job", meta.fleet.jobId], ["lease epoch", meta.fleet.leaseEpoch]);
     if (meta.wip) facts.push(["wip", meta.wip.branch + " @ " + meta.wip.commit.slice(0, 12)]);
     if (meta.worktree) facts.push(["worktree", meta.worktree.path]);
@@ -290,19 +350,95 @@ export const APP_JS = String.raw`(function () {
       ["name", "model", "sessionId", "turns", "inputTokens", "outputTokens", "costUsd"].forEach(function (key) {
         if (agent[key] !== undefined && agent[key] !== null) facts.push(["agent " + key, key === "costUsd" ? "$" + Number(agent[key]).toFixed(4) : agent[key]]);
       });
-      if (agent.lastActivityAt) facts.push(["last activity", ago(agent.lastActivityAt) + " ago"]);
+      if (agent.lastActivityAt) facts.push(["last activity", when(agent.lastActivityAt)]);
     }
-    box.appendChild(el("div", { class: "facts" }, facts.map(function (f) { return el("span", null, f[0] + " ", el("b", { text: String(f[1]) })); })));
+    box.appendChild(el("div", { class: "facts" }, facts.map(function (f) { return el("span", null, f[0] + " ", typeof f[1] === "object" ? el("b", null, f[1]) : el("b", { text: String(f[1]) })); })));
+    box.appendChild(renderDurations(meta));
+    var oldDiff = fresh ? null : box.querySelector("#diff");
+    box.appendChild(oldDiff && oldDiff.getAttribute("data-stage") === job.stage ? oldDiff : el("section", { id: "diff", "data-stage": job.stage }));
     box.appendChild(el("h2", { text: "History" }));
     box.appendChild(el("ol", { class: "timeline" }, meta.history.map(function (h) {
-      return el("li", { class: "s-" + h.to }, el("time", { datetime: h.at, title: h.at, text: new Date(h.at).toLocaleString() }),
+      return el("li", { class: "s-" + h.to }, when(h.at),
         el("b", { text: (h.from || "·") + " → " + h.to }), " by " + h.by, h.reason ? el("div", { class: "muted", text: h.reason }) : null);
     })));
     box.appendChild(el("h2", { text: "Log " }, el("span", { class: "muted", id: "log-size", text: "" })));
     box.appendChild(oldLog || el("pre", { class: "log", id: "log" }));
+    if (!oldDiff || oldDiff.getAttribute("data-stage") !== job.stage) loadDiff(job.id);
     if (job.prompt !== undefined) {
       box.appendChild(el("details", { open: Boolean(openPrompt) }, el("summary", { text: "job.md" }), el("pre", { class: "prompt", text: job.prompt })));
     }
+  }
+
+  /** Time in the queue, build time and each attempt, from the history. */
+  function renderDurations(meta) {
+    var attempts = attemptsOf(meta.history);
+    var box = el("section", { id: "durations" });
+    if (!attempts.length) {
+      box.appendChild(el("div", { class: "facts" }, el("span", null, "in the queue ", el("b", { text: span(Date.now() - Date.parse(meta.createdAt)) }))));
+      return box;
+    }
+    var build = attempts.reduce(function (sum, a) { return sum + (a.build || 0); }, 0);
+    box.appendChild(el("div", { class: "facts" },
+      el("span", null, "waited in the queue ", el("b", { id: "queue-wait", text: span(attempts[0].waited) })),
+      el("span", null, "build time ", el("b", { id: "build-time", text: span(build) })),
+      el("span", null, "attempts ", el("b", { text: String(attempts.length) }))));
+    box.appendChild(el("table", { class: "attempts" }, el("thead", null, el("tr", null, el("th", { text: "#" }), el("th", { text: "claimed" }), el("th", { text: "waited" }), el("th", { text: "built" }), el("th", { text: "then" }))),
+      el("tbody", null, attempts.map(function (a) {
+        return el("tr", { "data-attempt": a.n }, el("td", { text: String(a.n) }), el("td", null, when(a.claimed)), el("td", { text: span(a.waited) }),
+          el("td", { text: a.build === null ? "" : span(a.build) + (a.end ? "" : " so far") }),
+          el("td", { class: "reason" }, a.outcome ? badge(a.outcome) : el("span", { class: "muted", text: "running" }), a.reason ? " " + a.reason : ""));
+      }))));
+    return box;
+  }
+
+  /** The job's changes against its base: files with +/−, then the patch, every line as text. */
+  function loadDiff(id) {
+    request("GET", "/api/jobs/" + encodeURIComponent(id) + "/diff").then(function (answer) {
+      var box = $("diff");
+      if (!box || state.open !== id) return;
+      clear(box);
+      var d = answer.diff;
+      if (!d) return;
+      if (d.problem) { box.appendChild(el("p", { class: "muted", text: "changes: " + d.problem })); return; }
+      box.appendChild(el("h2", null, "Changes ", el("span", { class: "muted", text: d.files.length + " file" + (d.files.length === 1 ? "" : "s") })));
+      box.appendChild(el("div", { class: "facts" },
+        el("span", null, "branch ", el("b", { id: "diff-branch", text: d.branch })),
+        el("span", null, "commit ", el("b", { id: "diff-commit", title: d.commit, text: d.commit === "working tree" ? d.commit : d.commit.slice(0, 12) })),
+        el("span", null, "base ", el("b", { title: d.base.commit, text: (d.base.branch || "") + " @ " + d.base.commit.slice(0, 12) }))));
+      if (!d.files.length) { box.appendChild(el("p", { class: "muted", text: "no changes against the base" })); return; }
+      box.appendChild(el("ul", { class: "files" }, d.files.map(function (f) {
+        return el("li", null, el("span", { class: "add", text: f.added === null ? "bin" : "+" + f.added }), " ", el("span", { class: "del", text: f.removed === null ? "" : "−" + f.removed }), " ", el("code", { text: f.path }));
+      })));
+      var pre = el("pre", { class: "patch", id: "patch" });
+      var lines = d.patch.split("\n");
+      if (lines.length && lines[lines.length - 1] === "") lines.pop();
+      lines.slice(0, 5000).forEach(function (line) {
+        var kind = /^(\+\+\+|---) /.test(line) || /^diff --git /.test(line) || /^index /.test(line) ? "meta" : line.charAt(0) === "+" ? "add" : line.charAt(0) === "-" ? "del" : line.slice(0, 2) === "@@" ? "hunk" : "";
+        pre.appendChild(el("span", { class: kind, text: line + "\n" }));
+      });
+      if (lines.length > 5000 || d.truncated) pre.appendChild(el("span", { class: "muted", text: "… (cut: the patch is longer; git diff " + d.base.commit.slice(0, 12) + " " + (d.commit === "working tree" ? "" : d.commit.slice(0, 12)) + " shows all of it)\n" }));
+      box.appendChild(el("details", { open: lines.length <= 400 }, el("summary", { text: "patch" }), pre));
+    }, function () {});
+  }
+
+  /** Log text into the log box: a separator line the runner wrote before each attempt becomes a heading with its time. */
+  var SEPARATOR = /^──── aq · attempt (\d+) · (\S+) · engine (\S+) ────$/;
+  function appendLog(pre, text, flush) {
+    var all = state.logPending + text;
+    var cut = flush ? all.length : all.lastIndexOf("\n") + 1;
+    state.logPending = all.slice(cut);
+    var lines = all.slice(0, cut);
+    if (!lines) return;
+    var run = "";
+    var parts = lines.split("\n");
+    parts.forEach(function (part, i) {
+      var line = i < parts.length - 1 ? part + "\n" : part;
+      var m = SEPARATOR.exec(part);
+      if (!m) { run += line; return; }
+      if (run) { pre.appendChild(document.createTextNode(run)); run = ""; }
+      pre.appendChild(el("span", { class: "attempt", "data-attempt": m[1] }, "attempt " + m[1] + " · " + m[3] + " · started ", when(m[2])));
+    });
+    if (run) pre.appendChild(document.createTextNode(run));
   }
 
   /** Appends what the log gained since last time (the last 64 KiB on first open); one read at a time. */
@@ -318,8 +454,8 @@ export const APP_JS = String.raw`(function () {
       var pre = $("log");
       if (!pre) return;
       var atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
-      if (fresh) pre.textContent = (chunk.from > 0 ? "… (" + fmt(chunk.from) + " bytes before)\n" : "") + chunk.text;
-      else if (chunk.text) pre.appendChild(document.createTextNode(chunk.text));
+      if (fresh) { clear(pre); state.logPending = ""; if (chunk.from > 0) pre.appendChild(el("span", { class: "muted", text: "… (" + fmt(chunk.from) + " bytes before)\n" })); }
+      if (chunk.text || fresh) appendLog(pre, chunk.text, chunk.to >= chunk.size && !/^(queued|assigned|building)$/.test(chunk.stage));
       state.logTo = chunk.to;
       $("log-size").textContent = fmt(chunk.size) + " bytes";
       if (atBottom || fresh) pre.scrollTop = pre.scrollHeight;

@@ -46,8 +46,8 @@ function html(actionToken: string): string {
         <input id="search" type="search" placeholder="filter by id, reason, origin" aria-label="filter">
         <span class="pager"><button id="prev" type="button">‹</button> <span id="range"></span> <button id="next" type="button">›</button></span>
       </div>
-      <table>
-        <thead><tr><th>id</th><th>stage</th><th>age</th><th>tries</th><th>engine</th><th>origin</th><th>epoch</th><th>reason</th><th>activity</th><th></th></tr></thead>
+      <table id="jobs-table">
+        <thead><tr><th>id</th><th>stage</th><th class="c-age">since</th><th class="c-pri">pri</th><th class="c-tries">tries</th><th class="c-engine">engine</th><th class="c-origin">origin</th><th class="c-epoch">epoch</th><th>reason</th><th class="c-activity">activity</th><th></th></tr></thead>
         <tbody id="rows"></tbody>
       </table>
     </section>
