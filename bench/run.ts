@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { claim10k } from "./cases/claim-10k.ts";
 import { coordinatorSim } from "./cases/coordinator-sim.ts";
 import { dashboard10k } from "./cases/dashboard-10k.ts";
 import { fleet, idle } from "./cases/fleet.ts";
@@ -20,6 +21,7 @@ const cases: Array<[string, () => Promise<Figure[]>]> = [
   ["startup", () => startup(quick ? 5 : 10)],
   ["per-job", () => perJob(quick ? 50 : 200)],
   ["peers", () => peers(quick ? 50 : 200)],
+  ["claim-10k", () => claim10k(10_000, quick ? 10 : 30)],
   ["status-10k", () => status10k(10_000, quick ? 3 : 5)],
   ["dashboard-10k", () => dashboard10k(10_000, quick ? 3 : 7)],
   ["fleet", () => fleet(quick ? 50 : 200)],
