@@ -6,8 +6,10 @@ export default defineConfig({
     // The real agent CLIs run in `npm run test:engines` (vitest.engines.config.ts).
     exclude: ["test/engines/**", "node_modules/**"],
     pool: "forks",
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Real processes on a machine that may be busy with other work (another suite, a build):
+    // a test that takes 10 s alone can take several times that there.
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
     // Real processes and real git: two workers fit this project's 2-core CI machine.
     maxWorkers: 2,
     reporters: ["default"],
