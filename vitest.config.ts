@@ -8,8 +8,10 @@ export default defineConfig({
     // `npm run test:crash` (vitest.crash.config.ts).
     exclude: ["test/engines/**", "test/package/**", "test/crash/**", "node_modules/**"],
     pool: "forks",
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Real processes on a machine that may be busy with other work (another suite, a build):
+    // a test that takes 10 s alone can take several times that there.
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
     // Real processes and real git: two workers fit this project's 2-core CI machine.
     maxWorkers: 2,
     reporters: ["default"],

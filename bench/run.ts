@@ -1,9 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { claim10k } from "./cases/claim-10k.ts";
 import { coordinatorSim } from "./cases/coordinator-sim.ts";
 import { dashboard10k } from "./cases/dashboard-10k.ts";
 import { fleet, idle } from "./cases/fleet.ts";
 import { perJob } from "./cases/per-job.ts";
+import { peers } from "./cases/peers.ts";
 import { startup } from "./cases/startup.ts";
 import { status10k } from "./cases/status-10k.ts";
 import { type Figure, ROOT } from "./lib.ts";
@@ -18,6 +20,8 @@ const only = process.argv.slice(2);
 const cases: Array<[string, () => Promise<Figure[]>]> = [
   ["startup", () => startup(quick ? 5 : 10)],
   ["per-job", () => perJob(quick ? 50 : 200)],
+  ["peers", () => peers(quick ? 50 : 200)],
+  ["claim-10k", () => claim10k(10_000, quick ? 10 : 30)],
   ["status-10k", () => status10k(10_000, quick ? 3 : 5)],
   ["dashboard-10k", () => dashboard10k(10_000, quick ? 3 : 7)],
   ["fleet", () => fleet(quick ? 50 : 200)],

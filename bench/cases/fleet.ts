@@ -51,27 +51,47 @@ export async function fleet(count: number): Promise<Figure[]> {
   ];
 }
 
-/** 5. An idle factory (fleet on, coordinator up, nothing to do) for `seconds`: RSS and CPU. */
-export async function idle(seconds: number): Promise<Figure[]> {
-  const dir = tempDir("aq-bench-idle-");
+/**
+ * 5. An idle factory (fleet on, coordinator up, nothing to do) for `seconds`: RSS and CPU, beside
+ * an idle `node` (the floor) and, when BENCH_BASELINE_ROOT names a built checkout of another
+ * commit, that commit's factory, all at the same time so that they share the machine's load.
+ */
+export async function idle(seconds: number, baselineRoot = process.env.BENCH_BASELINE_ROOT): Promise<Figure[]> {
   const coord = await coordinator(":memory:");
-  writeConfig(dir, { defaults: { engine: "shell" } });
-  const child = spawn(NODE, [BIN, "run"], { cwd: dir, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FLEET_TOKEN: coord.token, AQ_FACTORY_ID: "idle" }), stdio: "ignore" });
+  const factory = (root: string, id: string) => {
+    const dir = tempDir("aq-bench-idle-");
+    writeConfig(dir, { defaults: { engine: "shell" } });
+    return spawn(NODE, [join(root, "bin", "aq.js"), "run"], { cwd: dir, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FLEET_TOKEN: coord.token, AQ_FACTORY_ID: id }), stdio: "ignore" });
+  };
+  const watched = [
+    { name: "node", child: spawn(NODE, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" }) },
+    { name: "aq", child: factory(ROOT, "idle") },
+    ...(baselineRoot ? [{ name: "baseline", child: factory(baselineRoot, "idle-baseline") }] : []),
+  ];
   await sleep(2_000);
-  const before = cpuOf(child.pid!);
-  const rss: number[] = [];
+  const before = watched.map(({ child }) => cpuOf(child.pid!));
+  const rss: number[][] = watched.map(() => []);
   for (let i = 0; i < seconds; i++) {
     await sleep(1_000);
-    rss.push(rssOf(child.pid!));
+    watched.forEach(({ child }, at) => rss[at]!.push(rssOf(child.pid!) / 1024));
   }
-  const cpu = cpuOf(child.pid!) - before;
-  child.kill("SIGTERM");
-  await new Promise((done) => child.once("close", done));
+  const cpuPerMin = watched.map(({ child }, at) => ((cpuOf(child.pid!) - before[at]!) * 60) / seconds);
+  for (const { child } of watched) child.kill("SIGTERM");
+  await Promise.all(watched.map(({ child }) => new Promise((done) => child.once("close", done))));
   await coord.close();
-  return [
-    { case: "idle factory", metric: `RSS over ${seconds}s (max)`, value: Math.max(...rss) / 1024, unit: "MiB" },
-    { case: "idle factory", metric: `CPU over ${seconds}s`, value: cpu, unit: "s" },
+  const [floor, aq, baseline] = [0, 1, 2].map((at) => (rss[at] ? { max: Math.max(...rss[at]!), median: median(rss[at]!), cpu: cpuPerMin[at]! } : undefined));
+  const versus = (value: number, of: number | undefined, what: string) => (of === undefined ? {} : { baseline: { metric: what, value: of }, ratio: value / of });
+  const figures: Figure[] = [
+    { case: "idle factory", metric: `idle node (setInterval), RSS over ${seconds}s (max)`, value: floor!.max, unit: "MiB" },
+    { case: "idle factory", metric: `RSS over ${seconds}s (max)`, value: aq!.max, unit: "MiB", ...versus(aq!.max, baseline?.max ?? floor!.max, baseline ? "baseline commit" : "idle node"), target: "< 60 MiB", pass: aq!.max < 60 },
+    { case: "idle factory", metric: `RSS over ${seconds}s (median)`, value: aq!.median, unit: "MiB", ...versus(aq!.median, baseline?.median, "baseline commit") },
+    { case: "idle factory", metric: `CPU per minute, over ${seconds}s`, value: aq!.cpu, unit: "s/min", ...versus(aq!.cpu, baseline?.cpu, "baseline commit"), target: "< 0.1 s/min", pass: aq!.cpu < 0.1 },
   ];
+  if (baseline) {
+    figures.push({ case: "idle factory", metric: `baseline commit: RSS max / median`, value: baseline.max, unit: "MiB", note: `median ${baseline.median.toFixed(1)} MiB` });
+    figures.push({ case: "idle factory", metric: `baseline commit: CPU per minute`, value: baseline.cpu, unit: "s/min" });
+  }
+  return figures;
 }
 
 function cpuOf(pid: number): number {

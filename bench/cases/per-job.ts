@@ -44,7 +44,7 @@ async function gitProcessesPerJob(count: number): Promise<number> {
 }
 
 /** Drains `count` jobs in process (start-up excluded) and answers ms per job. */
-async function drain(count: number, concurrency: number, options: { git: boolean; includeAdd?: boolean }): Promise<number> {
+export async function drain(count: number, concurrency: number, options: { git: boolean; includeAdd?: boolean }): Promise<number> {
   const { createAq, Runner, parseJob, createLogger } = await dist();
   const dir = tempDir("aq-bench-drain-");
   let cwd = dir;
@@ -70,7 +70,7 @@ async function drain(count: number, concurrency: number, options: { git: boolean
   return ms / count;
 }
 
-function bareSpawns(count: number): Promise<number> {
+export function bareSpawns(count: number): Promise<number> {
   return new Promise((done) => {
     const started = performance.now();
     let left = count;

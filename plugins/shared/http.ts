@@ -1,5 +1,9 @@
 import ky, { HTTPError, type KyInstance } from "ky";
-import { Agent, type Dispatcher, fetch as undiciFetch } from "undici";
+import type { Dispatcher } from "undici";
+// undici's Agent and its request() without the rest of its index (its own fetch, WebSocket,
+// caches, mocks): about 11 MiB less in every process that talks HTTP, an idle factory included.
+import Agent from "undici/lib/dispatcher/agent.js";
+import dispatchRequest from "undici/lib/api/api-request.js";
 import * as v from "valibot";
 import { formatIssues } from "../../src/core/validation.ts";
 
@@ -66,12 +70,9 @@ export function createHttpClient(settings: HttpSettings): HttpClient {
     headers,
     timeout: settings.timeoutMs,
     retry: { limit: settings.retries, methods: ["get"], statusCodes: [408, 429, 500, 502, 503, 504], backoffLimit: 5_000, maxRetryAfter: 30_000 },
-    // ky builds a WHATWG Request; undici's own fetch takes the plain parts with its dispatcher.
-    fetch: async (input, init) => {
-      const request = new Request(input, init);
-      const body = request.body ? await request.text() : undefined;
-      return (await undiciFetch(request.url, { method: request.method, headers: [...request.headers], body, signal: request.signal, dispatcher })) as unknown as Response;
-    },
+    // ky builds a WHATWG Request; undici's dispatcher takes its plain parts, and its answer (read
+    // whole: every body here is a small JSON document) goes back to ky as a WHATWG Response.
+    fetch: (input, init) => send(dispatcher, new Request(input, init)),
   });
   return {
     async request(method, path, options) {
@@ -104,6 +105,27 @@ export function createHttpClient(settings: HttpSettings): HttpClient {
       // The dispatcher is shared (undici's global one, or the caller's): its owner closes it.
     },
   };
+}
+
+/** Statuses whose Response has no body. */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+async function send(dispatcher: Dispatcher, request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const answer = await dispatchRequest.call(dispatcher, {
+    origin: url.origin,
+    path: `${url.pathname}${url.search}`,
+    method: request.method as Dispatcher.HttpMethod,
+    headers: Object.fromEntries(request.headers),
+    body: request.body ? await request.text() : null,
+    signal: request.signal,
+  });
+  const text = await answer.body.text();
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(answer.headers)) {
+    for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
+  }
+  return new Response(NULL_BODY.has(answer.statusCode) ? null : text, { status: answer.statusCode, headers });
 }
 
 function httpProblem(service: string, where: string, response: Response): HttpOutcome<never> {

@@ -31,12 +31,13 @@ describe("aq run: one job, all jobs, in order", () => {
   });
 
   it("--once on an empty queue exits 0 at once", async () => {
-    const { dir, queue } = runnerSetup();
+    // A poll far longer than the bound: waiting for even one would show, on a busy machine too.
+    const { dir, queue } = runnerSetup({ pollInterval: "90s" });
     const started = Date.now();
     const result = await runAq(dir, ["run", "--once"]);
 
     expect(result).toMatchObject({ code: 0, signal: null, stdout: "" });
-    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(Date.now() - started).toBeLessThan(45_000);
     expect(result.stderr).toContain("nothing to run");
     expect(idsIn(queue, "queued")).toEqual([]);
   });

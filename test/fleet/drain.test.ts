@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { aq, startAq, waitFor, writeTestConfig } from "../helpers/cli.ts";
@@ -54,7 +55,8 @@ describe("draining a fleet factory", () => {
     w.coord.store.enqueue(devJob("J1", "echo one > one.txt\nsleep 30", { cwd: repo }));
     const runner = startAq(["run"], { cwd: w.dir, env: w.env, timeoutMs: 30_000 });
     await waitFor(() => w.coord.store.job("J1")?.stage === "building", 10_000, "J1 building");
-    await new Promise((resolve) => setTimeout(resolve, 400)); // the script has written one.txt
+    // The script has written one.txt in the job's worktree (the work the checkpoint must carry).
+    await waitFor(() => existsSync(join(w.queue, ".worktrees", localId("J1", 1), "one.txt")), 30_000, "one.txt in the worktree");
     const stoppedAt = Date.now();
     runner.kill("SIGTERM");
     const exit = await runner.exited;

@@ -61,8 +61,8 @@ export function writeTestConfig(dir: string, config: Record<string, unknown> = {
   return path;
 }
 
-/** Polls until `check` holds, or fails after `timeoutMs` with what it saw last. */
-export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, what = "condition"): Promise<T> {
+/** Polls until `check` holds, or fails after `timeoutMs` (generous: a busy machine is slow) with what it saw last. */
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, what = "condition"): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -36,7 +36,7 @@ export type Running = ReturnType<typeof startAq>;
 
 /** Starts `aq ARGS` in `dir`; killed (SIGKILL, by its pid) if the test ends while it still runs. */
 export function spawnAq(dir: string, args: readonly string[], env: Record<string, string | undefined> = {}): Running {
-  const child = startAq(args, { cwd: dir, env, timeoutMs: 25_000 });
+  const child = startAq(args, { cwd: dir, env, timeoutMs: 90_000 });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
@@ -81,7 +81,7 @@ export function killAtEnd(...pids: number[]): void {
 }
 
 /** A pid a job script wrote to a file, once the file is complete. */
-export async function pidFrom(path: string, timeoutMs = 10_000): Promise<number> {
+export async function pidFrom(path: string, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (existsSync(path)) {
