@@ -4,7 +4,7 @@ import type { Aq } from "../app.ts";
 import type { DashboardPanels, StatusJob, StatusReport } from "../core/hooks.ts";
 import type { JobMeta } from "../core/meta.ts";
 import { JOB_FILE } from "../core/queue-store.ts";
-import { STAGE_NAMES, type Stage } from "../core/stages.ts";
+import type { Stage } from "../core/stages.ts";
 import { collectStatus } from "../core/status.ts";
 
 export interface JobsQuery {
