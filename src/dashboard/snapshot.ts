@@ -5,7 +5,7 @@ import type { JobMeta } from "../core/meta.ts";
 import { JOB_LIMITS } from "../core/job-file.ts";
 import { JOB_FILE } from "../core/queue-store.ts";
 import { openJobFile } from "./safe-file.ts";
-import { STAGE_NAMES, type Stage } from "../core/stages.ts";
+import type { Stage } from "../core/stages.ts";
 import { collectStatus } from "../core/status.ts";
 
 export interface JobsQuery {
