@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +131,10 @@ describe("the coordinator's request guard", () => {
         const elsewhere = await aq(["fleet-status"], { cwd: project, env: { ...env, XDG_STATE_HOME: join(dir, "other") } });
         expect(elsewhere.code).toBe(1);
         expect(elsewhere.stdout + elsewhere.stderr).toMatch(/401/);
+        child.kill("SIGTERM");
+        expect((await child.exited).code).toBe(0);
+        // Port 0 is not picked again: its token file goes with the coordinator.
+        expect(existsSync(file)).toBe(false);
       } finally {
         child.kill("SIGTERM");
         await child.exited;

@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { DURATION_HINT, parseDuration } from "../../core/duration.ts";
@@ -42,5 +43,7 @@ export default defineCommand({
       process.once("SIGTERM", stop);
     });
     await coordinator.close();
+    // A port picked at random is not picked again: its token file would only pile up.
+    if (tokenFile && port === 0) rmSync(tokenFile, { force: true });
   },
 });
