@@ -77,7 +77,7 @@ describe("fleet status", () => {
     const human = await p.run(["status"]);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout.split("\n")[0]).toBe("factory factory-f");
-    expect(human.stdout).toMatch(new RegExp(`^${ID}\\s+review\\s+1\\s+\\S+\\s+epoch 1\\s*$`, "m"));
+    expect(human.stdout).toMatch(new RegExp(`^${ID}\\s+review\\s+0\\s+1\\s+\\S+\\s+1\\s*$`, "m"));
     // status reads the queue only: not one request to the coordinator.
     expect(p.proxy.requests.slice(before)).toEqual([]);
   });
