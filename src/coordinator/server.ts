@@ -5,14 +5,20 @@ import { ClaimRequest, HeartbeatRequest, LeaseRequest, ReportRequest } from "../
 import { AqError } from "../core/errors.ts";
 import { closeServer, HttpProblem, isLoopback, listen, readJson, send } from "../core/http-server.ts";
 import { formatIssues } from "../core/validation.ts";
-import { CoordinatorStore, type CoordinatorJob, type Outcome } from "./store.ts";
+import { openStore, type FleetStore, type LeaseState } from "./fleet-store.ts";
+import { SqliteFleetStore } from "./sqlite-store.ts";
+import type { CoordinatorJob, CoordinatorStore, Outcome } from "./store.ts";
 
 export interface CoordinatorOptions {
   readonly port: number;
   readonly host: string;
-  /** SQLite file, or ":memory:". */
+  /** SQLite file, ":memory:", or a postgres:// URL. */
   readonly db: string;
   readonly leaseMs: number;
+  /** PostgreSQL connections of this process (default 10). */
+  readonly pool?: number | undefined;
+  /** When set, events of finished jobs older than this (ms) are pruned every so often. */
+  readonly keepEventsMs?: number | undefined;
   /** Required when binding beyond loopback; checked as a bearer token when set. */
   readonly token?: string | undefined;
 }
@@ -20,6 +26,9 @@ export interface CoordinatorOptions {
 export interface RunningCoordinator {
   readonly url: string;
   readonly api: string;
+  /** The store behind this coordinator, whatever its engine. */
+  readonly fleetStore: FleetStore;
+  /** The SQLite store itself, synchronous (SQLite only: throws for PostgreSQL). */
   readonly store: CoordinatorStore;
   /** Requests served so far, by method and route. */
   stats(): Record<string, number>;
@@ -36,7 +45,8 @@ const DevJob = v.object({
 });
 
 /**
- * The development coordinator: DESIGN §6 over plain node:http, state in SQLite. It binds to
+ * The coordinator: the fleet contract over plain node:http, state in SQLite or PostgreSQL (any
+ * number of processes over one PostgreSQL database act as one: nothing that matters is in memory). It binds to
  * loopback unless told otherwise, and then only with a token. Routes under /api/dev are the
  * clearly marked dev-only way to enqueue jobs and read everything.
  */
@@ -44,7 +54,9 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   if (!isLoopback(options.host) && !options.token) {
     throw new AqError("AQ_BAD_USAGE", `aq coordinator: binding to ${options.host} (beyond loopback) needs a token: set AQ_COORDINATOR_TOKEN`);
   }
-  const store = new CoordinatorStore(options.db, { leaseMs: options.leaseMs });
+  const store = await openStore(options.db, { leaseMs: options.leaseMs, pool: options.pool });
+  const pruner = options.keepEventsMs ? setInterval(() => void store.pruneEvents(Date.now() - options.keepEventsMs!).catch(() => {}), Math.min(3_600_000, options.keepEventsMs)) : undefined;
+  pruner?.unref();
   const stats = new Map<string, number>();
   const server = createServer((request, response) => {
     const route = `${request.method} ${(request.url ?? "/").split("?")[0]!.replace(/\/fleet\/jobs\/[^/]+/, "/fleet/jobs/:id")}`;
@@ -55,17 +67,27 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     });
   });
   server.keepAliveTimeout = 30_000;
-  const url = await listen(server, options.port, options.host, "aq coordinator");
+  const url = await listen(server, options.port, options.host, "aq coordinator").catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   return {
     url,
     api: `${url}/api`,
-    store,
+    fleetStore: store,
+    get store(): CoordinatorStore {
+      if (store instanceof SqliteFleetStore) return store.sync;
+      throw new Error("this coordinator's store is PostgreSQL: use fleetStore");
+    },
     stats: () => Object.fromEntries(stats),
-    close: () => closeServer(server).then(() => store.close()),
+    close: () => {
+      if (pruner) clearInterval(pruner);
+      return closeServer(server).then(() => store.close());
+    },
   };
 }
 
-async function handle(store: CoordinatorStore, options: CoordinatorOptions, request: IncomingMessage, response: ServerResponse, stats: Map<string, number>): Promise<void> {
+async function handle(store: FleetStore, options: CoordinatorOptions, request: IncomingMessage, response: ServerResponse, stats: Map<string, number>): Promise<void> {
   if (options.token && !authorized(request.headers.authorization, options.token)) throw new HttpProblem(401, "missing or wrong bearer token");
   const url = new URL(request.url ?? "/", "http://coordinator");
   const path = url.pathname.replace(/\/+$/, "");
@@ -73,10 +95,10 @@ async function handle(store: CoordinatorStore, options: CoordinatorOptions, requ
   const body = method === "GET" ? undefined : await readJson(request);
   const route = `${method} ${path}`;
 
-  if (route === "POST /api/fleet/factories/heartbeat") return send(response, 200, { ok: true, ...store.heartbeat(parse(HeartbeatRequest, body)) });
+  if (route === "POST /api/fleet/factories/heartbeat") return send(response, 200, { ok: true, ...(await store.heartbeat(parse(HeartbeatRequest, body))) });
   if (route === "POST /api/fleet/claim") {
     const claim = parse(ClaimRequest, body);
-    const claimed = store.claim(claim.factoryId, claim.capabilities);
+    const claimed = await store.claim(claim.factoryId, claim.capabilities);
     if (!claimed) return send(response, 204);
     const { job } = claimed;
     return send(response, 200, {
@@ -85,14 +107,15 @@ async function handle(store: CoordinatorStore, options: CoordinatorOptions, requ
       leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString(),
     });
   }
-  if (route === "GET /api/fleet/factories" || route === "GET /api/dev/factories") return send(response, 200, { factories: store.factories() });
+  if (route === "GET /api/fleet/factories" || route === "GET /api/dev/factories") return send(response, 200, { factories: await store.factories() });
   if (route === "POST /api/dev/jobs") {
     const input = parse(DevJob, body);
-    if (input.id && store.job(input.id)) throw new HttpProblem(409, `job ${input.id} exists`);
-    return send(response, 201, view(store.enqueue(input)));
+    const added = await store.enqueue(input);
+    if (!added) throw new HttpProblem(409, `job ${input.id} exists`);
+    return send(response, 201, view(added));
   }
-  if (route === "GET /api/dev/jobs") return send(response, 200, { jobs: store.jobs().map(view) });
-  if (route === "GET /api/dev/events") return send(response, 200, { events: store.events() });
+  if (route === "GET /api/dev/jobs") return send(response, 200, { jobs: (await store.jobs()).map(view) });
+  if (route === "GET /api/dev/events") return send(response, 200, { events: await store.events() });
   if (route === "GET /api/dev/stats") return send(response, 200, { requests: Object.fromEntries(stats) });
 
   const match = /^\/api\/fleet\/jobs\/([^/]+)(\/runs|\/events|\/lease\/renew|\/lease\/release)?$/.exec(path);
@@ -100,21 +123,21 @@ async function handle(store: CoordinatorStore, options: CoordinatorOptions, requ
   const id = decodeURIComponent(match[1]!);
   const tail = match[2] ?? "";
   if (method === "GET") {
-    const job = store.job(id);
+    const job = await store.job(id);
     if (!job) throw new HttpProblem(404, `no job ${id}`);
     if (tail === "") return send(response, 200, view(job));
-    if (tail === "/runs") return send(response, 200, { runs: store.runs(id) });
-    if (tail === "/events") return send(response, 200, { events: store.events(id) });
+    if (tail === "/runs") return send(response, 200, { runs: await store.runs(id) });
+    if (tail === "/events") return send(response, 200, { events: await store.events(id) });
   }
-  if (method === "PATCH" && tail === "") return answer(response, store.report(id, parse(ReportRequest, body)), (job) => ({ ok: true, stage: job.stage }));
+  if (method === "PATCH" && tail === "") return answer(response, await store.report(id, parse(ReportRequest, body)), (job) => ({ ok: true, stage: job.stage }));
   if (method === "POST" && tail === "/lease/renew") {
-    return answer(response, store.renew(id, parse(LeaseRequest, body).leaseEpoch), (job) => ({ ok: true, leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString() }));
+    return answer(response, await store.renew(id, parse(LeaseRequest, body).leaseEpoch), (job) => ({ ok: true, leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString() }));
   }
-  if (method === "POST" && tail === "/lease/release") return answer(response, store.release(id, parse(LeaseRequest, body).leaseEpoch), (job) => ({ ok: true, stage: job.stage }));
+  if (method === "POST" && tail === "/lease/release") return answer(response, await store.release(id, parse(LeaseRequest, body).leaseEpoch), (job) => ({ ok: true, stage: job.stage }));
   throw new HttpProblem(405, `${method} not allowed on ${path}`);
 }
 
-function answer(response: ServerResponse, outcome: Outcome<CoordinatorJob>, ok: (job: CoordinatorJob) => object): void {
+function answer(response: ServerResponse, outcome: Outcome<LeaseState>, ok: (job: LeaseState) => object): void {
   if (outcome.ok) return send(response, 200, ok(outcome.value));
   if (outcome.reason === "missing") return send(response, 404, { error: "no such job" });
   send(response, 409, { error: "stale lease epoch: another factory holds this job", currentEpoch: outcome.currentEpoch });

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
+import { migrateSqlite } from "./migrations/sqlite.ts";
 
 const TERMINAL: ReadonlySet<string> = new Set(["shipped", "failed", "blocked"]);
 /** A heartbeat's claimable count stops here: "at least this many". */
-export const CLAIMABLE_CAP = 1000;
+export const CLAIMABLE_CAP = 100;
 
 export interface CoordinatorJob {
   id: string;
@@ -36,34 +37,9 @@ export interface FleetEvent {
 export type Fenced = { ok: false; reason: "stale" | "missing"; currentEpoch?: number };
 export type Outcome<T> = { ok: true; value: T } | Fenced;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS jobs (
-  id TEXT PRIMARY KEY, title TEXT, body_md TEXT NOT NULL, options TEXT NOT NULL DEFAULT '{}',
-  requires TEXT NOT NULL DEFAULT '[]', priority INTEGER NOT NULL DEFAULT 0,
-  stage TEXT NOT NULL DEFAULT 'queued', lease_epoch INTEGER NOT NULL DEFAULT 0,
-  factory_id TEXT, lease_expires_at INTEGER, checkpoint TEXT,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS factories (
-  id TEXT PRIMARY KEY, capabilities TEXT NOT NULL, health TEXT NOT NULL, load REAL NOT NULL,
-  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, heartbeats INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS runs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, factory_id TEXT NOT NULL,
-  lease_epoch INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER, outcome TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL,
-  factory_id TEXT, lease_epoch INTEGER, stage TEXT, detail TEXT
-);
-CREATE INDEX IF NOT EXISTS events_job ON events(job_id, id);
-CREATE INDEX IF NOT EXISTS jobs_queued ON jobs(stage, priority DESC, created_at, id);
-CREATE INDEX IF NOT EXISTS jobs_lease ON jobs(lease_expires_at);
-CREATE INDEX IF NOT EXISTS runs_job ON runs(job_id, id);
-`;
 
 /**
- * The development coordinator's state in SQLite (WAL). Every fenced change is one statement
+ * The embedded coordinator's state in SQLite (WAL), migrated to the newest schema on open. Every fenced change is one statement
  * guarded by `lease_epoch = ?` inside one transaction, so a stale holder changes nothing.
  */
 export class CoordinatorStore {
@@ -77,7 +53,7 @@ export class CoordinatorStore {
     this.now = options.now ?? Date.now;
     if (file !== ":memory:") this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     this.db.exec("PRAGMA busy_timeout = 5000;");
-    this.db.exec(SCHEMA);
+    migrateSqlite(this.db);
   }
 
   close(): void {
@@ -287,6 +263,14 @@ export class CoordinatorStore {
       stage: row.stage === null ? null : String(row.stage),
       detail: row.detail === null ? null : String(row.detail),
     }));
+  }
+
+  /** Deletes the events of finished, released jobs recorded before `before` (ms); answers how many. */
+  pruneEvents(before: number): number {
+    const gone = this.db
+      .prepare("DELETE FROM events WHERE at < ? AND job_id IN (SELECT id FROM jobs WHERE stage IN ('shipped', 'failed', 'blocked') AND factory_id IS NULL)")
+      .run(before);
+    return Number(gone.changes);
   }
 
   private event(jobId: string, type: string, factoryId: string | null, leaseEpoch: number | null, stage: string | null, detail: string | null): void {

@@ -2,32 +2,61 @@ import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { DURATION_HINT, parseDuration } from "../../core/duration.ts";
 import { AqError } from "../../core/errors.ts";
-import { print } from "../_shared.ts";
+import { jsonArg, print, printJson } from "../_shared.ts";
+
+/** A database argument as the store sees it: URLs as given, files made absolute. */
+function database(db: string): string {
+  return db === ":memory:" || /^postgres(ql)?:\/\//i.test(db) ? db : resolve(db);
+}
+
+/** The database for people to read: a URL without its password. */
+function shown(db: string): string {
+  return db.replace(/^(postgres(?:ql)?:\/\/[^:/@]+):[^@]*@/i, "$1:***@");
+}
 
 export default defineCommand({
   meta: {
     name: "coordinator",
     description:
-      "Run the development fleet coordinator (DESIGN §6/§8): leases, epochs, 409 fencing, events and runs in SQLite. " +
-      "Prints its API URL as the first line; dev-only POST /api/dev/jobs {bodyMd, title?, options?} enqueues a job.",
+      "Run the fleet coordinator: leases, epochs, 409 fencing, events and runs in SQLite (the embedded default) or PostgreSQL " +
+      "(a postgres:// URL; any number of coordinator processes on one database act as one). " +
+      "Prints its API URL as the first line; dev-only POST /api/dev/jobs {bodyMd, title?, options?} enqueues a job. " +
+      "`aq coordinator migrate` applies pending schema migrations and exits (starting a coordinator applies them too).",
   },
   args: {
+    action: { type: "positional", description: "migrate: apply pending schema migrations to --db and exit", required: false, valueHint: "migrate" },
     port: { type: "string", description: "Port to listen on (0: any free port)", default: "4003", valueHint: "n" },
     host: { type: "string", description: "Address to bind; beyond loopback it needs AQ_COORDINATOR_TOKEN", default: "127.0.0.1", valueHint: "host" },
-    db: { type: "string", description: "SQLite file (\":memory:\" for none)", default: "aq-coordinator.sqlite", valueHint: "file" },
+    db: { type: "string", description: "SQLite file, \":memory:\", or a postgres:// URL (default: AQ_COORDINATOR_DB, else aq-coordinator.sqlite)", valueHint: "file|url" },
     lease: { type: "string", description: "Lease length granted on claim and renew", default: "15m", valueHint: "duration" },
+    pool: { type: "string", description: "PostgreSQL connections of this process (default: AQ_COORDINATOR_POOL, else 10)", valueHint: "n" },
+    "keep-events": { type: "string", description: "Prune events of finished jobs older than this (default: keep all)", valueHint: "duration" },
+    ...jsonArg,
   },
   async run({ args }) {
+    const db = database(args.db || process.env.AQ_COORDINATOR_DB || "aq-coordinator.sqlite");
+    if (args.action === "migrate") {
+      const { migrate } = await import("../../coordinator/fleet-store.ts");
+      const result = await migrate(db);
+      if (args.json) printJson({ db: shown(db), ...result });
+      else print(`${result.engine} ${shown(db)}: schema version ${result.current}${result.applied.length ? ` (applied ${result.applied.join(", ")})` : " (up to date)"}`);
+      return;
+    }
+    if (args.action) throw new AqError("AQ_BAD_USAGE", `aq coordinator: unknown action ${JSON.stringify(args.action)} (only "migrate")`);
     const port = Number(args.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AqError("AQ_BAD_USAGE", `aq coordinator: --port must be 0-65535, not ${JSON.stringify(args.port)}`);
     const leaseMs = parseDuration(args.lease);
     if (!leaseMs) throw new AqError("AQ_BAD_USAGE", `aq coordinator: --lease must be ${DURATION_HINT}`);
+    const poolText = args.pool || process.env.AQ_COORDINATOR_POOL || "10";
+    const pool = Number(poolText);
+    if (!Number.isInteger(pool) || pool < 1 || pool > 1000) throw new AqError("AQ_BAD_USAGE", `aq coordinator: --pool must be 1-1000, not ${JSON.stringify(poolText)}`);
+    const keepEventsMs = args["keep-events"] ? parseDuration(args["keep-events"]) : undefined;
+    if (args["keep-events"] && !keepEventsMs) throw new AqError("AQ_BAD_USAGE", `aq coordinator: --keep-events must be ${DURATION_HINT}`);
     const { startCoordinator } = await import("../../coordinator/server.ts");
     const token = process.env.AQ_COORDINATOR_TOKEN || undefined;
-    const db = args.db === ":memory:" ? ":memory:" : resolve(args.db);
-    const coordinator = await startCoordinator({ port, host: args.host, db, leaseMs, token });
+    const coordinator = await startCoordinator({ port, host: args.host, db, leaseMs, token, pool, keepEventsMs });
     print(coordinator.api);
-    process.stderr.write(`aq coordinator: serving ${coordinator.api} (db ${db}, lease ${args.lease}${token ? ", token required" : ""}); Ctrl-C stops it\n`);
+    process.stderr.write(`aq coordinator: serving ${coordinator.api} (${coordinator.fleetStore.engine} ${shown(db)}, lease ${args.lease}${token ? ", token required" : ""}); Ctrl-C stops it\n`);
     await new Promise<void>((done) => {
       const stop = () => done();
       process.once("SIGINT", stop);

@@ -1,0 +1,95 @@
+import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
+import type { CoordinatorJob, FleetEvent, Outcome } from "./store.ts";
+
+/** Where a job's lease stands after a fenced change. */
+export interface LeaseState {
+  readonly stage: string;
+  readonly leaseEpoch: number;
+  readonly factoryId: string | null;
+  /** ms since the epoch, on the store's clock. */
+  readonly leaseExpiresAt: number | null;
+}
+
+export interface EnqueueInput {
+  id?: string | undefined;
+  title?: string | undefined;
+  bodyMd: string;
+  options?: Record<string, unknown> | undefined;
+  requires?: string[] | undefined;
+  priority?: number | undefined;
+}
+
+export interface FactoryView {
+  id: string;
+  capabilities: string[];
+  health: string;
+  load: number;
+  lastSeen: string;
+  heartbeats: number;
+}
+
+export interface RunView {
+  id: number;
+  factoryId: string;
+  leaseEpoch: number;
+  startedAt: string;
+  endedAt: string | null;
+  outcome: string | null;
+}
+
+/**
+ * The coordinator's state, behind any engine. Every fenced change (claim, report, renew,
+ * release) is one statement or one transaction guarded by the lease epoch, and lease times come
+ * from the store's own clock, so any number of coordinator processes over one store behave as one.
+ */
+export interface FleetStore {
+  readonly engine: "sqlite" | "postgres";
+  readonly leaseMs: number;
+  /** Dev only: puts a job in the fleet queue; undefined when a job with this id exists. */
+  enqueue(input: EnqueueInput): Promise<CoordinatorJob | undefined>;
+  job(id: string): Promise<CoordinatorJob | undefined>;
+  jobs(): Promise<CoordinatorJob[]>;
+  heartbeat(input: { factoryId: string; capabilities: string[]; health: string; load: number }): Promise<{ claimable: number }>;
+  factories(): Promise<FactoryView[]>;
+  /** Raises the epoch of the best claimable job and hands it to this factory. */
+  claim(factoryId: string, capabilities: readonly string[]): Promise<{ job: CoordinatorJob; reclaimed: boolean } | undefined>;
+  report(id: string, input: { stage: FleetStage; checkpoint?: Checkpoint | undefined; leaseEpoch: number }): Promise<Outcome<LeaseState>>;
+  renew(id: string, leaseEpoch: number): Promise<Outcome<LeaseState>>;
+  release(id: string, leaseEpoch: number): Promise<Outcome<LeaseState>>;
+  runs(id: string): Promise<RunView[]>;
+  events(id?: string): Promise<FleetEvent[]>;
+  /** Deletes the events of finished, released jobs recorded before `before` (ms); answers how many. */
+  pruneEvents(before: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A coordinator database: a postgres:// (or postgresql://) URL, else a SQLite file or ":memory:". */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+export interface OpenOptions {
+  readonly leaseMs: number;
+  /** PostgreSQL connections per process. */
+  readonly pool?: number | undefined;
+}
+
+/** Opens the store `db` names, migrating it to the current schema first. */
+export async function openStore(db: string, options: OpenOptions): Promise<FleetStore> {
+  if (isPostgresUrl(db)) {
+    const { PostgresStore } = await import("./postgres-store.ts");
+    return PostgresStore.open(db, options);
+  }
+  const { SqliteFleetStore } = await import("./sqlite-store.ts");
+  return new SqliteFleetStore(db, options);
+}
+
+/** Applies pending migrations to `db` and answers the versions applied now. */
+export async function migrate(db: string): Promise<{ engine: string; applied: number[]; current: number }> {
+  if (isPostgresUrl(db)) {
+    const { migratePostgres } = await import("./postgres-store.ts");
+    return migratePostgres(db);
+  }
+  const { migrateSqliteFile } = await import("./sqlite-store.ts");
+  return migrateSqliteFile(db);
+}
