@@ -89,7 +89,7 @@ export class PostgresStore implements FleetStore {
     const rows = await this.sql<Row[]>`
       WITH added AS (
         INSERT INTO jobs (id, title, body_md, options, requires, priority, created_at, updated_at)
-        VALUES (${id}, ${input.title ?? null}, ${input.bodyMd}, ${JSON.stringify(input.options ?? {})}::jsonb, ${input.requires ?? []}::text[], ${input.priority ?? 0}, aq_now(), aq_now())
+        VALUES (${id}, ${input.title ?? null}, ${input.bodyMd}, ${this.sql.json((input.options ?? {}) as postgres.JSONValue)}::jsonb, ${input.requires ?? []}::text[], ${input.priority ?? 0}, aq_now(), aq_now())
         ON CONFLICT (id) DO NOTHING
         RETURNING *
       ), logged AS (
@@ -196,14 +196,15 @@ export class PostgresStore implements FleetStore {
   }
 
   async report(id: string, input: { stage: FleetStage; checkpoint?: Checkpoint | undefined; leaseEpoch: number }): Promise<Outcome<LeaseState>> {
-    const checkpoint = input.checkpoint ? JSON.stringify(input.checkpoint) : null;
+    const detail = input.checkpoint ? JSON.stringify(input.checkpoint) : null;
+    const checkpoint = input.checkpoint ? this.sql.json(input.checkpoint as postgres.JSONValue) : null;
     const rows = await this.sql<Row[]>`
       WITH up AS (
         UPDATE jobs SET stage = ${input.stage}::text, checkpoint = COALESCE(${checkpoint}::jsonb, checkpoint), updated_at = aq_now()
         WHERE id = ${id} AND lease_epoch = ${input.leaseEpoch}::bigint AND factory_id IS NOT NULL
         RETURNING id, stage, lease_epoch, factory_id
       ), logged AS (
-        INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail) SELECT id, aq_now(), 'stage', factory_id, lease_epoch, stage, ${checkpoint}::text FROM up
+        INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail) SELECT id, aq_now(), 'stage', factory_id, lease_epoch, stage, ${detail}::text FROM up
       ), ended AS (
         UPDATE runs r SET ended_at = aq_now(), outcome = up.stage FROM up
         WHERE ${TERMINAL.has(input.stage)}::boolean AND r.job_id = up.id AND r.lease_epoch = up.lease_epoch AND r.ended_at IS NULL

@@ -100,3 +100,34 @@ export async function startCluster(): Promise<TestCluster> {
     },
   };
 }
+
+/**
+ * One throw-away cluster for a test file: started before its tests, stopped after. Without
+ * PostgreSQL installed, outside CI, it says so in one line and `skip` is true (use
+ * describe.skipIf, so the tests count as skipped); in CI (CI set) the file fails instead.
+ */
+export function usePostgres(hooks: { beforeAll: (fn: () => Promise<void>, timeout?: number) => void; afterAll: (fn: () => Promise<void>, timeout?: number) => void }): {
+  readonly skip: boolean;
+  database(): Promise<string>;
+} {
+  const missing = postgresMissing();
+  if (missing) {
+    if (process.env.CI && process.env.CI !== "false" && process.env.CI !== "0") throw new Error(`${missing}; in CI they must run (.ci/run installs the package)`);
+    process.stderr.write(`${missing}\n`);
+    return { skip: true, database: () => Promise.reject(new Error(missing)) };
+  }
+  let cluster: TestCluster | undefined;
+  hooks.beforeAll(async () => {
+    cluster = await startCluster();
+  }, 60_000);
+  hooks.afterAll(async () => {
+    await cluster?.stop();
+  }, 30_000);
+  return {
+    skip: false,
+    database: () => {
+      if (!cluster) throw new Error("the PostgreSQL cluster is not up (use database() inside a test)");
+      return cluster.database();
+    },
+  };
+}
