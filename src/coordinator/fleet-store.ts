@@ -1,5 +1,5 @@
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
-import type { CoordinatorJob, FleetEvent, Outcome } from "./store.ts";
+import type { CancelOutcome, CoordinatorJob, FactoryMode, FleetEvent, ObservedEvent, ObservedInput, Outcome } from "./store.ts";
 
 /** Where a job's lease stands after a fenced change. */
 export interface LeaseState {
@@ -26,6 +26,22 @@ export interface FactoryView {
   load: number;
   lastSeen: string;
   heartbeats: number;
+  /** "shadow": it runs its own queue, claims nothing, and only shows what it does. */
+  mode: FactoryMode;
+}
+
+export interface HeartbeatInput {
+  factoryId: string;
+  capabilities: string[];
+  health: string;
+  load: number;
+  mode?: FactoryMode | undefined;
+}
+
+/** Queued jobs, grouped by what they require, and the capabilities of each live fleet factory. */
+export interface WaitingDemand {
+  groups: Array<{ requires: string[]; jobs: number }>;
+  live: string[][];
 }
 
 export interface RunView {
@@ -49,7 +65,8 @@ export interface FleetStore {
   enqueue(input: EnqueueInput): Promise<CoordinatorJob | undefined>;
   job(id: string): Promise<CoordinatorJob | undefined>;
   jobs(): Promise<CoordinatorJob[]>;
-  heartbeat(input: { factoryId: string; capabilities: string[]; health: string; load: number }): Promise<{ claimable: number }>;
+  /** A shadow factory's heartbeat registers it and never counts anything claimable for it. */
+  heartbeat(input: HeartbeatInput): Promise<{ claimable: number }>;
   factories(): Promise<FactoryView[]>;
   /** Raises the epoch of the best claimable job and hands it to this factory. */
   claim(factoryId: string, capabilities: readonly string[]): Promise<{ job: CoordinatorJob; reclaimed: boolean } | undefined>;
@@ -58,9 +75,31 @@ export interface FleetStore {
   release(id: string, leaseEpoch: number): Promise<Outcome<LeaseState>>;
   runs(id: string): Promise<RunView[]>;
   events(id?: string): Promise<FleetEvent[]>;
-  /** Deletes the events of finished, released jobs recorded before `before` (ms); answers how many. */
+  /** Deletes the events of finished, released jobs (and observed stages) recorded before `before` (ms); answers how many. */
   pruneEvents(before: number): Promise<number>;
+  /** The operator's cancel: `cancelled`, epoch raised (the holder is fenced), lease and run ended. */
+  cancel(id: string): Promise<CancelOutcome>;
+  /** What queued jobs require, and what live fleet factories (seen within `liveWithinMs`, not draining) offer. */
+  waitingDemand(liveWithinMs: number): Promise<WaitingDemand>;
+  /** Records a stage a shadow factory saw one of its local jobs reach. */
+  observe(input: ObservedInput): Promise<void>;
+  /** The newest observed stages, oldest first. */
+  observedEvents(): Promise<ObservedEvent[]>;
   close(): Promise<void>;
+}
+
+/**
+ * Queued jobs no live fleet factory can take: a group whose requires no live factory's
+ * capabilities cover (with no live factory at all, every queued job waits).
+ */
+export function uncovered(demand: WaitingDemand): Array<{ requires: string[]; jobs: number; missing: string[] }> {
+  const waiting: Array<{ requires: string[]; jobs: number; missing: string[] }> = [];
+  for (const group of demand.groups) {
+    if (demand.live.some((caps) => group.requires.every((cap) => caps.includes(cap)))) continue;
+    const offered = new Set(demand.live.flat());
+    waiting.push({ ...group, missing: group.requires.filter((cap) => !offered.has(cap)) });
+  }
+  return waiting;
 }
 
 /** A coordinator database: a postgres:// (or postgresql://) URL, else a SQLite file or ":memory:". */

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
-import type { EnqueueInput, FactoryView, FleetStore, LeaseState, OpenOptions, RunView } from "./fleet-store.ts";
+import type { EnqueueInput, FactoryView, FleetStore, HeartbeatInput, LeaseState, OpenOptions, RunView, WaitingDemand } from "./fleet-store.ts";
 import { POSTGRES_MIGRATIONS } from "./migrations/postgres.ts";
-import { CLAIMABLE_CAP, type CoordinatorJob, type FleetEvent, type Outcome } from "./store.ts";
+import { CLAIMABLE_CAP, OBSERVED_LIMIT, type CancelOutcome, type CoordinatorJob, type FactoryMode, type FleetEvent, type ObservedEvent, type ObservedInput, type Outcome } from "./store.ts";
 
 type Sql = postgres.Sql<{ bigint: number }>;
 type Row = Record<string, unknown>;
@@ -110,13 +110,22 @@ export class PostgresStore implements FleetStore {
   }
 
   /** Registers the factory and counts what it could claim, up to CLAIMABLE_CAP, through the claim paths' own indexes. */
-  async heartbeat(input: { factoryId: string; capabilities: string[]; health: string; load: number }): Promise<{ claimable: number }> {
+  async heartbeat(input: HeartbeatInput): Promise<{ claimable: number }> {
+    const mode = input.mode ?? "fleet";
+    if (mode === "shadow") {
+      await this.sql`
+        INSERT INTO factories (id, capabilities, health, load, first_seen, last_seen, heartbeats, mode)
+        VALUES (${input.factoryId}, ${input.capabilities}::text[], ${input.health}, ${input.load}, aq_now(), aq_now(), 1, 'shadow')
+        ON CONFLICT (id) DO UPDATE SET capabilities = EXCLUDED.capabilities, health = EXCLUDED.health, load = EXCLUDED.load,
+          last_seen = EXCLUDED.last_seen, heartbeats = factories.heartbeats + 1, mode = 'shadow'`;
+      return { claimable: 0 };
+    }
     const [row] = await this.sql<Array<{ claimable: number }>>`
       WITH beat AS (
-        INSERT INTO factories (id, capabilities, health, load, first_seen, last_seen, heartbeats)
-        VALUES (${input.factoryId}, ${input.capabilities}::text[], ${input.health}, ${input.load}, aq_now(), aq_now(), 1)
+        INSERT INTO factories (id, capabilities, health, load, first_seen, last_seen, heartbeats, mode)
+        VALUES (${input.factoryId}, ${input.capabilities}::text[], ${input.health}, ${input.load}, aq_now(), aq_now(), 1, 'fleet')
         ON CONFLICT (id) DO UPDATE SET capabilities = EXCLUDED.capabilities, health = EXCLUDED.health, load = EXCLUDED.load,
-          last_seen = EXCLUDED.last_seen, heartbeats = factories.heartbeats + 1
+          last_seen = EXCLUDED.last_seen, heartbeats = factories.heartbeats + 1, mode = 'fleet'
       )
       SELECT LEAST(${CLAIMABLE_CAP}::bigint,
         (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE stage = 'queued' AND requires <@ ${input.capabilities}::text[]
@@ -136,6 +145,55 @@ export class PostgresStore implements FleetStore {
       load: Number(row.load),
       lastSeen: new Date(Number(row.last_seen)).toISOString(),
       heartbeats: Number(row.heartbeats),
+      mode: String(row.mode) as FactoryMode,
+    }));
+  }
+
+  async waitingDemand(liveWithinMs: number): Promise<WaitingDemand> {
+    const groups = await this.sql<Array<{ requires: string[]; jobs: number }>>`SELECT requires, count(*) AS jobs FROM jobs WHERE stage = 'queued' GROUP BY requires`;
+    const live = await this.sql<Array<{ capabilities: string[] }>>`
+      SELECT capabilities FROM factories WHERE mode = 'fleet' AND health <> 'draining' AND last_seen >= aq_now() - ${liveWithinMs}::bigint`;
+    return { groups: groups.map((row) => ({ requires: row.requires, jobs: Number(row.jobs) })), live: live.map((row) => row.capabilities) };
+  }
+
+  /** One statement: the job row is locked, moved to `cancelled` under a raised epoch, its lease row deleted, its open run ended, the event logged. */
+  async cancel(id: string): Promise<CancelOutcome> {
+    const [row] = await this.sql<Array<{ was_stage: string; was_factory: string | null; was_epoch: number; done: boolean }>>`
+      WITH cur AS (
+        SELECT id, stage, lease_epoch, factory_id FROM jobs WHERE id = ${id} FOR UPDATE
+      ), up AS (
+        UPDATE jobs j SET stage = 'cancelled', lease_epoch = cur.lease_epoch + 1, factory_id = NULL, updated_at = aq_now()
+        FROM cur WHERE j.id = cur.id AND cur.stage NOT IN ('shipped', 'failed', 'cancelled')
+        RETURNING j.id, j.lease_epoch
+      ), gone AS (
+        DELETE FROM leases l USING up WHERE l.job_id = up.id
+      ), ended AS (
+        UPDATE runs r SET ended_at = aq_now(), outcome = 'cancelled' FROM up WHERE r.job_id = up.id AND r.ended_at IS NULL
+      ), logged AS (
+        INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail)
+        SELECT up.id, aq_now(), 'cancelled', cur.factory_id, up.lease_epoch, 'cancelled',
+          CASE WHEN cur.factory_id IS NULL THEN NULL ELSE 'holder ' || cur.factory_id || ' fenced at lease ' || cur.lease_epoch END
+        FROM up, cur
+      )
+      SELECT cur.stage AS was_stage, cur.factory_id AS was_factory, cur.lease_epoch AS was_epoch, (up.id IS NOT NULL) AS done FROM cur LEFT JOIN up ON up.id = cur.id`;
+    if (!row) return { ok: false, reason: "missing" };
+    if (!row.done) return { ok: false, reason: "finished", stage: row.was_stage };
+    return { ok: true, job: (await this.job(id))!, holder: row.was_factory };
+  }
+
+  async observe(input: ObservedInput): Promise<void> {
+    await this.sql`INSERT INTO observed_events (factory_id, job_id, title, stage, at) VALUES (${input.factoryId}, ${input.jobId}, ${input.title ?? null}, ${input.stage}, aq_now())`;
+  }
+
+  async observedEvents(): Promise<ObservedEvent[]> {
+    const rows = await this.sql<Row[]>`SELECT * FROM observed_events ORDER BY id DESC LIMIT ${OBSERVED_LIMIT}`;
+    return rows.reverse().map((row) => ({
+      id: Number(row.id),
+      factoryId: String(row.factory_id),
+      jobId: String(row.job_id),
+      title: row.title === null ? null : String(row.title),
+      stage: String(row.stage),
+      at: new Date(Number(row.at)).toISOString(),
     }));
   }
 
@@ -293,8 +351,9 @@ export class PostgresStore implements FleetStore {
   async pruneEvents(before: number): Promise<number> {
     const gone = await this.sql`
       DELETE FROM events e USING jobs j
-      WHERE e.at < ${before}::bigint AND j.id = e.job_id AND j.stage IN ('shipped', 'failed', 'blocked') AND j.factory_id IS NULL`;
-    return gone.count;
+      WHERE e.at < ${before}::bigint AND j.id = e.job_id AND j.stage IN ('shipped', 'failed', 'blocked', 'cancelled') AND j.factory_id IS NULL`;
+    const observed = await this.sql`DELETE FROM observed_events WHERE at < ${before}::bigint`;
+    return gone.count + observed.count;
   }
 }
 

@@ -6,8 +6,9 @@ import { AqError } from "../core/errors.ts";
 import { closeServer, HttpProblem, isLoopback, listen, readJson, send } from "../core/http-server.ts";
 import { formatIssues } from "../core/validation.ts";
 import { openStore, type FleetStore, type LeaseState } from "./fleet-store.ts";
+import { handleOperatorRoute, heartbeatNote, view } from "./operator-routes.ts";
 import { SqliteFleetStore } from "./sqlite-store.ts";
-import type { CoordinatorJob, CoordinatorStore, Outcome } from "./store.ts";
+import type { CoordinatorStore, Outcome } from "./store.ts";
 
 export interface CoordinatorOptions {
   readonly port: number;
@@ -47,8 +48,9 @@ const DevJob = v.object({
 /**
  * The coordinator: the fleet contract over plain node:http, state in SQLite or PostgreSQL (any
  * number of processes over one PostgreSQL database act as one: nothing that matters is in memory). It binds to
- * loopback unless told otherwise, and then only with a token. Routes under /api/dev are the
- * clearly marked dev-only way to enqueue jobs and read everything.
+ * loopback unless told otherwise, and then only with a token. The operator's routes (enqueue,
+ * list, cancel) are in operator-routes.ts; routes under /api/dev are the clearly marked dev-only
+ * way (tests, `aq demo`) to enqueue unvalidated jobs and read everything.
  */
 export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
   if (!isLoopback(options.host) && !options.token) {
@@ -95,7 +97,7 @@ async function handle(store: FleetStore, options: CoordinatorOptions, request: I
   const body = method === "GET" ? undefined : await readJson(request);
   const route = `${method} ${path}`;
 
-  if (route === "POST /api/fleet/factories/heartbeat") return send(response, 200, { ok: true, ...(await store.heartbeat(parse(HeartbeatRequest, body))) });
+  if (route === "POST /api/fleet/factories/heartbeat") return send(response, 200, { ok: true, ...(await store.heartbeat(parse(HeartbeatRequest, body))), ...(await heartbeatNote(store)) });
   if (route === "POST /api/fleet/claim") {
     const claim = parse(ClaimRequest, body);
     const claimed = await store.claim(claim.factoryId, claim.capabilities);
@@ -107,7 +109,9 @@ async function handle(store: FleetStore, options: CoordinatorOptions, request: I
       leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString(),
     });
   }
-  if (route === "GET /api/fleet/factories" || route === "GET /api/dev/factories") return send(response, 200, { factories: await store.factories() });
+  if (await handleOperatorRoute(store, options.token, request, response, url, path, body)) return;
+  // Dev only (tests and `aq demo`): enqueue without validating the job file, and read everything.
+  if (route === "GET /api/dev/factories") return send(response, 200, { factories: await store.factories() });
   if (route === "POST /api/dev/jobs") {
     const input = parse(DevJob, body);
     const added = await store.enqueue(input);
@@ -125,7 +129,6 @@ async function handle(store: FleetStore, options: CoordinatorOptions, request: I
   if (method === "GET") {
     const job = await store.job(id);
     if (!job) throw new HttpProblem(404, `no job ${id}`);
-    if (tail === "") return send(response, 200, view(job));
     if (tail === "/runs") return send(response, 200, { runs: await store.runs(id) });
     if (tail === "/events") return send(response, 200, { events: await store.events(id) });
   }
@@ -141,12 +144,6 @@ function answer(response: ServerResponse, outcome: Outcome<LeaseState>, ok: (job
   if (outcome.ok) return send(response, 200, ok(outcome.value));
   if (outcome.reason === "missing") return send(response, 404, { error: "no such job" });
   send(response, 409, { error: "stale lease epoch: another factory holds this job", currentEpoch: outcome.currentEpoch });
-}
-
-/** The read-only view of a job: everything but its prompt. */
-function view(job: CoordinatorJob) {
-  const { bodyMd: _, ...rest } = job;
-  return { ...rest, leaseExpiresAt: job.leaseExpiresAt === null ? null : new Date(job.leaseExpiresAt).toISOString() };
 }
 
 function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {

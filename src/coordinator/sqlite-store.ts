@@ -1,7 +1,7 @@
 import { DatabaseSync } from "node:sqlite";
-import type { EnqueueInput, FleetStore, LeaseState, OpenOptions } from "./fleet-store.ts";
+import type { EnqueueInput, FleetStore, HeartbeatInput, LeaseState, OpenOptions } from "./fleet-store.ts";
 import { migrateSqlite } from "./migrations/sqlite.ts";
-import { CoordinatorStore, type CoordinatorJob, type Outcome } from "./store.ts";
+import { CoordinatorStore, type CoordinatorJob, type ObservedInput, type Outcome } from "./store.ts";
 
 /**
  * The embedded default: the synchronous node:sqlite store behind the async store interface. One
@@ -29,7 +29,7 @@ export class SqliteFleetStore implements FleetStore {
   async jobs() {
     return this.sync.jobs();
   }
-  async heartbeat(input: { factoryId: string; capabilities: string[]; health: string; load: number }) {
+  async heartbeat(input: HeartbeatInput) {
     return this.sync.heartbeat(input);
   }
   async factories() {
@@ -55,6 +55,18 @@ export class SqliteFleetStore implements FleetStore {
   }
   async pruneEvents(before: number) {
     return this.sync.pruneEvents(before);
+  }
+  async cancel(id: string) {
+    return this.sync.cancel(id);
+  }
+  async waitingDemand(liveWithinMs: number) {
+    return this.sync.waitingDemand(liveWithinMs);
+  }
+  async observe(input: ObservedInput) {
+    this.sync.observe(input);
+  }
+  async observedEvents() {
+    return this.sync.observedEvents();
   }
   async close() {
     this.sync.close();

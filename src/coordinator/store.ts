@@ -4,6 +4,29 @@ import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
 import { migrateSqlite } from "./migrations/sqlite.ts";
 
 const TERMINAL: ReadonlySet<string> = new Set(["shipped", "failed", "blocked"]);
+/** Stages an operator's cancel leaves as they are. */
+export const UNCANCELLABLE: ReadonlySet<string> = new Set(["shipped", "failed", "cancelled"]);
+/** How many observed (shadow) stages the views read back at most. */
+export const OBSERVED_LIMIT = 5_000;
+export type FactoryMode = "fleet" | "shadow";
+
+export type CancelOutcome = { ok: true; job: CoordinatorJob; holder: string | null } | { ok: false; reason: "missing" } | { ok: false; reason: "finished"; stage: string };
+
+export interface ObservedInput {
+  factoryId: string;
+  jobId: string;
+  title?: string | undefined;
+  stage: string;
+}
+
+export interface ObservedEvent {
+  id: number;
+  factoryId: string;
+  jobId: string;
+  title: string | null;
+  stage: string;
+  at: string;
+}
 /** A heartbeat's claimable count stops here: "at least this many". */
 export const CLAIMABLE_CAP = 100;
 
@@ -94,18 +117,18 @@ export class CoordinatorStore {
     return (this.db.prepare("SELECT * FROM jobs ORDER BY created_at, id").all() as Record<string, unknown>[]).map(toJob);
   }
 
-  heartbeat(input: { factoryId: string; capabilities: string[]; health: string; load: number }): { claimable: number } {
+  heartbeat(input: { factoryId: string; capabilities: string[]; health: string; load: number; mode?: FactoryMode | undefined }): { claimable: number } {
     const at = this.now();
     this.db
       .prepare(
-        `INSERT INTO factories (id, capabilities, health, load, first_seen, last_seen, heartbeats) VALUES (?, ?, ?, ?, ?, ?, 1)
-         ON CONFLICT(id) DO UPDATE SET capabilities = excluded.capabilities, health = excluded.health, load = excluded.load, last_seen = excluded.last_seen, heartbeats = heartbeats + 1`,
+        `INSERT INTO factories (id, capabilities, health, load, first_seen, last_seen, heartbeats, mode) VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+         ON CONFLICT(id) DO UPDATE SET capabilities = excluded.capabilities, health = excluded.health, load = excluded.load, last_seen = excluded.last_seen, heartbeats = heartbeats + 1, mode = excluded.mode`,
       )
-      .run(input.factoryId, JSON.stringify(input.capabilities), input.health, input.load, at, at);
-    return { claimable: this.claimableCount(input.capabilities) };
+      .run(input.factoryId, JSON.stringify(input.capabilities), input.health, input.load, at, at, input.mode ?? "fleet");
+    return { claimable: input.mode === "shadow" ? 0 : this.claimableCount(input.capabilities) };
   }
 
-  factories(): Array<{ id: string; capabilities: string[]; health: string; load: number; lastSeen: string; heartbeats: number }> {
+  factories(): Array<{ id: string; capabilities: string[]; health: string; load: number; lastSeen: string; heartbeats: number; mode: FactoryMode }> {
     return (this.db.prepare("SELECT * FROM factories ORDER BY id").all() as Record<string, unknown>[]).map((row) => ({
       id: String(row.id),
       capabilities: JSON.parse(String(row.capabilities)) as string[],
@@ -113,7 +136,51 @@ export class CoordinatorStore {
       load: Number(row.load),
       lastSeen: new Date(Number(row.last_seen)).toISOString(),
       heartbeats: Number(row.heartbeats),
+      mode: String(row.mode) as FactoryMode,
     }));
+  }
+
+  /** The requires of queued jobs, grouped, and the capabilities of factories that could take them (seen within `liveWithinMs`, not shadow, not draining). */
+  waitingDemand(liveWithinMs: number): { groups: Array<{ requires: string[]; jobs: number }>; live: string[][] } {
+    const groups = (this.db.prepare("SELECT requires, count(*) AS jobs FROM jobs WHERE stage = 'queued' GROUP BY requires").all() as Array<{ requires: string; jobs: number }>).map((row) => ({
+      requires: JSON.parse(row.requires) as string[],
+      jobs: Number(row.jobs),
+    }));
+    const live = (this.db.prepare("SELECT capabilities FROM factories WHERE mode = 'fleet' AND health != 'draining' AND last_seen >= ?").all(this.now() - liveWithinMs) as Array<{ capabilities: string }>).map(
+      (row) => JSON.parse(row.capabilities) as string[],
+    );
+    return { groups, live };
+  }
+
+  /**
+   * An operator's cancel: the job rests in `cancelled` and its epoch goes up, so the holder's next
+   * report, renew or release is answered 409 (fenced). Jobs that are finished stay as they are.
+   */
+  cancel(id: string): CancelOutcome {
+    return this.tx(() => {
+      const job = this.job(id);
+      if (!job) return { ok: false, reason: "missing" } as const;
+      if (UNCANCELLABLE.has(job.stage)) return { ok: false, reason: "finished", stage: job.stage } as const;
+      const at = this.now();
+      const epoch = job.leaseEpoch + 1;
+      this.db
+        .prepare("UPDATE jobs SET stage = 'cancelled', lease_epoch = ?, factory_id = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_epoch = ?")
+        .run(epoch, at, id, job.leaseEpoch);
+      this.db.prepare("UPDATE runs SET ended_at = ?, outcome = 'cancelled' WHERE job_id = ? AND ended_at IS NULL").run(at, id);
+      this.event(id, "cancelled", job.factoryId, epoch, "cancelled", job.factoryId ? `holder ${job.factoryId} fenced at lease ${job.leaseEpoch}` : null);
+      return { ok: true, job: this.job(id)!, holder: job.factoryId } as const;
+    });
+  }
+
+  /** A stage a shadow factory saw one of its own local jobs reach. */
+  observe(input: ObservedInput): void {
+    this.db.prepare("INSERT INTO observed_events (factory_id, job_id, title, stage, at) VALUES (?, ?, ?, ?, ?)").run(input.factoryId, input.jobId, input.title ?? null, input.stage, this.now());
+  }
+
+  /** The newest observed stages (at most OBSERVED_LIMIT), oldest first. */
+  observedEvents(): ObservedEvent[] {
+    const rows = this.db.prepare("SELECT * FROM observed_events ORDER BY id DESC LIMIT ?").all(OBSERVED_LIMIT) as Record<string, unknown>[];
+    return rows.reverse().map(toObserved);
   }
 
   /**
@@ -268,14 +335,26 @@ export class CoordinatorStore {
   /** Deletes the events of finished, released jobs recorded before `before` (ms); answers how many. */
   pruneEvents(before: number): number {
     const gone = this.db
-      .prepare("DELETE FROM events WHERE at < ? AND job_id IN (SELECT id FROM jobs WHERE stage IN ('shipped', 'failed', 'blocked') AND factory_id IS NULL)")
+      .prepare("DELETE FROM events WHERE at < ? AND job_id IN (SELECT id FROM jobs WHERE stage IN ('shipped', 'failed', 'blocked', 'cancelled') AND factory_id IS NULL)")
       .run(before);
-    return Number(gone.changes);
+    const observed = this.db.prepare("DELETE FROM observed_events WHERE at < ?").run(before);
+    return Number(gone.changes) + Number(observed.changes);
   }
 
   private event(jobId: string, type: string, factoryId: string | null, leaseEpoch: number | null, stage: string | null, detail: string | null): void {
     this.db.prepare("INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail) VALUES (?, ?, ?, ?, ?, ?, ?)").run(jobId, this.now(), type, factoryId, leaseEpoch, stage, detail);
   }
+}
+
+function toObserved(row: Record<string, unknown>): ObservedEvent {
+  return {
+    id: Number(row.id),
+    factoryId: String(row.factory_id),
+    jobId: String(row.job_id),
+    title: row.title === null ? null : String(row.title),
+    stage: String(row.stage),
+    at: new Date(Number(row.at)).toISOString(),
+  };
 }
 
 function toJob(row: Record<string, unknown>): CoordinatorJob {

@@ -43,4 +43,16 @@ CREATE INDEX events_job ON events (job_id, id);
 CREATE INDEX events_at ON events (at);
 `,
   },
+  {
+    version: 2,
+    name: "a factory's mode (fleet or shadow); stages observed on shadow factories",
+    sql: `
+ALTER TABLE factories ADD COLUMN mode text NOT NULL DEFAULT 'fleet';
+CREATE TABLE observed_events (
+  id bigserial PRIMARY KEY, factory_id text NOT NULL, job_id text NOT NULL,
+  title text, stage text NOT NULL, at bigint NOT NULL
+);
+CREATE INDEX observed_job ON observed_events (factory_id, job_id, id);
+`,
+  },
 ];

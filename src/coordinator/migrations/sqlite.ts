@@ -44,6 +44,18 @@ CREATE INDEX jobs_lease ON jobs(lease_expires_at) WHERE lease_expires_at IS NOT 
 CREATE INDEX events_at ON events(at);
 `,
   },
+  {
+    version: 3,
+    name: "a factory's mode (fleet or shadow); stages observed on shadow factories",
+    sql: `
+ALTER TABLE factories ADD COLUMN mode TEXT NOT NULL DEFAULT 'fleet';
+CREATE TABLE observed_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, factory_id TEXT NOT NULL, job_id TEXT NOT NULL,
+  title TEXT, stage TEXT NOT NULL, at INTEGER NOT NULL
+);
+CREATE INDEX observed_job ON observed_events(factory_id, job_id, id);
+`,
+  },
 ];
 
 /** Brings `db` to the newest version in one IMMEDIATE transaction (the write lock); answers the versions applied. */
