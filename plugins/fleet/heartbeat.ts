@@ -50,7 +50,7 @@ export class Heartbeat {
     this.waitingKey = key;
     for (const group of waiting) {
       const what = group.missing.length ? `capabilities no live factory has: ${group.missing.join(", ")}` : `${group.requires.join(" and ") || "any factory"} together, which no live factory has`;
-      this.aq.logger.warn(`fleet: ${group.jobs} queued job(s) wait for ${what}`);
+      this.aq.logger.warn(`${group.jobs} queued job(s) wait for ${what}`);
     }
   }
 
