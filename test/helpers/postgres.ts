@@ -13,6 +13,8 @@ import { join } from "node:path";
 export interface TestCluster {
   /** postgres://… of the cluster's `postgres` database. */
   readonly url: string;
+  /** The postmaster's pid (its backends are its children). */
+  readonly pid: number;
   /** A fresh, empty database on the cluster; answers its URL. */
   database(name?: string): Promise<string>;
   stop(): Promise<void>;
@@ -84,6 +86,7 @@ export async function startCluster(): Promise<TestCluster> {
   const admin = postgresClient(url, { max: 1, onnotice: () => {} });
   return {
     url,
+    pid: server.pid!,
     async database(name = `aq_test_${process.pid}_${++count}`) {
       await admin.unsafe(`CREATE DATABASE "${name}"`);
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
