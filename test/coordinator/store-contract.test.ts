@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { type FleetStore, openStore } from "../../src/coordinator/fleet-store.ts";
-import { waitFor } from "../helpers/cli.ts";
+import { aq, waitFor } from "../helpers/cli.ts";
 import { coordinatorProcess, simFactory, type CoordinatorProcess, type SimRecord } from "../helpers/coordinator-fleet.ts";
 import { usePostgres } from "../helpers/postgres.ts";
 import { requireBuild } from "../helpers/store-cli.ts";
@@ -150,6 +150,20 @@ for (const engine of engines) {
       expect(await a.pruneEvents(Date.now() + 60_000)).toBe(10);
       expect(await a.events("J1")).toEqual([]);
       expect((await a.events("J2")).map((event) => event.type)).toEqual(["enqueued", "claimed"]);
+    });
+
+    it("migrations: coordinators starting together on a fresh database apply each version once; aq coordinator migrate reports it", async () => {
+      requireBuild();
+      const db = await engine.db();
+      const stores = await Promise.all(Array.from({ length: 3 }, () => open(db, 60_000)));
+      await stores[0]!.enqueue({ id: "J1", bodyMd: "x" });
+      expect((await stores[2]!.job("J1"))?.stage).toBe("queued");
+      const migrated = await aq(["coordinator", "migrate", "--db", db, "--json"], { cwd: tempDir("aq-migrate-") });
+      expect(migrated.code, migrated.stderr).toBe(0);
+      const answer = JSON.parse(migrated.stdout);
+      expect(answer).toMatchObject({ engine: engine.name, applied: [] });
+      expect(answer.current).toBeGreaterThanOrEqual(1);
+      expect(migrated.stdout).not.toMatch(/:[^:@/]*@/);
     });
 
     describe("coordinator processes", () => {
