@@ -19,7 +19,8 @@ function connect(url: string, pool: number): Sql {
     max: pool,
     prepare: true,
     onnotice: () => {},
-    connection: { application_name: "aq-coordinator" },
+    // The statements are fixed and their best plans do not depend on the values: plan each once.
+    connection: { application_name: "aq-coordinator", plan_cache_mode: "force_generic_plan" },
     // ms timestamps, epochs and counts are int8: numbers, not strings (all fit in 2^53).
     types: { bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) } },
   }) as unknown as Sql;

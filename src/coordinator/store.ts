@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
 import { migrateSqlite } from "./migrations/sqlite.ts";
 
@@ -83,6 +83,15 @@ export class CoordinatorStore {
     this.db.close();
   }
 
+  private readonly statements = new Map<string, StatementSync>();
+
+  /** Each statement is prepared once per store. */
+  private stmt(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
+
   private tx<T>(fn: () => T): T {
     this.db.exec("BEGIN IMMEDIATE");
     try {
@@ -109,12 +118,12 @@ export class CoordinatorStore {
   }
 
   job(id: string): CoordinatorJob | undefined {
-    const row = this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+    const row = this.stmt("SELECT * FROM jobs WHERE id = ?").get(id) as Record<string, unknown> | undefined;
     return row ? toJob(row) : undefined;
   }
 
   jobs(): CoordinatorJob[] {
-    return (this.db.prepare("SELECT * FROM jobs ORDER BY created_at, id").all() as Record<string, unknown>[]).map(toJob);
+    return (this.stmt("SELECT * FROM jobs ORDER BY created_at, id").all() as Record<string, unknown>[]).map(toJob);
   }
 
   heartbeat(input: { factoryId: string; capabilities: string[]; health: string; load: number; mode?: FactoryMode | undefined }): { claimable: number } {
@@ -129,7 +138,7 @@ export class CoordinatorStore {
   }
 
   factories(): Array<{ id: string; capabilities: string[]; health: string; load: number; lastSeen: string; heartbeats: number; mode: FactoryMode }> {
-    return (this.db.prepare("SELECT * FROM factories ORDER BY id").all() as Record<string, unknown>[]).map((row) => ({
+    return (this.stmt("SELECT * FROM factories ORDER BY id").all() as Record<string, unknown>[]).map((row) => ({
       id: String(row.id),
       capabilities: JSON.parse(String(row.capabilities)) as string[],
       health: String(row.health),
@@ -142,11 +151,11 @@ export class CoordinatorStore {
 
   /** The requires of queued jobs, grouped, and the capabilities of factories that could take them (seen within `liveWithinMs`, not shadow, not draining). */
   waitingDemand(liveWithinMs: number): { groups: Array<{ requires: string[]; jobs: number }>; live: string[][] } {
-    const groups = (this.db.prepare("SELECT requires, count(*) AS jobs FROM jobs WHERE stage = 'queued' GROUP BY requires").all() as Array<{ requires: string; jobs: number }>).map((row) => ({
+    const groups = (this.stmt("SELECT requires, count(*) AS jobs FROM jobs WHERE stage = 'queued' GROUP BY requires").all() as Array<{ requires: string; jobs: number }>).map((row) => ({
       requires: JSON.parse(row.requires) as string[],
       jobs: Number(row.jobs),
     }));
-    const live = (this.db.prepare("SELECT capabilities FROM factories WHERE mode = 'fleet' AND health != 'draining' AND last_seen >= ?").all(this.now() - liveWithinMs) as Array<{ capabilities: string }>).map(
+    const live = (this.stmt("SELECT capabilities FROM factories WHERE mode = 'fleet' AND health != 'draining' AND last_seen >= ?").all(this.now() - liveWithinMs) as Array<{ capabilities: string }>).map(
       (row) => JSON.parse(row.capabilities) as string[],
     );
     return { groups, live };
@@ -166,7 +175,7 @@ export class CoordinatorStore {
       this.db
         .prepare("UPDATE jobs SET stage = 'cancelled', lease_epoch = ?, factory_id = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_epoch = ?")
         .run(epoch, at, id, job.leaseEpoch);
-      this.db.prepare("UPDATE runs SET ended_at = ?, outcome = 'cancelled' WHERE job_id = ? AND ended_at IS NULL").run(at, id);
+      this.stmt("UPDATE runs SET ended_at = ?, outcome = 'cancelled' WHERE job_id = ? AND ended_at IS NULL").run(at, id);
       this.event(id, "cancelled", job.factoryId, epoch, "cancelled", job.factoryId ? `holder ${job.factoryId} fenced at lease ${job.leaseEpoch}` : null);
       return { ok: true, job: this.job(id)!, holder: job.factoryId } as const;
     });
@@ -174,12 +183,12 @@ export class CoordinatorStore {
 
   /** A stage a shadow factory saw one of its own local jobs reach. */
   observe(input: ObservedInput): void {
-    this.db.prepare("INSERT INTO observed_events (factory_id, job_id, title, stage, at) VALUES (?, ?, ?, ?, ?)").run(input.factoryId, input.jobId, input.title ?? null, input.stage, this.now());
+    this.stmt("INSERT INTO observed_events (factory_id, job_id, title, stage, at) VALUES (?, ?, ?, ?, ?)").run(input.factoryId, input.jobId, input.title ?? null, input.stage, this.now());
   }
 
   /** The newest observed stages (at most OBSERVED_LIMIT), oldest first. */
   observedEvents(): ObservedEvent[] {
-    const rows = this.db.prepare("SELECT * FROM observed_events ORDER BY id DESC LIMIT ?").all(OBSERVED_LIMIT) as Record<string, unknown>[];
+    const rows = this.stmt("SELECT * FROM observed_events ORDER BY id DESC LIMIT ?").all(OBSERVED_LIMIT) as Record<string, unknown>[];
     return rows.reverse().map(toObserved);
   }
 
@@ -195,7 +204,7 @@ export class CoordinatorStore {
       for (const row of rows as Iterable<Record<string, unknown>>) if (fits(row)) return toJob(row);
       return undefined;
     };
-    const queued = first(this.db.prepare("SELECT * FROM jobs WHERE stage = 'queued' ORDER BY priority DESC, created_at, id").iterate());
+    const queued = first(this.stmt("SELECT * FROM jobs WHERE stage = 'queued' ORDER BY priority DESC, created_at, id").iterate());
     const expired = first(
       this.db
         .prepare("SELECT * FROM jobs WHERE lease_expires_at IS NOT NULL AND lease_expires_at < ? AND stage NOT IN ('shipped', 'failed', 'blocked') ORDER BY priority DESC, created_at, id")
@@ -211,19 +220,13 @@ export class CoordinatorStore {
    * CLAIMABLE_CAP through the indexes, so a heartbeat stays cheap however long the queue is.
    */
   private claimableCount(capabilities: readonly string[]): number {
-    const have = new Set(capabilities);
-    let count = 0;
-    const rows = [
-      this.db.prepare("SELECT requires FROM jobs WHERE stage = 'queued' ORDER BY priority DESC, created_at, id").iterate(),
-      this.db.prepare("SELECT requires FROM jobs WHERE lease_expires_at IS NOT NULL AND lease_expires_at < ? AND stage NOT IN ('shipped', 'failed', 'blocked')").iterate(this.now()),
-    ] as Array<Iterable<{ requires: string }>>;
-    for (const source of rows) {
-      for (const row of source) {
-        if (row.requires === "[]" || (JSON.parse(row.requires) as string[]).every((cap) => have.has(cap))) count++;
-        if (count >= CLAIMABLE_CAP) return count;
-      }
-    }
-    return count;
+    const caps = JSON.stringify(capabilities);
+    const fits = "(requires = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(jobs.requires) need WHERE need.value NOT IN (SELECT value FROM json_each(?))))";
+    const row = this.stmt(
+      `SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE stage = 'queued' AND ${fits} LIMIT ?))
+            + (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE lease_expires_at IS NOT NULL AND lease_expires_at < ? AND stage NOT IN ('shipped', 'failed', 'blocked') AND ${fits} LIMIT ?)) AS n`,
+    ).get(caps, CLAIMABLE_CAP, this.now(), caps, CLAIMABLE_CAP) as { n: number };
+    return Math.min(CLAIMABLE_CAP, Number(row.n));
   }
 
   /** A claim raises the epoch: whoever held the job before is fenced from now on. */
@@ -239,10 +242,10 @@ export class CoordinatorStore {
       if (Number(changed.changes) !== 1) return undefined;
       const reclaimed = candidate.stage !== "queued";
       if (reclaimed) {
-        this.db.prepare("UPDATE runs SET ended_at = ?, outcome = 'lease-expired' WHERE job_id = ? AND ended_at IS NULL").run(at, candidate.id);
+        this.stmt("UPDATE runs SET ended_at = ?, outcome = 'lease-expired' WHERE job_id = ? AND ended_at IS NULL").run(at, candidate.id);
         this.event(candidate.id, "lease-expired", candidate.factoryId, candidate.leaseEpoch, candidate.stage, null);
       }
-      this.db.prepare("INSERT INTO runs (job_id, factory_id, lease_epoch, started_at) VALUES (?, ?, ?, ?)").run(candidate.id, factoryId, epoch, at);
+      this.stmt("INSERT INTO runs (job_id, factory_id, lease_epoch, started_at) VALUES (?, ?, ?, ?)").run(candidate.id, factoryId, epoch, at);
       this.event(candidate.id, reclaimed ? "reclaimed" : "claimed", factoryId, epoch, "assigned", null);
       return { job: this.job(candidate.id)!, reclaimed };
     });
@@ -262,7 +265,7 @@ export class CoordinatorStore {
         return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
       }
       this.event(id, "stage", job.factoryId, input.leaseEpoch, input.stage, input.checkpoint ? JSON.stringify(input.checkpoint) : null);
-      if (TERMINAL.has(input.stage)) this.db.prepare("UPDATE runs SET ended_at = ?, outcome = ? WHERE job_id = ? AND lease_epoch = ? AND ended_at IS NULL").run(at, input.stage, id, input.leaseEpoch);
+      if (TERMINAL.has(input.stage)) this.stmt("UPDATE runs SET ended_at = ?, outcome = ? WHERE job_id = ? AND lease_epoch = ? AND ended_at IS NULL").run(at, input.stage, id, input.leaseEpoch);
       return { ok: true, value: this.job(id)! } as const;
     });
   }
@@ -281,7 +284,7 @@ export class CoordinatorStore {
       }
       // A lease renewed every few seconds for hours would bury the job's timeline: one "renewed"
       // stands for a run of renewals under the same epoch with nothing else in between.
-      const last = this.db.prepare("SELECT type, lease_epoch AS epoch FROM events WHERE job_id = ? ORDER BY id DESC LIMIT 1").get(id) as { type: string; epoch: number | null } | undefined;
+      const last = this.stmt("SELECT type, lease_epoch AS epoch FROM events WHERE job_id = ? ORDER BY id DESC LIMIT 1").get(id) as { type: string; epoch: number | null } | undefined;
       if (last?.type !== "renewed" || last.epoch !== leaseEpoch) this.event(id, "renewed", job.factoryId, leaseEpoch, null, null);
       return { ok: true, value: this.job(id)! } as const;
     });
@@ -301,14 +304,14 @@ export class CoordinatorStore {
         this.event(id, "fenced", null, leaseEpoch, null, `release with stale epoch ${leaseEpoch}; current ${job.leaseEpoch}`);
         return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
       }
-      this.db.prepare("UPDATE runs SET ended_at = ?, outcome = COALESCE(outcome, 'released') WHERE job_id = ? AND lease_epoch = ? AND ended_at IS NULL").run(at, id, leaseEpoch);
+      this.stmt("UPDATE runs SET ended_at = ?, outcome = COALESCE(outcome, 'released') WHERE job_id = ? AND lease_epoch = ? AND ended_at IS NULL").run(at, id, leaseEpoch);
       this.event(id, "released", job.factoryId, leaseEpoch, stage, null);
       return { ok: true, value: this.job(id)! } as const;
     });
   }
 
   runs(id: string): Array<{ id: number; factoryId: string; leaseEpoch: number; startedAt: string; endedAt: string | null; outcome: string | null }> {
-    return (this.db.prepare("SELECT * FROM runs WHERE job_id = ? ORDER BY id").all(id) as Record<string, unknown>[]).map((row) => ({
+    return (this.stmt("SELECT * FROM runs WHERE job_id = ? ORDER BY id").all(id) as Record<string, unknown>[]).map((row) => ({
       id: Number(row.id),
       factoryId: String(row.factory_id),
       leaseEpoch: Number(row.lease_epoch),
@@ -319,7 +322,7 @@ export class CoordinatorStore {
   }
 
   events(id?: string): FleetEvent[] {
-    const rows = (id === undefined ? this.db.prepare("SELECT * FROM events ORDER BY id").all() : this.db.prepare("SELECT * FROM events WHERE job_id = ? ORDER BY id").all(id)) as Record<string, unknown>[];
+    const rows = (id === undefined ? this.stmt("SELECT * FROM events ORDER BY id").all() : this.stmt("SELECT * FROM events WHERE job_id = ? ORDER BY id").all(id)) as Record<string, unknown>[];
     return rows.map((row) => ({
       id: Number(row.id),
       jobId: String(row.job_id),
@@ -337,12 +340,12 @@ export class CoordinatorStore {
     const gone = this.db
       .prepare("DELETE FROM events WHERE at < ? AND job_id IN (SELECT id FROM jobs WHERE stage IN ('shipped', 'failed', 'blocked', 'cancelled') AND factory_id IS NULL)")
       .run(before);
-    const observed = this.db.prepare("DELETE FROM observed_events WHERE at < ?").run(before);
+    const observed = this.stmt("DELETE FROM observed_events WHERE at < ?").run(before);
     return Number(gone.changes) + Number(observed.changes);
   }
 
   private event(jobId: string, type: string, factoryId: string | null, leaseEpoch: number | null, stage: string | null, detail: string | null): void {
-    this.db.prepare("INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail) VALUES (?, ?, ?, ?, ?, ?, ?)").run(jobId, this.now(), type, factoryId, leaseEpoch, stage, detail);
+    this.stmt("INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail) VALUES (?, ?, ?, ?, ?, ?, ?)").run(jobId, this.now(), type, factoryId, leaseEpoch, stage, detail);
   }
 }
 

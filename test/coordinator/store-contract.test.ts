@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { type FleetStore, openStore } from "../../src/coordinator/fleet-store.ts";
-import { waitFor } from "../helpers/cli.ts";
+import { aq, waitFor } from "../helpers/cli.ts";
 import { coordinatorProcess, simFactory, type CoordinatorProcess, type SimRecord } from "../helpers/coordinator-fleet.ts";
 import { usePostgres } from "../helpers/postgres.ts";
 import { requireBuild } from "../helpers/store-cli.ts";
@@ -152,15 +152,28 @@ for (const engine of engines) {
       expect((await a.events("J2")).map((event) => event.type)).toEqual(["enqueued", "claimed"]);
     });
 
+    it("migrations: coordinators starting together on a fresh database apply each version once; aq coordinator migrate reports it", async () => {
+      requireBuild();
+      const db = await engine.db();
+      const stores = await Promise.all(Array.from({ length: 3 }, () => open(db, 60_000)));
+      await stores[0]!.enqueue({ id: "J1", bodyMd: "x" });
+      expect((await stores[2]!.job("J1"))?.stage).toBe("queued");
+      const migrated = await aq(["coordinator", "migrate", "--db", db, "--json"], { cwd: tempDir("aq-migrate-") });
+      expect(migrated.code, migrated.stderr).toBe(0);
+      const answer = JSON.parse(migrated.stdout);
+      expect(answer).toMatchObject({ engine: engine.name, applied: [] });
+      expect(answer.current).toBeGreaterThanOrEqual(1);
+      expect(migrated.stdout).not.toMatch(/:[^:@/]*@/);
+    });
+
     describe("coordinator processes", () => {
       async function fleet(db: string, count: number) {
         requireBuild();
         const cwd = tempDir("aq-coord-procs-");
         const seed = await open(db, 3_000);
-        const ids = Array.from({ length: 16 }, (_, i) => `P${String(i).padStart(2, "0")}`);
+        const ids = Array.from({ length: 10 }, (_, i) => `P${String(i).padStart(2, "0")}`);
         for (const id of ids) await seed.enqueue({ id, bodyMd: "x" });
-        const processes: CoordinatorProcess[] = [];
-        for (let i = 0; i < count; i++) processes.push(await coordinatorProcess(db, { cwd }));
+        const processes: CoordinatorProcess[] = await Promise.all(Array.from({ length: count }, () => coordinatorProcess(db, { cwd })));
         const ports = processes.map((process) => process.port);
         const balancer = await tcpBalancer(() => ports);
         const record: SimRecord = { accepted: [], claims: [], fenced: 0, networkErrors: 0 };
@@ -207,10 +220,10 @@ for (const engine of engines) {
 
       it("restart of every coordinator process mid-run loses no job, lease or event", async () => {
         const world = await fleet(await engine.db(), engine.processes);
-        await waitFor(async () => (await world.shipped()) >= 4, 20_000, "four jobs shipped");
+        await waitFor(async () => (await world.shipped()) >= 3, 20_000, "three jobs shipped");
         const held = (await world.seed.jobs()).filter((job) => job.factoryId !== null);
-        for (const process of world.processes) await process.stop("SIGTERM");
-        for (const [i, port] of world.ports.entries()) world.processes[i] = await coordinatorProcess(world.db, { cwd: world.cwd, port });
+        await Promise.all(world.processes.map((process) => process.stop("SIGTERM")));
+        world.processes.splice(0, Infinity, ...(await Promise.all(world.ports.map((port) => coordinatorProcess(world.db, { cwd: world.cwd, port })))));
         // What was held before the restart is still held, under the same epochs (or has moved on since, never back).
         for (const job of held) expect((await world.seed.job(job.id))!.leaseEpoch).toBeGreaterThanOrEqual(job.leaseEpoch);
         await world.finish();
@@ -219,7 +232,7 @@ for (const engine of engines) {
 
       it("a coordinator killed with kill -9 while factories work: the others (or its restart) carry on, nothing lost", async () => {
         const world = await fleet(await engine.db(), engine.processes);
-        await waitFor(async () => (await world.shipped()) >= 4, 20_000, "four jobs shipped");
+        await waitFor(async () => (await world.shipped()) >= 3, 20_000, "three jobs shipped");
         await world.processes[0]!.stop("SIGKILL");
         // With one process (SQLite) the fleet waits for its restart on the same file; with more, the rest serve.
         if (engine.processes === 1) world.processes[0] = await coordinatorProcess(world.db, { cwd: world.cwd, port: world.ports[0]! });

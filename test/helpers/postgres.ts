@@ -13,6 +13,8 @@ import { join } from "node:path";
 export interface TestCluster {
   /** postgres://… of the cluster's `postgres` database. */
   readonly url: string;
+  /** The postmaster's pid (its backends are its children). */
+  readonly pid: number;
   /** A fresh, empty database on the cluster; answers its URL. */
   database(name?: string): Promise<string>;
   stop(): Promise<void>;
@@ -20,7 +22,7 @@ export interface TestCluster {
 
 /** The directory of the newest installed PostgreSQL's binaries, or undefined. */
 export function postgresBin(): string | undefined {
-  if (process.env.AQ_PG_BIN) return process.env.AQ_PG_BIN;
+  if (process.env.AQ_PG_BIN) return existsSync(join(process.env.AQ_PG_BIN, "initdb")) ? process.env.AQ_PG_BIN : undefined;
   const root = "/usr/lib/postgresql";
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root).filter((name) => existsSync(join(root, name, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
@@ -29,7 +31,7 @@ export function postgresBin(): string | undefined {
 
 /** Why PostgreSQL tests cannot run here, or undefined when they can. */
 export function postgresMissing(): string | undefined {
-  return postgresBin() ? undefined : "PostgreSQL is not installed (apt-get install postgresql): the PostgreSQL store's tests are skipped";
+  return postgresBin() ? undefined : "PostgreSQL is not installed (apt-get install postgresql)";
 }
 
 function freePort(): Promise<number> {
@@ -84,6 +86,7 @@ export async function startCluster(): Promise<TestCluster> {
   const admin = postgresClient(url, { max: 1, onnotice: () => {} });
   return {
     url,
+    pid: server.pid!,
     async database(name = `aq_test_${process.pid}_${++count}`) {
       await admin.unsafe(`CREATE DATABASE "${name}"`);
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
@@ -113,7 +116,7 @@ export function usePostgres(hooks: { beforeAll: (fn: () => Promise<void>, timeou
   const missing = postgresMissing();
   if (missing) {
     if (process.env.CI && process.env.CI !== "false" && process.env.CI !== "0") throw new Error(`${missing}; in CI they must run (.ci/run installs the package)`);
-    process.stderr.write(`${missing}\n`);
+    process.stderr.write(`${missing}: the PostgreSQL store's tests are skipped\n`);
     return { skip: true, database: () => Promise.reject(new Error(missing)) };
   }
   let cluster: TestCluster | undefined;
