@@ -60,6 +60,8 @@ export interface FleetStore {
   events(id?: string): Promise<FleetEvent[]>;
   /** Deletes the events of finished, released jobs recorded before `before` (ms); answers how many. */
   pruneEvents(before: number): Promise<number>;
+  /** One round trip to the database: throws when it does not answer. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

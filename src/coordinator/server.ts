@@ -107,6 +107,10 @@ async function handle(store: FleetStore, options: CoordinatorOptions, request: I
       leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString(),
     });
   }
+  if (route === "GET /api/health") {
+    await store.ping();
+    return send(response, 200, { ok: true, engine: store.engine });
+  }
   if (route === "GET /api/fleet/factories" || route === "GET /api/dev/factories") return send(response, 200, { factories: await store.factories() });
   if (route === "POST /api/dev/jobs") {
     const input = parse(DevJob, body);

@@ -56,6 +56,9 @@ export class SqliteFleetStore implements FleetStore {
   async pruneEvents(before: number) {
     return this.sync.pruneEvents(before);
   }
+  async ping() {
+    this.sync.job("");
+  }
   async close() {
     this.sync.close();
   }
