@@ -85,6 +85,8 @@ export interface FleetStore {
   observe(input: ObservedInput): Promise<void>;
   /** The newest observed stages, oldest first. */
   observedEvents(): Promise<ObservedEvent[]>;
+  /** One round trip to the database: throws when it does not answer. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

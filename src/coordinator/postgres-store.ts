@@ -81,6 +81,10 @@ export class PostgresStore implements FleetStore {
     return new PostgresStore(sql, options.leaseMs);
   }
 
+  async ping(): Promise<void> {
+    await this.sql`SELECT 1`;
+  }
+
   async close(): Promise<void> {
     await this.sql.end({ timeout: 5 });
   }

@@ -109,6 +109,10 @@ async function handle(store: FleetStore, options: CoordinatorOptions, request: I
       leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString(),
     });
   }
+  if (route === "GET /api/health") {
+    await store.ping();
+    return send(response, 200, { ok: true, engine: store.engine });
+  }
   if (await handleOperatorRoute(store, options.token, request, response, url, path, body)) return;
   // Dev only (tests and `aq demo`): enqueue without validating the job file, and read everything.
   if (route === "GET /api/dev/factories") return send(response, 200, { factories: await store.factories() });

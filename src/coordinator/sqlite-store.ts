@@ -68,6 +68,9 @@ export class SqliteFleetStore implements FleetStore {
   async observedEvents() {
     return this.sync.observedEvents();
   }
+  async ping() {
+    this.sync.job("");
+  }
   async close() {
     this.sync.close();
   }

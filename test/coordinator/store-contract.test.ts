@@ -175,6 +175,7 @@ for (const engine of engines) {
         for (const id of ids) await seed.enqueue({ id, bodyMd: "x" });
         const processes: CoordinatorProcess[] = await Promise.all(Array.from({ length: count }, () => coordinatorProcess(db, { cwd })));
         const ports = processes.map((process) => process.port);
+        for (const process of processes) expect(await (await fetch(`${process.api}/health`)).json()).toEqual({ ok: true, engine: engine.name });
         const balancer = await tcpBalancer(() => ports);
         const record: SimRecord = { accepted: [], claims: [], fenced: 0, networkErrors: 0 };
         let finished = false;
