@@ -10,7 +10,7 @@ import { SHADOW_TIMEOUT_MS } from "../../plugins/fleet/shadow.ts";
 import { AqError } from "../../src/core/errors.ts";
 import { useDispatcher } from "../../plugins/shared/http.ts";
 import { aq as cli, waitFor, writeTestConfig } from "../helpers/cli.ts";
-import { deadPort } from "../helpers/fleet-cli.ts";
+import { deadPort, loadedModules, spyEnv } from "../helpers/fleet-cli.ts";
 import { kindOf } from "../helpers/fleet-mock.ts";
 import { coordinator, devJob, fleetAq, getJson, localId, recordingProxy, sendJson, TOKEN } from "../helpers/fleet-world.ts";
 import { metaOf, stageOf } from "../helpers/jobs.ts";
@@ -73,8 +73,14 @@ describe("aq fleet: the operator's commands", () => {
     const run = operator(dir, coord.api);
     const file = jobFile(dir, "fix-login.md", "---\nengine: shell\ntimeout: 10m\npriority: 3\n---\necho fixed\n");
 
-    const added = await run(["fleet", "add", file, "--requires", "engine:codex, tool:git", "--priority", "7"]);
+    const added = await run(["fleet", "add", file, "--requires", "engine:codex, tool:git", "--priority", "7"], spyEnv(join(dir, "add-modules.txt")));
     expect(added.code, added.stderr).toBe(0);
+    // The commands' client is imported when one runs, and only then.
+    const status = await run(["status"], spyEnv(join(dir, "status-modules.txt")));
+    expect(status.code, status.stderr).toBe(0);
+    const admin = (log: string) => loadedModules(join(dir, log)).filter((url) => /\/plugins\/fleet\/admin-(client|actions)\.js$/.test(url));
+    expect(admin("add-modules.txt")).toHaveLength(2);
+    expect(admin("status-modules.txt")).toEqual([]);
     const id = added.stdout.trim();
     expect(id).toMatch(/^fix-login-\d{14}-[0-9a-f]{4}$/);
     expect(coord.store.job(id)).toMatchObject({ title: "fix-login", bodyMd: "echo fixed\n", options: { engine: "shell", timeout: "10m", priority: 3 }, requires: ["engine:codex", "tool:git"], priority: 7, stage: "queued" });
