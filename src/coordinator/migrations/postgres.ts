@@ -43,4 +43,14 @@ CREATE INDEX events_job ON events (job_id, id);
 CREATE INDEX events_at ON events (at);
 `,
   },
+  {
+    version: 2,
+    name: "enrolled factories: one hashed token each",
+    sql: `
+CREATE TABLE enrollments (
+  token_hash text PRIMARY KEY, factory_id text NOT NULL, created_at bigint NOT NULL, revoked_at bigint
+);
+CREATE INDEX enrollments_factory ON enrollments (factory_id);
+`,
+  },
 ];

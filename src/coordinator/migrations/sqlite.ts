@@ -44,6 +44,16 @@ CREATE INDEX jobs_lease ON jobs(lease_expires_at) WHERE lease_expires_at IS NOT 
 CREATE INDEX events_at ON events(at);
 `,
   },
+  {
+    version: 3,
+    name: "enrolled factories: one hashed token each",
+    sql: `
+CREATE TABLE enrollments (
+  token_hash TEXT PRIMARY KEY, factory_id TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER
+);
+CREATE INDEX enrollments_factory ON enrollments(factory_id);
+`,
+  },
 ];
 
 /** Brings `db` to the newest version in one IMMEDIATE transaction (the write lock); answers the versions applied. */
