@@ -1,3 +1,4 @@
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
@@ -121,7 +122,7 @@ export async function coordinatorFleet(engine: Engine, processes: number, factor
       metric: `requests/s over ${seconds}s (time ÷ ${COMPRESSION})`,
       value: requests / elapsed,
       unit: "req/s",
-      note: `${cycles} job cycles, ${totals.errors} errors; a real fleet of ${factories} sends ${COMPRESSION}× less`,
+      note: `${cycles} job cycles, ${totals.errors} errors; a real fleet of ${factories} sends ${COMPRESSION}× less; load average ${loadavg()[0]!.toFixed(1)}`,
     },
   ];
   for (const [endpoint, values] of Object.entries(totals.latencies)) {

@@ -1,3 +1,4 @@
+import { loadavg } from "node:os";
 import { Agent, request } from "undici";
 import { type Figure } from "../lib.ts";
 import { coordinatorWorld, type Engine } from "./coordinator-world.ts";
@@ -76,7 +77,7 @@ export async function coordinatorSaturation(engine: Engine, processes: number, f
       metric: `requests/s over ${seconds}s`,
       value: totals.requests / elapsed,
       unit: "req/s",
-      note: `${(totals.requests / elapsed / processes).toFixed(0)} req/s per process, ${totals.cycles} job cycles, ${totals.errors} errors`,
+      note: `${(totals.requests / elapsed / processes).toFixed(0)} req/s per process, ${totals.cycles} job cycles, ${totals.errors} errors; load average ${loadavg()[0]!.toFixed(1)}`,
     },
     {
       case: label,

@@ -44,6 +44,12 @@ export interface WaitingDemand {
   live: string[][];
 }
 
+export interface EnrollmentView {
+  factoryId: string;
+  enrolledAt: string;
+  revokedAt: string | null;
+}
+
 export interface RunView {
   id: number;
   factoryId: string;
@@ -77,6 +83,17 @@ export interface FleetStore {
   events(id?: string): Promise<FleetEvent[]>;
   /** Deletes the events of finished, released jobs (and observed stages) recorded before `before` (ms); answers how many. */
   pruneEvents(before: number): Promise<number>;
+  /** Enrolls a factory under a token (given hashed); an earlier token of the same factory is revoked. */
+  enroll(factoryId: string, tokenHash: string): Promise<void>;
+  /** The factory an active token (given hashed) was issued to. */
+  tokenFactory(tokenHash: string): Promise<string | undefined>;
+  /** Whether any factory holds an active token: then factories must use theirs. */
+  anyEnrolled(): Promise<boolean>;
+  enrollments(): Promise<EnrollmentView[]>;
+  /** Revokes the factory's tokens and fences its leases (its jobs go back to the queue); answers those jobs. */
+  revoke(factoryId: string): Promise<{ revoked: number; fencedJobs: string[] }>;
+  /** Whether this factory was granted the job under this epoch (runs are never rewritten, so this cannot change later). */
+  wasGranted(jobId: string, leaseEpoch: number, factoryId: string): Promise<boolean>;
   /** The operator's cancel: `cancelled`, epoch raised (the holder is fenced), lease and run ended. */
   cancel(id: string): Promise<CancelOutcome>;
   /** What queued jobs require, and what live fleet factories (seen within `liveWithinMs`, not draining) offer. */

@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { timingSafeEqual } from "node:crypto";
 import * as v from "valibot";
 import { AqError } from "../core/errors.ts";
 import { HttpProblem, send } from "../core/http-server.ts";
 import { JOB_ID } from "../core/job-id.ts";
 import { parseJob } from "../core/job-file.ts";
 import { formatIssues } from "../core/validation.ts";
+import { requireAdmin, requireSelf, type Caller } from "./auth.ts";
 import { uncovered, type FleetStore } from "./fleet-store.ts";
 import type { CoordinatorJob, ObservedEvent } from "./store.ts";
 
 /**
- * The operator's routes (`aq fleet add/jobs/job/factories/cancel`), authenticated with the
- * coordinator's own (admin) token, and the route shadow factories mirror their local stages to.
+ * The operator's routes (`aq fleet add/jobs/job/factories/cancel`): enqueue, list and cancel take
+ * the coordinator's own (admin) token; the job and factory views any caller. Then the route shadow
+ * factories mirror their local stages to, for each factory itself.
  * Unlike /api/dev, these are for a real fleet: a job is validated exactly as `aq add` validates
  * a job file, and nothing answered carries a job's prompt.
  */
@@ -37,35 +38,32 @@ const ObservedRequest = v.object({
 /** A factory seen within this many leases is live: it may still take work. */
 const LIVE_LEASES = 2;
 
-/** Handles the route when it is one of these; answers false otherwise. */
-export async function handleOperatorRoute(
-  store: FleetStore,
-  token: string | undefined,
-  request: IncomingMessage,
-  response: ServerResponse,
-  url: URL,
-  path: string,
-  body: unknown,
-): Promise<boolean> {
+/** A shadow factory's observed stage (a fleet route: after the fleet caller check); false for any other route. */
+export async function handleShadowRoute(store: FleetStore, caller: Caller, route: string, body: unknown, response: ServerResponse): Promise<boolean> {
+  if (route !== "POST /api/fleet/observed") return false;
+  const observed = parse(ObservedRequest, body);
+  requireSelf(caller, observed.factoryId);
+  await store.observe(observed);
+  send(response, 202, { ok: true });
+  return true;
+}
+
+/** The operator's routes and the read-only views; false for any other route. */
+export async function handleOperatorRoute(store: FleetStore, caller: Caller, request: IncomingMessage, response: ServerResponse, url: URL, path: string, body: unknown): Promise<boolean> {
   const method = request.method ?? "GET";
-  if (method === "POST" && path === "/api/fleet/observed") {
-    await store.observe(parse(ObservedRequest, body));
-    send(response, 202, { ok: true });
-    return true;
-  }
+  const admin = () => requireAdmin(caller);
   const route = `${method} ${path}`;
   if (route === "POST /api/fleet/jobs") {
-    admin(request, token);
+    admin();
     send(response, 201, view(await enqueue(store, parse(EnqueueRequest, body))));
     return true;
   }
   if (route === "GET /api/fleet/jobs") {
-    admin(request, token);
+    admin();
     send(response, 200, await listJobs(store, url.searchParams.get("stage") ?? undefined));
     return true;
   }
   if (route === "GET /api/fleet/factories") {
-    admin(request, token);
     send(response, 200, { factories: await factoriesView(store) });
     return true;
   }
@@ -80,7 +78,7 @@ export async function handleOperatorRoute(
     return true;
   }
   if (method === "POST" && match[2]) {
-    admin(request, token);
+    admin();
     const outcome = await store.cancel(id);
     if (!outcome.ok && outcome.reason === "missing") throw new HttpProblem(404, `no job ${id}`);
     if (!outcome.ok) throw new HttpProblem(409, `job ${id} is ${outcome.reason === "finished" ? outcome.stage : "finished"}: nothing to cancel`);
@@ -170,14 +168,6 @@ async function factoriesView(store: FleetStore) {
 export function view(job: CoordinatorJob) {
   const { bodyMd: _, ...rest } = job;
   return { ...rest, leaseExpiresAt: job.leaseExpiresAt === null ? null : new Date(job.leaseExpiresAt).toISOString() };
-}
-
-/** Operator routes take the coordinator's own token only (a factory's enrolled token acts for its factory alone). */
-function admin(request: IncomingMessage, token: string | undefined): void {
-  if (token === undefined) return; // a loopback coordinator without a token: anyone on this host
-  const expected = Buffer.from(`Bearer ${token}`);
-  const given = Buffer.from(request.headers.authorization ?? "");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HttpProblem(401, "this route needs the coordinator's admin token");
 }
 
 function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
-import type { EnqueueInput, FactoryView, FleetStore, HeartbeatInput, LeaseState, OpenOptions, RunView, WaitingDemand } from "./fleet-store.ts";
+import type { EnqueueInput, EnrollmentView, FactoryView, FleetStore, HeartbeatInput, LeaseState, OpenOptions, RunView, WaitingDemand } from "./fleet-store.ts";
 import { POSTGRES_MIGRATIONS } from "./migrations/postgres.ts";
 import { CLAIMABLE_CAP, OBSERVED_LIMIT, type CancelOutcome, type CoordinatorJob, type FactoryMode, type FleetEvent, type ObservedEvent, type ObservedInput, type Outcome } from "./store.ts";
 
@@ -79,6 +79,57 @@ export class PostgresStore implements FleetStore {
       throw error;
     }
     return new PostgresStore(sql, options.leaseMs);
+  }
+
+  async enroll(factoryId: string, tokenHash: string): Promise<void> {
+    await this.sql`
+      WITH earlier AS (UPDATE enrollments SET revoked_at = aq_now() WHERE factory_id = ${factoryId} AND revoked_at IS NULL)
+      INSERT INTO enrollments (token_hash, factory_id, created_at) VALUES (${tokenHash}, ${factoryId}, aq_now())`;
+  }
+
+  async tokenFactory(tokenHash: string): Promise<string | undefined> {
+    const [row] = await this.sql<Array<{ factory_id: string }>>`SELECT factory_id FROM enrollments WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`;
+    return row?.factory_id;
+  }
+
+  async anyEnrolled(): Promise<boolean> {
+    const rows = await this.sql`SELECT 1 FROM enrollments WHERE revoked_at IS NULL LIMIT 1`;
+    return rows.length > 0;
+  }
+
+  async enrollments(): Promise<EnrollmentView[]> {
+    const rows = await this.sql<Row[]>`SELECT factory_id, created_at, revoked_at FROM enrollments ORDER BY factory_id, created_at`;
+    return rows.map((row) => ({
+      factoryId: String(row.factory_id),
+      enrolledAt: new Date(Number(row.created_at)).toISOString(),
+      revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)).toISOString(),
+    }));
+  }
+
+  /** One statement: revoke the tokens, hand every job the factory holds back (a finished one stays finished), end its runs, log it. */
+  async revoke(factoryId: string): Promise<{ revoked: number; fencedJobs: string[] }> {
+    const [row] = await this.sql<Array<{ revoked: number; jobs: string[] }>>`
+      WITH revoked AS (
+        UPDATE enrollments SET revoked_at = aq_now() WHERE factory_id = ${factoryId} AND revoked_at IS NULL RETURNING 1
+      ), held AS (
+        UPDATE jobs j SET factory_id = NULL, stage = CASE WHEN j.stage IN ('shipped', 'failed', 'blocked') THEN j.stage ELSE 'queued' END, updated_at = aq_now()
+        WHERE j.factory_id = ${factoryId} RETURNING j.id, j.stage, j.lease_epoch
+      ), gone AS (
+        DELETE FROM leases l USING held WHERE l.job_id = held.id
+      ), ended AS (
+        UPDATE runs r SET ended_at = aq_now(), outcome = COALESCE(r.outcome, 'revoked') FROM held
+        WHERE r.job_id = held.id AND r.lease_epoch = held.lease_epoch AND r.ended_at IS NULL
+      ), logged AS (
+        INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail)
+        SELECT id, aq_now(), 'revoked', ${factoryId}::text, lease_epoch, stage, 'the factory''s enrollment was revoked' FROM held
+      )
+      SELECT (SELECT count(*) FROM revoked) AS revoked, ARRAY(SELECT id FROM held ORDER BY id) AS jobs`;
+    return { revoked: Number(row!.revoked), fencedJobs: row!.jobs };
+  }
+
+  async wasGranted(jobId: string, leaseEpoch: number, factoryId: string): Promise<boolean> {
+    const rows = await this.sql`SELECT 1 FROM runs WHERE job_id = ${jobId} AND lease_epoch = ${leaseEpoch}::bigint AND factory_id = ${factoryId}`;
+    return rows.length > 0;
   }
 
   async ping(): Promise<void> {

@@ -1,12 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { timingSafeEqual } from "node:crypto";
 import * as v from "valibot";
 import { ClaimRequest, HeartbeatRequest, LeaseRequest, ReportRequest } from "../contract/fleet.ts";
 import { AqError } from "../core/errors.ts";
 import { closeServer, HttpProblem, isLoopback, listen, readJson, send } from "../core/http-server.ts";
 import { formatIssues } from "../core/validation.ts";
+import { FactoryId, hashToken, identify, newFactoryToken, requireAdmin, requireFleetCaller, requireGrantee, requireSelf } from "./auth.ts";
 import { openStore, type FleetStore, type LeaseState } from "./fleet-store.ts";
-import { handleOperatorRoute, heartbeatNote, view } from "./operator-routes.ts";
+import { handleOperatorRoute, handleShadowRoute, heartbeatNote, view } from "./operator-routes.ts";
 import { SqliteFleetStore } from "./sqlite-store.ts";
 import type { CoordinatorStore, Outcome } from "./store.ts";
 
@@ -20,8 +20,10 @@ export interface CoordinatorOptions {
   readonly pool?: number | undefined;
   /** When set, events of finished jobs older than this (ms) are pruned every so often. */
   readonly keepEventsMs?: number | undefined;
-  /** Required when binding beyond loopback; checked as a bearer token when set. */
+  /** The operator's token: required when binding beyond loopback; checked as a bearer token when set. */
   readonly token?: string | undefined;
+  /** Accept the operator's token (or none, on loopback) on fleet routes even when factories are enrolled: development only. */
+  readonly acceptSharedToken?: boolean | undefined;
 }
 
 export interface RunningCoordinator {
@@ -90,16 +92,32 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
 }
 
 async function handle(store: FleetStore, options: CoordinatorOptions, request: IncomingMessage, response: ServerResponse, stats: Map<string, number>): Promise<void> {
-  if (options.token && !authorized(request.headers.authorization, options.token)) throw new HttpProblem(401, "missing or wrong bearer token");
   const url = new URL(request.url ?? "/", "http://coordinator");
   const path = url.pathname.replace(/\/+$/, "");
   const method = request.method ?? "GET";
-  const body = method === "GET" ? undefined : await readJson(request);
   const route = `${method} ${path}`;
+  if (route === "GET /api/health") {
+    await store.ping();
+    return send(response, 200, { ok: true, engine: store.engine });
+  }
+  const caller = await identify(request.headers.authorization, options.token, store);
+  const body = method === "GET" || method === "DELETE" ? undefined : await readJson(request);
+  if (path.startsWith("/api/admin/") || path.startsWith("/api/dev/")) {
+    requireAdmin(caller);
+    return handleAdmin(store, route, path, body, response, stats);
+  }
+  if (await handleOperatorRoute(store, caller, request, response, url, path, body)) return;
+  await requireFleetCaller(caller, store, options.acceptSharedToken === true);
 
-  if (route === "POST /api/fleet/factories/heartbeat") return send(response, 200, { ok: true, ...(await store.heartbeat(parse(HeartbeatRequest, body))), ...(await heartbeatNote(store)) });
+  if (route === "POST /api/fleet/factories/heartbeat") {
+    const beat = parse(HeartbeatRequest, body);
+    requireSelf(caller, beat.factoryId);
+    return send(response, 200, { ok: true, ...(await store.heartbeat(beat)), ...(await heartbeatNote(store)) });
+  }
+  if (await handleShadowRoute(store, caller, route, body, response)) return;
   if (route === "POST /api/fleet/claim") {
     const claim = parse(ClaimRequest, body);
+    requireSelf(caller, claim.factoryId);
     const claimed = await store.claim(claim.factoryId, claim.capabilities);
     if (!claimed) return send(response, 204);
     const { job } = claimed;
@@ -109,22 +127,6 @@ async function handle(store: FleetStore, options: CoordinatorOptions, request: I
       leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString(),
     });
   }
-  if (route === "GET /api/health") {
-    await store.ping();
-    return send(response, 200, { ok: true, engine: store.engine });
-  }
-  if (await handleOperatorRoute(store, options.token, request, response, url, path, body)) return;
-  // Dev only (tests and `aq demo`): enqueue without validating the job file, and read everything.
-  if (route === "GET /api/dev/factories") return send(response, 200, { factories: await store.factories() });
-  if (route === "POST /api/dev/jobs") {
-    const input = parse(DevJob, body);
-    const added = await store.enqueue(input);
-    if (!added) throw new HttpProblem(409, `job ${input.id} exists`);
-    return send(response, 201, view(added));
-  }
-  if (route === "GET /api/dev/jobs") return send(response, 200, { jobs: (await store.jobs()).map(view) });
-  if (route === "GET /api/dev/events") return send(response, 200, { events: await store.events() });
-  if (route === "GET /api/dev/stats") return send(response, 200, { requests: Object.fromEntries(stats) });
 
   const match = /^\/api\/fleet\/jobs\/([^/]+)(\/runs|\/events|\/lease\/renew|\/lease\/release)?$/.exec(path);
   if (!match) throw new HttpProblem(404, `no route ${route}`);
@@ -136,12 +138,45 @@ async function handle(store: FleetStore, options: CoordinatorOptions, request: I
     if (tail === "/runs") return send(response, 200, { runs: await store.runs(id) });
     if (tail === "/events") return send(response, 200, { events: await store.events(id) });
   }
-  if (method === "PATCH" && tail === "") return answer(response, await store.report(id, parse(ReportRequest, body)), (job) => ({ ok: true, stage: job.stage }));
-  if (method === "POST" && tail === "/lease/renew") {
-    return answer(response, await store.renew(id, parse(LeaseRequest, body).leaseEpoch), (job) => ({ ok: true, leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString() }));
+  if (method === "PATCH" && tail === "") {
+    const report = parse(ReportRequest, body);
+    await requireGrantee(caller, store, id, report.leaseEpoch);
+    return answer(response, await store.report(id, report), (job) => ({ ok: true, stage: job.stage }));
   }
-  if (method === "POST" && tail === "/lease/release") return answer(response, await store.release(id, parse(LeaseRequest, body).leaseEpoch), (job) => ({ ok: true, stage: job.stage }));
+  if (method === "POST" && (tail === "/lease/renew" || tail === "/lease/release")) {
+    const { leaseEpoch } = parse(LeaseRequest, body);
+    await requireGrantee(caller, store, id, leaseEpoch);
+    if (tail === "/lease/renew") return answer(response, await store.renew(id, leaseEpoch), (job) => ({ ok: true, leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString() }));
+    return answer(response, await store.release(id, leaseEpoch), (job) => ({ ok: true, stage: job.stage }));
+  }
   throw new HttpProblem(405, `${method} not allowed on ${path}`);
+}
+
+/** The operator's routes: enrollment, and the clearly marked dev-only enqueue and listings. */
+async function handleAdmin(store: FleetStore, route: string, path: string, body: unknown, response: ServerResponse, stats: Map<string, number>): Promise<void> {
+  if (route === "POST /api/admin/factories") {
+    const { factoryId } = parse(v.object({ factoryId: FactoryId }), body);
+    const token = newFactoryToken();
+    await store.enroll(factoryId, hashToken(token));
+    return send(response, 201, { factoryId, token });
+  }
+  if (route === "GET /api/admin/factories") return send(response, 200, { enrollments: await store.enrollments() });
+  const revoke = /^DELETE \/api\/admin\/factories\/([^/]+)$/.exec(route);
+  if (revoke) {
+    const factoryId = decodeURIComponent(revoke[1]!);
+    return send(response, 200, { factoryId, ...(await store.revoke(factoryId)) });
+  }
+  if (route === "GET /api/dev/factories") return send(response, 200, { factories: await store.factories() });
+  if (route === "POST /api/dev/jobs") {
+    const input = parse(DevJob, body);
+    const added = await store.enqueue(input);
+    if (!added) throw new HttpProblem(409, `job ${input.id} exists`);
+    return send(response, 201, view(added));
+  }
+  if (route === "GET /api/dev/jobs") return send(response, 200, { jobs: (await store.jobs()).map(view) });
+  if (route === "GET /api/dev/events") return send(response, 200, { events: await store.events() });
+  if (route === "GET /api/dev/stats") return send(response, 200, { requests: Object.fromEntries(stats) });
+  throw new HttpProblem(404, `no route ${route}`);
 }
 
 function answer(response: ServerResponse, outcome: Outcome<LeaseState>, ok: (job: LeaseState) => object): void {
@@ -154,10 +189,4 @@ function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutp
   const result = v.safeParse(schema, body);
   if (!result.success) throw new HttpProblem(400, `bad request: ${formatIssues(result.issues)}`);
   return result.output;
-}
-
-function authorized(header: string | undefined, token: string): boolean {
-  const expected = Buffer.from(`Bearer ${token}`);
-  const given = Buffer.from(header ?? "");
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -56,6 +56,24 @@ export class SqliteFleetStore implements FleetStore {
   async pruneEvents(before: number) {
     return this.sync.pruneEvents(before);
   }
+  async enroll(factoryId: string, tokenHash: string) {
+    this.sync.enroll(factoryId, tokenHash);
+  }
+  async tokenFactory(tokenHash: string) {
+    return this.sync.tokenFactory(tokenHash);
+  }
+  async anyEnrolled() {
+    return this.sync.anyEnrolled();
+  }
+  async enrollments() {
+    return this.sync.enrollments();
+  }
+  async revoke(factoryId: string) {
+    return this.sync.revoke(factoryId);
+  }
+  async wasGranted(jobId: string, leaseEpoch: number, factoryId: string) {
+    return this.sync.wasGranted(jobId, leaseEpoch, factoryId);
+  }
   async cancel(id: string) {
     return this.sync.cancel(id);
   }

@@ -335,6 +335,52 @@ export class CoordinatorStore {
     }));
   }
 
+  /** Enrolls a factory under a token (given hashed); an earlier token of the same factory is revoked. */
+  enroll(factoryId: string, tokenHash: string): void {
+    const at = this.now();
+    this.tx(() => {
+      this.stmt("UPDATE enrollments SET revoked_at = ? WHERE factory_id = ? AND revoked_at IS NULL").run(at, factoryId);
+      this.stmt("INSERT INTO enrollments (token_hash, factory_id, created_at) VALUES (?, ?, ?)").run(tokenHash, factoryId, at);
+    });
+  }
+
+  tokenFactory(tokenHash: string): string | undefined {
+    const row = this.stmt("SELECT factory_id FROM enrollments WHERE token_hash = ? AND revoked_at IS NULL").get(tokenHash) as { factory_id: string } | undefined;
+    return row?.factory_id;
+  }
+
+  anyEnrolled(): boolean {
+    return this.stmt("SELECT 1 FROM enrollments WHERE revoked_at IS NULL LIMIT 1").get() !== undefined;
+  }
+
+  enrollments(): Array<{ factoryId: string; enrolledAt: string; revokedAt: string | null }> {
+    return (this.stmt("SELECT factory_id, created_at, revoked_at FROM enrollments ORDER BY factory_id, created_at").all() as Record<string, unknown>[]).map((row) => ({
+      factoryId: String(row.factory_id),
+      enrolledAt: new Date(Number(row.created_at)).toISOString(),
+      revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)).toISOString(),
+    }));
+  }
+
+  /** Revokes the factory's tokens and fences its leases: each job it holds goes back to the queue (a finished one stays finished). */
+  revoke(factoryId: string): { revoked: number; fencedJobs: string[] } {
+    return this.tx(() => {
+      const at = this.now();
+      const revoked = Number(this.stmt("UPDATE enrollments SET revoked_at = ? WHERE factory_id = ? AND revoked_at IS NULL").run(at, factoryId).changes);
+      const held = this.stmt("SELECT id, stage, lease_epoch FROM jobs WHERE factory_id = ?").all(factoryId) as Array<{ id: string; stage: string; lease_epoch: number }>;
+      for (const job of held) {
+        const stage = TERMINAL.has(job.stage) ? job.stage : "queued";
+        this.stmt("UPDATE jobs SET factory_id = NULL, lease_expires_at = NULL, stage = ?, updated_at = ? WHERE id = ?").run(stage, at, job.id);
+        this.stmt("UPDATE runs SET ended_at = ?, outcome = COALESCE(outcome, 'revoked') WHERE job_id = ? AND lease_epoch = ? AND ended_at IS NULL").run(at, job.id, job.lease_epoch);
+        this.event(job.id, "revoked", factoryId, Number(job.lease_epoch), stage, "the factory's enrollment was revoked");
+      }
+      return { revoked, fencedJobs: held.map((job) => job.id) };
+    });
+  }
+
+  wasGranted(jobId: string, leaseEpoch: number, factoryId: string): boolean {
+    return this.stmt("SELECT 1 FROM runs WHERE job_id = ? AND lease_epoch = ? AND factory_id = ?").get(jobId, leaseEpoch, factoryId) !== undefined;
+  }
+
   /** Deletes the events of finished, released jobs recorded before `before` (ms); answers how many. */
   pruneEvents(before: number): number {
     const gone = this.db

@@ -1,10 +1,14 @@
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { type FleetStore, openStore } from "../../src/coordinator/fleet-store.ts";
+import { startCoordinator } from "../../src/coordinator/server.ts";
+import { useDispatcher } from "../../plugins/shared/http.ts";
 import { aq, waitFor } from "../helpers/cli.ts";
 import { coordinatorProcess, simFactory, type CoordinatorProcess, type SimRecord } from "../helpers/coordinator-fleet.ts";
 import { usePostgres } from "../helpers/postgres.ts";
 import { requireBuild } from "../helpers/store-cli.ts";
+import { fleetAq, getJson, sendJson } from "../helpers/fleet-world.ts";
 import { tcpBalancer } from "../helpers/tcp-balancer.ts";
 import { tempDir } from "../helpers/temp.ts";
 
@@ -16,6 +20,7 @@ import { tempDir } from "../helpers/temp.ts";
 
 const CAPS = ["os:linux", "engine:shell"];
 const pg = usePostgres({ beforeAll, afterAll });
+beforeEach(() => useDispatcher(undefined));
 
 const engines = [
   { name: "sqlite", skip: false, processes: 1, db: async () => join(tempDir("aq-contract-"), "coordinator.sqlite") },
@@ -164,6 +169,81 @@ for (const engine of engines) {
       expect(answer).toMatchObject({ engine: engine.name, applied: [] });
       expect(answer.current).toBeGreaterThanOrEqual(1);
       expect(migrated.stdout).not.toMatch(/:[^:@/]*@/);
+    });
+
+    it("enrolled factories: a token acts only for its factory and on leases granted to it; a revoked token is refused and its leases fenced", async () => {
+      requireBuild();
+      const db = await engine.db();
+      const admin = "tok-ADMIN-7f3e";
+      const coord = await startCoordinator({ port: 0, host: "127.0.0.1", db, leaseMs: 60_000, token: admin });
+      onTestFinished(() => coord.close());
+      const { api } = coord;
+      const enrolledA = await sendJson("POST", `${api}/admin/factories`, { factoryId: "factory-a" }, admin);
+      expect(enrolledA.status, enrolledA.text).toBe(201);
+      const tokenA: string = enrolledA.body.token;
+      const cli = await aq(["coordinator", "enroll", "factory-b", "--db", db, "--json"], { cwd: tempDir("aq-enroll-") });
+      expect(cli.code, cli.stderr).toBe(0);
+      const tokenB: string = JSON.parse(cli.stdout).token;
+      expect(tokenB).toMatch(/^aqf_/);
+      expect(tokenB).not.toBe(tokenA);
+      for (const id of ["J1", "J2"]) expect((await sendJson("POST", `${api}/dev/jobs`, { id, bodyMd: "x" }, admin)).status).toBe(201);
+
+      const beat = (factoryId: string, token?: string) => sendJson("POST", `${api}/fleet/factories/heartbeat`, { factoryId, capabilities: CAPS, health: "ok", load: 0 }, token);
+      const claim = (factoryId: string, token?: string) => sendJson("POST", `${api}/fleet/claim`, { factoryId, capabilities: CAPS }, token);
+      // B's token cannot heartbeat or claim as A, nor reach the operator's routes.
+      expect((await beat("factory-a", tokenB)).status).toBe(403);
+      expect((await claim("factory-a", tokenB)).status).toBe(403);
+      expect((await sendJson("POST", `${api}/admin/factories`, { factoryId: "factory-z" }, tokenB)).status).toBe(403);
+      expect((await sendJson("POST", `${api}/dev/jobs`, { bodyMd: "x" }, tokenB)).status).toBe(403);
+      expect((await beat("factory-a", tokenA)).status).toBe(200);
+      const claimed = await claim("factory-a", tokenA);
+      expect(claimed.body).toMatchObject({ job: { id: "J1" }, leaseEpoch: 1 });
+      // B cannot touch A's lease: 403, and nothing changes.
+      expect((await sendJson("PATCH", `${api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1 }, tokenB)).status).toBe(403);
+      expect((await sendJson("POST", `${api}/fleet/jobs/J1/lease/renew`, { leaseEpoch: 1 }, tokenB)).status).toBe(403);
+      expect((await sendJson("POST", `${api}/fleet/jobs/J1/lease/release`, { leaseEpoch: 1 }, tokenB)).status).toBe(403);
+      expect((await sendJson("PATCH", `${api}/fleet/jobs/nope`, { stage: "review", leaseEpoch: 1 }, tokenB)).status).toBe(404);
+      expect(await coord.fleetStore.job("J1")).toMatchObject({ stage: "assigned", factoryId: "factory-a", leaseEpoch: 1 });
+      expect((await claim("factory-b", tokenB)).body).toMatchObject({ job: { id: "J2" }, leaseEpoch: 1 });
+      expect((await sendJson("PATCH", `${api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 1 }, tokenA)).status).toBe(200);
+      // Once factories are enrolled, the shared token (and no token) no longer work on fleet routes.
+      expect((await beat("factory-a", admin)).status).toBe(401);
+      expect((await beat("factory-a")).status).toBe(401);
+      expect((await beat("factory-a", "aqf_not-a-token")).status).toBe(401);
+
+      const listed = await getJson(`${api}/admin/factories`, admin);
+      expect(listed.body.enrollments.map((entry: { factoryId: string; revokedAt: string | null }) => [entry.factoryId, entry.revokedAt])).toEqual([
+        ["factory-a", null],
+        ["factory-b", null],
+      ]);
+      expect(listed.text).not.toContain(tokenA);
+      // Stored hashed: the token itself is nowhere in the database.
+      if (engine.name === "sqlite") for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(readFileSync(file).includes(tokenA)).toBe(false);
+      const revoked = await sendJson("DELETE", `${api}/admin/factories/factory-a`, undefined, admin);
+      expect(revoked.body).toEqual({ factoryId: "factory-a", revoked: 1, fencedJobs: ["J1"] });
+      expect((await beat("factory-a", tokenA)).status).toBe(401);
+      expect((await sendJson("PATCH", `${api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1 }, tokenA)).status).toBe(401);
+      expect(await coord.fleetStore.job("J1")).toMatchObject({ stage: "queued", factoryId: null, leaseEpoch: 1 });
+      expect(await coord.fleetStore.report("J1", { stage: "review", leaseEpoch: 1 })).toMatchObject({ ok: false, reason: "stale" });
+      expect((await coord.fleetStore.events("J1")).map((event) => event.type)).toContain("revoked");
+      expect((await coord.fleetStore.runs("J1")).map((run) => run.outcome)).toEqual(["revoked"]);
+      expect((await claim("factory-b", tokenB)).body).toMatchObject({ job: { id: "J1" }, leaseEpoch: 2 });
+
+      // Told to (development), a coordinator still accepts the shared token from factories.
+      const dev = await startCoordinator({ port: 0, host: "127.0.0.1", db, leaseMs: 60_000, token: admin, acceptSharedToken: true });
+      onTestFinished(() => dev.close());
+      expect((await sendJson("POST", `${dev.api}/fleet/factories/heartbeat`, { factoryId: "factory-dev", capabilities: CAPS, health: "ok", load: 0 }, admin)).status).toBe(200);
+
+      // A real factory needs nothing but its token.
+      const c = await aq(["coordinator", "enroll", "factory-c", "--db", db], { cwd: tempDir("aq-enroll-") });
+      const tokenC = c.stdout.trim();
+      expect(c.stderr).not.toContain(tokenC);
+      expect((await sendJson("POST", `${api}/dev/jobs`, { id: "J3", bodyMd: "true", options: { engine: "shell" } }, admin)).status).toBe(201);
+      const factory = await fleetAq(tempDir("aq-enrolled-factory-"), { AQ_FLEET_API: api, AQ_FLEET_TOKEN: tokenC, AQ_FACTORY_ID: "factory-c" });
+      const summary = await factory.drain();
+      expect(Object.values(summary.outcomes)).toEqual(["review"]);
+      expect(await coord.fleetStore.job("J3")).toMatchObject({ stage: "review", factoryId: "factory-c" });
+      expect(factory.loudLines()).toEqual([]);
     });
 
     describe("coordinator processes", () => {

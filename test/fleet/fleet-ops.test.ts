@@ -101,6 +101,11 @@ describe("aq fleet: the operator's commands", () => {
     // The route itself, without the token, and with the right one.
     expect((await sendJson("POST", `${coord.api}/fleet/jobs`, { text: "echo hi" })).status).toBe(401);
     expect((await sendJson("POST", `${coord.api}/fleet/jobs`, { text: "echo hi" }, "nope")).status).toBe(401);
+    // An enrolled factory's own token acts for its factory only: it may not enqueue.
+    const enrolled = await sendJson("POST", `${coord.api}/admin/factories`, { factoryId: "factory-x" }, ADMIN);
+    expect(enrolled.status, enrolled.text).toBe(201);
+    expect((await sendJson("POST", `${coord.api}/fleet/jobs`, { text: "echo hi" }, enrolled.body.token)).status).toBe(403);
+    expect((await sendJson("POST", `${coord.api}/fleet/jobs/D1/cancel`, {}, enrolled.body.token)).status).toBe(403);
     const direct = await sendJson("POST", `${coord.api}/fleet/jobs`, { id: "D1", text: "echo hi", requires: ["os:linux"] }, ADMIN);
     expect(direct.status, direct.text).toBe(201);
     expect(coord.store.jobs().map((job) => job.id).sort()).toEqual([id, JSON.parse(piped.stdout).id, "D1"].sort());

@@ -21,15 +21,19 @@ export default defineCommand({
       "Run the fleet coordinator: leases, epochs, 409 fencing, events and runs in SQLite (the embedded default) or PostgreSQL " +
       "(a postgres:// URL; any number of coordinator processes on one database act as one). " +
       "Prints its API URL as the first line; dev-only POST /api/dev/jobs {bodyMd, title?, options?} enqueues a job. " +
-      "`aq coordinator migrate` applies pending schema migrations and exits (starting a coordinator applies them too).",
+      "`aq coordinator migrate` applies pending schema migrations and exits (starting a coordinator applies them too). " +
+      "`aq coordinator enroll ID` issues factory ID its own token (printed once, stored hashed); `aq coordinator factories` lists enrollments; " +
+      "`aq coordinator revoke ID` revokes its token and fences its leases.",
   },
   args: {
-    action: { type: "positional", description: "migrate: apply pending schema migrations to --db and exit", required: false, valueHint: "migrate" },
+    action: { type: "positional", description: "migrate | enroll ID | factories | revoke ID: act on --db and exit", required: false, valueHint: "action" },
+    factory: { type: "positional", description: "The factory id to enroll or revoke", required: false, valueHint: "id" },
     port: { type: "string", description: "Port to listen on (0: any free port)", default: "4003", valueHint: "n" },
     host: { type: "string", description: "Address to bind; beyond loopback it needs AQ_COORDINATOR_TOKEN", default: "127.0.0.1", valueHint: "host" },
     db: { type: "string", description: "SQLite file, \":memory:\", or a postgres:// URL (default: AQ_COORDINATOR_DB, else aq-coordinator.sqlite)", valueHint: "file|url" },
     lease: { type: "string", description: "Lease length granted on claim and renew", default: "15m", valueHint: "duration" },
     pool: { type: "string", description: "PostgreSQL connections of this process (default: AQ_COORDINATOR_POOL, else 10)", valueHint: "n" },
+    "accept-shared-token": { type: "boolean", description: "Development: accept AQ_COORDINATOR_TOKEN (or none, on loopback) from factories even when factories are enrolled" },
     "keep-events": { type: "string", description: "Prune events of finished jobs older than this (default: keep all)", valueHint: "duration" },
     ...jsonArg,
   },
@@ -42,7 +46,8 @@ export default defineCommand({
       else print(`${result.engine} ${shown(db)}: schema version ${result.current}${result.applied.length ? ` (applied ${result.applied.join(", ")})` : " (up to date)"}`);
       return;
     }
-    if (args.action) throw new AqError("AQ_BAD_USAGE", `aq coordinator: unknown action ${JSON.stringify(args.action)} (only "migrate")`);
+    if (args.action === "enroll" || args.action === "revoke" || args.action === "factories") return enrollment(args.action, db, args.factory, Boolean(args.json));
+    if (args.action) throw new AqError("AQ_BAD_USAGE", `aq coordinator: unknown action ${JSON.stringify(args.action)} (migrate, enroll, factories or revoke)`);
     const port = Number(args.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AqError("AQ_BAD_USAGE", `aq coordinator: --port must be 0-65535, not ${JSON.stringify(args.port)}`);
     const leaseMs = parseDuration(args.lease);
@@ -54,7 +59,8 @@ export default defineCommand({
     if (args["keep-events"] && !keepEventsMs) throw new AqError("AQ_BAD_USAGE", `aq coordinator: --keep-events must be ${DURATION_HINT}`);
     const { startCoordinator } = await import("../../coordinator/server.ts");
     const token = process.env.AQ_COORDINATOR_TOKEN || undefined;
-    const coordinator = await startCoordinator({ port, host: args.host, db, leaseMs, token, pool, keepEventsMs });
+    const acceptSharedToken = Boolean(args["accept-shared-token"]) || process.env.AQ_COORDINATOR_ACCEPT_SHARED_TOKEN === "1";
+    const coordinator = await startCoordinator({ port, host: args.host, db, leaseMs, token, pool, keepEventsMs, acceptSharedToken });
     print(coordinator.api);
     process.stderr.write(`aq coordinator: serving ${coordinator.api} (${coordinator.fleetStore.engine} ${shown(db)}, lease ${args.lease}${token ? ", token required" : ""}); Ctrl-C stops it\n`);
     await new Promise<void>((done) => {
@@ -65,3 +71,34 @@ export default defineCommand({
     await coordinator.close();
   },
 });
+
+/** enroll / factories / revoke, straight on the database (no coordinator needs to run). */
+async function enrollment(action: "enroll" | "revoke" | "factories", db: string, factory: string | undefined, json: boolean): Promise<void> {
+  if (db === ":memory:") throw new AqError("AQ_BAD_USAGE", `aq coordinator ${action}: needs the coordinator's database (--db FILE or URL), not :memory:`);
+  const { openStore } = await import("../../coordinator/fleet-store.ts");
+  const { FactoryId, hashToken, newFactoryToken } = await import("../../coordinator/auth.ts");
+  const v = await import("valibot");
+  if (action !== "factories" && !v.safeParse(FactoryId, factory).success) {
+    throw new AqError("AQ_BAD_USAGE", `aq coordinator ${action}: give a factory id (letters, digits, . _ : -), not ${JSON.stringify(factory ?? "")}`);
+  }
+  const store = await openStore(db, { leaseMs: 60_000, pool: 1 });
+  try {
+    if (action === "enroll") {
+      const token = newFactoryToken();
+      await store.enroll(factory!, hashToken(token));
+      if (json) printJson({ factoryId: factory, token });
+      else print(token);
+      if (!json) process.stderr.write(`aq coordinator: factory ${factory} enrolled; give it AQ_FLEET_TOKEN=<the token above> (shown once, stored hashed)\n`);
+    } else if (action === "revoke") {
+      const result = await store.revoke(factory!);
+      if (json) printJson({ factoryId: factory, ...result });
+      else print(`${factory}: ${result.revoked} token(s) revoked, ${result.fencedJobs.length} lease(s) fenced${result.fencedJobs.length ? ` (${result.fencedJobs.join(", ")})` : ""}`);
+    } else {
+      const list = await store.enrollments();
+      if (json) printJson({ enrollments: list });
+      else for (const entry of list) print(`${entry.factoryId}  enrolled ${entry.enrolledAt}${entry.revokedAt ? `  revoked ${entry.revokedAt}` : "  active"}`);
+    }
+  } finally {
+    await store.close();
+  }
+}

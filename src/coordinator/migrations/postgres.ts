@@ -45,6 +45,16 @@ CREATE INDEX events_at ON events (at);
   },
   {
     version: 2,
+    name: "enrolled factories: one hashed token each",
+    sql: `
+CREATE TABLE enrollments (
+  token_hash text PRIMARY KEY, factory_id text NOT NULL, created_at bigint NOT NULL, revoked_at bigint
+);
+CREATE INDEX enrollments_factory ON enrollments (factory_id);
+`,
+  },
+  {
+    version: 3,
     name: "a factory's mode (fleet or shadow); stages observed on shadow factories",
     sql: `
 ALTER TABLE factories ADD COLUMN mode text NOT NULL DEFAULT 'fleet';

@@ -46,6 +46,16 @@ CREATE INDEX events_at ON events(at);
   },
   {
     version: 3,
+    name: "enrolled factories: one hashed token each",
+    sql: `
+CREATE TABLE enrollments (
+  token_hash TEXT PRIMARY KEY, factory_id TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER
+);
+CREATE INDEX enrollments_factory ON enrollments(factory_id);
+`,
+  },
+  {
+    version: 4,
     name: "a factory's mode (fleet or shadow); stages observed on shadow factories",
     sql: `
 ALTER TABLE factories ADD COLUMN mode TEXT NOT NULL DEFAULT 'fleet';
