@@ -63,7 +63,7 @@ function jobFile(dir: string, name: string, text: string): string {
   return path;
 }
 
-describe("aq fleet: the operator's commands", () => {
+describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
   beforeAll(() => requireBuild());
 
   it("add enqueues a job file through the authenticated route with the admin token; a wrong or missing token is refused and adds nothing", async () => {
@@ -73,10 +73,15 @@ describe("aq fleet: the operator's commands", () => {
     const run = operator(dir, coord.api);
     const file = jobFile(dir, "fix-login.md", "---\nengine: shell\ntimeout: 10m\npriority: 3\n---\necho fixed\n");
 
-    const added = await run(["fleet", "add", file, "--requires", "engine:codex, tool:git", "--priority", "7"], spyEnv(join(dir, "add-modules.txt")));
+    // Four processes at once: they do not depend on one another.
+    const [added, status, piped, wrongToken] = await Promise.all([
+      run(["fleet", "add", file, "--requires", "engine:codex, tool:git", "--priority", "7"], spyEnv(join(dir, "add-modules.txt"))),
+      run(["status"], spyEnv(join(dir, "status-modules.txt"))),
+      run(["fleet", "add", "-", "--json"], { AQ_COORDINATOR_TOKEN: undefined, AQ_FLEET_TOKEN: ADMIN }, "---\npriority: 3\n---\necho piped\n"),
+      run(["fleet", "add", file], { AQ_COORDINATOR_TOKEN: "wrong-token" }),
+    ]);
     expect(added.code, added.stderr).toBe(0);
     // The commands' client is imported when one runs, and only then.
-    const status = await run(["status"], spyEnv(join(dir, "status-modules.txt")));
     expect(status.code, status.stderr).toBe(0);
     const admin = (log: string) => loadedModules(join(dir, log)).filter((url) => /\/plugins\/fleet\/admin-(client|actions)\.js$/.test(url));
     expect(admin("add-modules.txt")).toHaveLength(2);
@@ -86,13 +91,12 @@ describe("aq fleet: the operator's commands", () => {
     expect(coord.store.job(id)).toMatchObject({ title: "fix-login", bodyMd: "echo fixed\n", options: { engine: "shell", timeout: "10m", priority: 3 }, requires: ["engine:codex", "tool:git"], priority: 7, stage: "queued" });
 
     // From stdin, the file's own priority; the factory's token is the fallback for the admin one.
-    const piped = await run(["fleet", "add", "-", "--json"], { AQ_COORDINATOR_TOKEN: undefined, AQ_FLEET_TOKEN: ADMIN }, "---\npriority: 3\n---\necho piped\n");
     expect(piped.code, piped.stderr).toBe(0);
     expect(JSON.parse(piped.stdout)).toMatchObject({ priority: 3, requires: [], stage: "queued" });
     expect(JSON.parse(piped.stdout)).not.toHaveProperty("bodyMd");
 
     const fast = inProcess(coord.api, { AQ_COORDINATOR_TOKEN: undefined });
-    for (const refused of [await run(["fleet", "add", file], { AQ_COORDINATOR_TOKEN: "wrong-token" }), await fast(["add", file])]) {
+    for (const refused of [wrongToken, await fast(["add", file])]) {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/^aq: coordinator refused POST .*\/fleet\/jobs \(401\).*AQ_COORDINATOR_TOKEN/);
       expect(refused.stderr.split("\n").filter(Boolean)).toHaveLength(1);
