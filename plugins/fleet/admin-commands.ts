@@ -34,9 +34,9 @@ export function fleetCommand(settings: FleetSettings, env: Readonly<NodeJS.Proce
     },
     async run(args: Args) {
       const action = String(args.action ?? args._?.[0] ?? "");
-      if (action === "" || action === "help") {
+      if (action === "" || action === "help" || args.help === true) {
         process.stdout.write(`${USAGE}\n`);
-        return action === "" ? 2 : 0;
+        return action === "" && args.help !== true ? 2 : 0;
       }
       if (!(ACTIONS as readonly string[]).includes(action)) throw new AqError("AQ_BAD_USAGE", `aq fleet: unknown action ${JSON.stringify(action)}: use ${ACTIONS.join(", ")}`);
       const { AdminClient } = await import("./admin-client.ts");
