@@ -71,5 +71,5 @@ describe.skipIf(pg.skip)("a fleet on two coordinator processes over PostgreSQL",
     }
     // Both coordinators served factories before the kill.
     expect(Object.keys(balancer.connections()).length).toBe(2);
-  });
+  }, 120_000);
 });

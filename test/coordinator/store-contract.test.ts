@@ -244,7 +244,7 @@ for (const engine of engines) {
       expect(Object.values(summary.outcomes)).toEqual(["review"]);
       expect(await coord.fleetStore.job("J3")).toMatchObject({ stage: "review", factoryId: "factory-c" });
       expect(factory.loudLines()).toEqual([]);
-    });
+    }, 90_000);
 
     describe("coordinator processes", () => {
       async function fleet(db: string, count: number) {
@@ -309,7 +309,7 @@ for (const engine of engines) {
         for (const job of held) expect((await world.seed.job(job.id))!.leaseEpoch).toBeGreaterThanOrEqual(job.leaseEpoch);
         await world.finish();
         await expectOneCoordinator(world);
-      });
+      }, 90_000);
 
       it("a coordinator killed with kill -9 while factories work: the others (or its restart) carry on, nothing lost", async () => {
         const world = await fleet(await engine.db(), engine.processes);
@@ -319,7 +319,7 @@ for (const engine of engines) {
         if (engine.processes === 1) world.processes[0] = await coordinatorProcess(world.db, { cwd: world.cwd, port: world.ports[0]! });
         await world.finish();
         await expectOneCoordinator(world);
-      });
+      }, 90_000);
 
     });
   });
