@@ -1,7 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { claim10k } from "./cases/claim-10k.ts";
-import { coordinatorSim } from "./cases/coordinator-sim.ts";
+import { coordinatorFleet } from "./cases/coordinator-fleet.ts";
+import { coordinatorSaturation } from "./cases/coordinator-sim.ts";
+import { stopBenchCluster } from "./cases/coordinator-world.ts";
 import { dashboard10k } from "./cases/dashboard-10k.ts";
 import { fleet, idle } from "./cases/fleet.ts";
 import { perJob } from "./cases/per-job.ts";
@@ -13,7 +15,8 @@ import { type Figure, ROOT } from "./lib.ts";
 /**
  * `npm run bench`: each case after a warm-up, median and spread, and the ratio against its
  * baseline measured in this same run. Writes bench/results.json. BENCH_QUICK=1 shortens the
- * long cases (the idle factory and the coordinator simulation) for a smoke run.
+ * long cases (the idle factory and the coordinator benches) for a smoke run. The PostgreSQL
+ * coordinator cases start a throw-away cluster of the installed server (skipped without one).
  */
 const quick = process.env.BENCH_QUICK === "1";
 const only = process.argv.slice(2);
@@ -26,8 +29,11 @@ const cases: Array<[string, () => Promise<Figure[]>]> = [
   ["dashboard-10k", () => dashboard10k(10_000, quick ? 3 : 7)],
   ["fleet", () => fleet(quick ? 50 : 200)],
   ["idle", () => idle(quick ? 10 : 60)],
-  ["coordinator-100", () => coordinatorSim(100, quick ? 10 : 60, 200_000)],
-  ["coordinator-1000", () => coordinatorSim(1000, quick ? 10 : 60, 200_000)],
+  ["coordinator-fleet-sqlite", () => coordinatorFleet("sqlite", 1, 1000, quick ? 10 : 30)],
+  ["coordinator-fleet-postgres", () => coordinatorFleet("postgres", 2, 1000, quick ? 10 : 30)],
+  ["coordinator-saturation-sqlite", () => coordinatorSaturation("sqlite", 1, 100, quick ? 5 : 10)],
+  ["coordinator-saturation-postgres-1", () => coordinatorSaturation("postgres", 1, 100, quick ? 5 : 10)],
+  ["coordinator-saturation-postgres-2", () => coordinatorSaturation("postgres", 2, 100, quick ? 5 : 10)],
 ];
 
 const figures: Figure[] = [];
@@ -39,6 +45,7 @@ for (const [name, run] of cases) {
   figures.push(...result);
   for (const figure of result) process.stdout.write(`${line(figure)}\n`);
 }
+await stopBenchCluster();
 const summary = { at: new Date().toISOString(), node: process.version, quick, seconds: Math.round((Date.now() - started) / 1000), figures };
 writeFileSync(join(ROOT, "bench", "results.json"), `${JSON.stringify(summary, null, 2)}\n`);
 process.stdout.write(`\n${table(figures)}\n\nwritten to bench/results.json in ${summary.seconds}s\n`);

@@ -18,6 +18,7 @@ export class Heartbeat {
   private runner: RunnerContext | undefined;
   private stopped = false;
   claimable: number | undefined;
+  private waitingKey = "";
 
   constructor(aq: PluginApi, connection: Connection, outbox: Outbox, capabilities: readonly string[]) {
     this.aq = aq;
@@ -35,10 +36,22 @@ export class Heartbeat {
     const result = this.connection.note(await (await this.connection.api()).heartbeat({ capabilities: [...this.capabilities], health, load }));
     if (!result.ok) return false;
     this.claimable = result.data?.claimable;
+    this.noteWaiting(result.data?.waiting ?? []);
     if (this.claimable) this.connection.quietUntil = 0;
     if (waiting > 0) await this.outbox.flushAll();
     if (this.runner) await renewHeld(this.aq, this.connection, this.outbox);
     return true;
+  }
+
+  /** Jobs no live factory can take are said once per set of missing capabilities, not at every beat. */
+  private noteWaiting(waiting: ReadonlyArray<{ jobs: number; requires: string[]; missing: string[] }>): void {
+    const key = waiting.map((group) => group.missing.join(",") || group.requires.join("+")).sort().join(" ");
+    if (key === this.waitingKey) return;
+    this.waitingKey = key;
+    for (const group of waiting) {
+      const what = group.missing.length ? `capabilities no live factory has: ${group.missing.join(", ")}` : `${group.requires.join(" and ") || "any factory"} together, which no live factory has`;
+      this.aq.logger.warn(`${group.jobs} queued job(s) wait for ${what}`);
+    }
   }
 
   start(runner: RunnerContext): void {

@@ -1,6 +1,7 @@
 import { definePlugin, type StageEvent } from "../../src/index.ts";
 import { detectCapabilities } from "./caps.ts";
 import { claimFromFleet } from "./claim.ts";
+import { fleetCommand } from "./admin-commands.ts";
 import { fleetStatusCommand } from "./commands.ts";
 import { fleetPanel } from "./dashboard.ts";
 import { Connection } from "./connection.ts";
@@ -9,12 +10,14 @@ import { Heartbeat } from "./heartbeat.ts";
 import { confirmLease, renewWhileBuilding } from "./lease.ts";
 import { Outbox } from "./outbox.ts";
 import { fleetSettings, OptionsSchema, PLUGIN_NAME } from "./settings.ts";
+import { applyShadow } from "./shadow.ts";
 
 /**
  * Fleet mode (docs/design.md, "The fleet plugin"): this factory heartbeats to the coordinator, claims jobs when the local
  * queue is empty, reports every stage with its lease epoch, renews its lease while building,
  * releases it when the job comes to rest, and is fenced by a 409. Loaded only when the fleet
- * switch is on; it reaches the runner through hooks alone.
+ * switch is on (AQ_FLEET=1, or shadow: see shadow.ts); it reaches the runner through hooks alone.
+ * In every mode it adds `aq fleet ...`, the operator's commands.
  */
 export default definePlugin({
   name: PLUGIN_NAME,
@@ -22,9 +25,15 @@ export default definePlugin({
   options: OptionsSchema,
   apply(aq, options) {
     const settings = fleetSettings(aq.env, options, aq.queue.root);
+    aq.registerCommand("fleet", fleetCommand(settings, aq.env));
+    const capabilities = settings.caps ?? detectCapabilities(aq.engines, aq.env as NodeJS.ProcessEnv);
+    if (settings.mode === "shadow") {
+      applyShadow(aq, settings, capabilities);
+      aq.extendStatus((status) => ({ ...status, factoryId: settings.factoryId, notes: [...status.notes, `fleet: shadow mode: local queue only, stages mirrored to ${settings.api}`] }));
+      return;
+    }
     const connection = new Connection(settings, aq.logger);
     const outbox = new Outbox(aq, connection);
-    const capabilities = settings.caps ?? detectCapabilities(aq.engines, aq.env as NodeJS.ProcessEnv);
     const heartbeat = new Heartbeat(aq, connection, outbox, capabilities);
 
     aq.hooks.runnerStart.tapPromise(PLUGIN_NAME, async (runner) => {

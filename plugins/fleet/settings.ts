@@ -26,6 +26,8 @@ export const OptionsSchema = v.strictObject({
   caps: v.optional(v.array(v.string())),
   /** Per-call timeout. */
   timeout: v.optional(duration),
+  /** "shadow": run the local queue only and mirror it to the coordinator (AQ_FLEET=shadow wins). */
+  mode: v.optional(v.picklist(["fleet", "shadow"], "must be fleet or shadow")),
 });
 
 export type FleetOptions = v.InferOutput<typeof OptionsSchema>;
@@ -39,6 +41,8 @@ export interface FleetSettings {
   /** Capabilities set by hand (AQ_FLEET_CAPS), instead of detected ones. */
   readonly caps: readonly string[] | undefined;
   readonly timeoutMs: number;
+  /** "shadow": claims nothing, changes no local job; heartbeats and mirrors stages only. */
+  readonly mode: "fleet" | "shadow";
 }
 
 /** Env wins over config (docs/design.md, "The fleet plugin"). The factory id is one per queue: see `queueFactoryId`. */
@@ -60,6 +64,7 @@ export function fleetSettings(env: Readonly<NodeJS.ProcessEnv>, options: FleetOp
     renewMs: renewSec * 1000,
     caps,
     timeoutMs: options.timeout ? parseDuration(options.timeout)! : 10_000,
+    mode: env.AQ_FLEET === "shadow" ? "shadow" : env.AQ_FLEET === "1" ? "fleet" : (options.mode ?? "fleet"),
   };
 }
 

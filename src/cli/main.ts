@@ -30,7 +30,10 @@ export const COMMANDS: Record<string, { load: Loader }> = {
 };
 
 /** Commands that built-in plugins add, so that a typo or an `aq help` finds them with the plugin off. */
-const PLUGIN_COMMAND_HINTS: Record<string, string> = { "fleet-status": "the fleet plugin adds it; turn fleet mode on with AQ_FLEET=1" };
+const PLUGIN_COMMAND_HINTS: Record<string, string> = {
+  "fleet-status": "the fleet plugin adds it; turn fleet mode on with AQ_FLEET=1",
+  fleet: "the fleet plugin adds it; turn fleet mode on with AQ_FLEET=1 (or AQ_FLEET=shadow)",
+};
 
 export function version(): string {
   return (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;

@@ -16,11 +16,19 @@ export const HeartbeatRequest = v.object({
   capabilities: v.array(v.string()),
   health: Health,
   load: v.pipe(v.number(), v.minValue(0)),
+  /** aq's own addition: "shadow" for a factory that runs its own queue only and claims nothing. */
+  mode: v.optional(v.picklist(["fleet", "shadow"])),
 });
 export type HeartbeatRequest = v.InferOutput<typeof HeartbeatRequest>;
 
 /** 2xx; a coordinator may tell how many jobs this factory could claim. */
-export const HeartbeatAnswer = v.nullish(v.looseObject({ claimable: v.optional(v.number()) }));
+export const HeartbeatAnswer = v.nullish(
+  v.looseObject({
+    claimable: v.optional(v.number()),
+    /** aq's coordinator: queued jobs no live factory can take, by what they require and which capabilities none has. */
+    waiting: v.optional(v.array(v.looseObject({ requires: v.array(v.string()), jobs: v.number(), missing: v.array(v.string()) }))),
+  }),
+);
 
 export const ClaimRequest = v.object({
   factoryId: v.pipe(v.string(), v.nonEmpty()),

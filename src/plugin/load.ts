@@ -33,7 +33,7 @@ export interface PluginChoice {
 export function choosePlugins(entries: readonly PluginEntry[], env: NodeJS.ProcessEnv, file = "config", available = Object.keys(BUILTIN_PLUGINS)): PluginChoice[] {
   const listed = entries.map((entry) => (typeof entry === "string" ? { specifier: entry, options: {} as Record<string, unknown> | false } : { specifier: entry[0], options: entry[1] }));
   const fleetSwitch = env.AQ_FLEET;
-  if (fleetSwitch !== undefined && fleetSwitch !== "" && fleetSwitch !== "0" && fleetSwitch !== "1") {
+  if (fleetSwitch !== undefined && fleetSwitch !== "" && fleetSwitch !== "0" && fleetSwitch !== "1" && fleetSwitch !== "shadow") {
     throw new AqError("AQ_BAD_CONFIG", `AQ_FLEET must be 0 or 1, not ${JSON.stringify(fleetSwitch)}`);
   }
   const chosen: PluginChoice[] = [];
@@ -41,7 +41,7 @@ export function choosePlugins(entries: readonly PluginEntry[], env: NodeJS.Proce
     const entry = listed.find((item) => item.specifier === name);
     const options = entry?.options || {};
     const on = name === FLEET
-      ? fleetSwitch !== undefined && fleetSwitch !== "" ? fleetSwitch === "1" : entry?.options !== false && options.enabled === true
+      ? fleetSwitch !== undefined && fleetSwitch !== "" ? fleetSwitch === "1" || fleetSwitch === "shadow" : entry?.options !== false && options.enabled === true
       : entry?.options !== false;
     // A built-in that is on by default but absent from this build is skipped; one asked for is not.
     if (on && (entry || name === FLEET || available.includes(name))) chosen.push({ specifier: name, options, builtin: true });

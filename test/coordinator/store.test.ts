@@ -195,3 +195,21 @@ describe("coordinator store", () => {
     again.close();
   });
 });
+
+describe("coordinator store migrations (SQLite)", () => {
+  it("a file written before migrations were versioned adopts version 1 as is and gets the later steps", async () => {
+    const { DatabaseSync } = await import("node:sqlite");
+    const { SQLITE_MIGRATIONS } = await import("../../src/coordinator/migrations/sqlite.ts");
+    const file = join(tempDir("aq-coord-old-"), "coordinator.sqlite");
+    const old = new DatabaseSync(file);
+    old.exec(SQLITE_MIGRATIONS[0]!.sql);
+    old.prepare("INSERT INTO jobs (id, body_md, created_at, updated_at) VALUES ('J1', 'x', 1, 1)").run();
+    old.close();
+    const store = new CoordinatorStore(file, { leaseMs: 1_000 });
+    expect(store.job("J1")).toMatchObject({ stage: "queued", leaseEpoch: 0 });
+    store.close();
+    const check = new DatabaseSync(file, { readOnly: true });
+    expect(check.prepare("SELECT version FROM aq_migrations ORDER BY version").all().map((row) => Number(row.version))).toEqual(SQLITE_MIGRATIONS.map((step) => step.version));
+    check.close();
+  });
+});

@@ -60,7 +60,7 @@ describe("against the development coordinator", () => {
     const w = await realWorld();
     await w.drain();
     const factories = w.coord.store.factories();
-    expect(factories).toEqual([{ id: "factory-a", capabilities: expect.arrayContaining([`os:${platform()}`, "engine:shell"]), health: "draining", load: 0, lastSeen: expect.any(String), heartbeats: expect.any(Number) }]);
+    expect(factories).toEqual([{ id: "factory-a", capabilities: expect.arrayContaining([`os:${platform()}`, "engine:shell"]), health: "draining", load: 0, lastSeen: expect.any(String), heartbeats: expect.any(Number), mode: "fleet" }]);
     expect(factories[0]!.heartbeats).toBeGreaterThanOrEqual(2);
     const first = w.proxy.requests[0]!;
     expect(`${first.method} ${first.path}`).toBe("POST /api/fleet/factories/heartbeat");

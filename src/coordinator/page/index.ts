@@ -1,3 +1,4 @@
+import { decodePathPart } from "../guard.ts";
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HttpProblem, isLoopback, send } from "../../core/http-server.ts";
@@ -53,7 +54,7 @@ export function createFleetPage(store: FleetReads, options: { host: string; toke
     }
     const job = /^\/ui\/api\/jobs\/([^/]+)$/.exec(url.pathname);
     if (job) {
-      const timeline = await jobTimeline(store, decodeURIComponent(job[1]!));
+      const timeline = await jobTimeline(store, decodePathPart(job[1]!));
       if (!timeline) throw new HttpProblem(404, "no such job");
       return send(response, 200, timeline);
     }
