@@ -187,7 +187,7 @@ describe("shell completion", () => {
     };
     const answers = await Promise.all(["aq st", "aq status --j", "aq block fix-", "aq completion f"].map(complete));
     expect(answers).toEqual([["status"], ["--json"], ["fix-login", "fix-logout"], ["fish"]]);
-  });
+  }, 90_000);
 });
 
 describe("config search stops at the project's boundary", () => {

@@ -100,6 +100,16 @@ describe("the package agent-queue, installed from its tarball into a fresh proje
     }
   });
 
+  it("npm install -g agent-queue puts aq (and agent-queue) on the PATH", async () => {
+    const prefix = join(work, "global");
+    await project.run("npm", ["install", "--global", "--prefix", prefix, "--no-audit", "--no-fund", "--prefer-offline", ...(await packed())], { cwd: work });
+    const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    for (const name of ["aq", "agent-queue"]) expect((await project.run(join(prefix, "bin", name), ["--version"], { cwd: repo })).stdout).toBe(`${version}\n`);
+    const typo = await project.run(join(prefix, "bin", "aq"), ["stauts"], { cwd: repo, allowFail: true });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe('aq: unknown command "stauts"; did you mean "status"? (see aq --help)\n');
+  });
+
   it("runs the README's first job on a real git repository: add, run, status, promote, ship", async () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const block = /## Your first job\n\n```sh\n([\s\S]*?)\n```/.exec(readme)?.[1];
