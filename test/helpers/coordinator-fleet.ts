@@ -2,6 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { onTestFinished } from "vitest";
 import { startAq } from "./cli.ts";
 
+/** The operator token every coordinator process here is started with; factories and simulated factories carry it. */
+export const COORDINATOR_TOKEN = "tok-e2e";
+
 /** One `aq coordinator` process (the compiled CLI) on loopback over `db`. */
 export interface CoordinatorProcess {
   readonly api: string;
@@ -12,7 +15,7 @@ export interface CoordinatorProcess {
 }
 
 export async function coordinatorProcess(db: string, options: { cwd: string; port?: number; lease?: string }): Promise<CoordinatorProcess> {
-  const child = startAq(["coordinator", "--port", String(options.port ?? 0), "--db", db, "--lease", options.lease ?? "3s", "--pool", "4"], { cwd: options.cwd });
+  const child = startAq(["coordinator", "--port", String(options.port ?? 0), "--db", db, "--lease", options.lease ?? "3s", "--pool", "4"], { cwd: options.cwd, env: { AQ_COORDINATOR_TOKEN: COORDINATOR_TOKEN } });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
@@ -46,7 +49,7 @@ export interface SimRecord {
 
 async function call(method: string, url: string, body: unknown): Promise<{ status: number; body: any } | undefined> {
   try {
-    const response = await fetch(url, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(url, { method, headers: { "content-type": "application/json", authorization: `Bearer ${COORDINATOR_TOKEN}` }, body: JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   } catch {
