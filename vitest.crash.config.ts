@@ -8,7 +8,7 @@ export default defineConfig({
   test: {
     include: ["test/crash/**/*.test.ts"],
     pool: "forks",
-    testTimeout: 300_000,
+    testTimeout: 420_000,
     hookTimeout: 60_000,
     // Each case is mostly waiting on real processes: two files side by side, two cases of a file at once.
     maxWorkers: 2,

@@ -54,7 +54,7 @@ describe("crash safety: chaos", () => {
     }
     expect(kills).toBeGreaterThan(5);
 
-    const drained = await w.run(["run", "--drain", "--concurrency", "2"]);
+    const drained = await w.run(["run", "--drain", "--concurrency", "2"], {}, 280_000);
     expect(drained.code, drained.stderr).toBe(0);
     try {
       expectConverged(w, Object.fromEntries(ids.map((id) => [id, "review"])));

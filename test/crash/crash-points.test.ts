@@ -24,7 +24,7 @@ describe("crash safety: kill -9 at each crash point, then a new runner", () => {
   });
 
   describe.concurrent.each(scenarios)("at $point (hit $nth, during aq $phase)", ({ point, nth, phase }) => {
-    it("converges: the job in one stage, retried with its backoff, never run twice at once, git fsck clean, the next job runs", { timeout: 300_000 }, async () => {
+    it("converges: the job in one stage, retried with its backoff, never run twice at once, git fsck clean, the next job runs", { timeout: 420_000 }, async () => {
       const w = crashWorld();
       const crash = { AQ_CRASH_POINT: `${point}:${nth}` };
       // At a spawn point the first attempt's engine outlives its runner: the next runner must end it first.

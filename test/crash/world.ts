@@ -30,14 +30,14 @@ export interface CrashWorld extends GitWorld {
   readonly flags: string;
   readonly initial: string;
   /** `aq ARGS` in home/, with extra env (AQ_CRASH_POINT). */
-  run(args: readonly string[], env?: Record<string, string>): Promise<CliResult>;
+  run(args: readonly string[], env?: Record<string, string>, timeoutMs?: number): Promise<CliResult>;
 }
 
 export function crashWorld(config: Record<string, unknown> = {}): CrashWorld {
   const w = gitWorld({ queueInGit: true, config: { retry: { backoff: "400ms", maxBackoff: "400ms" }, killGrace: "200ms", ...config } });
   const flags = join(w.root, "jobs");
   const initial = git(w.home, "rev-parse", "HEAD");
-  return { ...w, flags, initial, run: (args, env = {}) => aq(args, { cwd: w.home, env, timeoutMs: 150_000 }) };
+  return { ...w, flags, initial, run: (args, env = {}, timeoutMs = 150_000) => aq(args, { cwd: w.home, env, timeoutMs }) };
 }
 
 /** Ids per stage directory, as the disk has them. */
