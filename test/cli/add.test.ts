@@ -45,30 +45,30 @@ describe("aq add", () => {
     expect(readJson(join(project.queue, "queued", "my-job_1", "meta.json")).id).toBe("my-job_1");
   });
 
-  it("a duplicate id is refused with exit 2 and the first job is kept as it was", async () => {
+  it("a duplicate id is refused with exit 1 (the id is taken) and the first job is kept as it was", async () => {
     const project = cliProject();
     const first = writeJob(project.dir, "first.md", { engine: "shell" }, "echo first");
     const second = writeJob(project.dir, "second.md", { engine: "shell" }, "echo second");
     expect((await project.run(["add", first, "--id", "dup"])).code).toBe(0);
     const result = await project.run(["add", second, "--id", "dup"]);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
     expect(expectOneLine(result.stderr)).toContain("dup");
     expect(everyJob(project.queue)).toEqual(["queued/dup"]);
     expect(readFileSync(join(project.queue, "queued", "dup", "job.md"), "utf8")).toBe(readFileSync(first, "utf8"));
   });
 
-  it("of concurrent adds with one id exactly one succeeds, the others exit 2", async () => {
+  it("of concurrent adds with one id exactly one succeeds, the others exit 1 with one line", async () => {
     const project = cliProject();
     const files = Array.from({ length: 6 }, (_, i) => writeJob(project.dir, `racer-${i}.md`, { engine: "shell" }, `echo racer ${i}`));
     const results = await Promise.all(files.map((file) => project.run(["add", file, "--id", "same-id"])));
     const codes = results.map((r) => r.code).sort();
-    expect(codes, results.map((r) => r.stderr).join("")).toEqual([0, 2, 2, 2, 2, 2]);
+    expect(codes, results.map((r) => r.stderr).join("")).toEqual([0, 1, 1, 1, 1, 1]);
     const winner = results.findIndex((r) => r.code === 0);
     expect(results[winner]!.stdout).toBe("same-id\n");
     expect(everyJob(project.queue)).toEqual(["queued/same-id"]);
     expect(readFileSync(join(project.queue, "queued", "same-id", "job.md"), "utf8")).toBe(readFileSync(files[winner]!, "utf8"));
-    for (const loser of results.filter((r) => r.code === 2)) expect(expectOneLine(loser.stderr)).toContain("same-id");
+    for (const loser of results.filter((r) => r.code === 1)) expect(expectOneLine(loser.stderr)).toContain("same-id");
     expect(readdirSync(join(project.queue, ".aq", "tmp"))).toEqual([]); // no scratch directory left behind
   });
 

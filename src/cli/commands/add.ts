@@ -26,11 +26,8 @@ export default defineCommand({
     const id = args.id ? checkJobId(args.id) : newJobId(args.file === "-" ? undefined : basename(args.file));
     const aq = await openAq(args, "add");
     checkJobBeforeAdd(spec, source, aq.config, aq.engines);
-    // Of racing adds of one id exactly one succeeds; the others see a duplicate id (bad input, exit 2).
-    const record = await aq.store.create({ id, text, spec, origin: { kind: "local" } }, { by: aq.by }).catch((error) => {
-      if (error instanceof AqError && error.code === "AQ_CONFLICT") throw new AqError("AQ_BAD_USAGE", error.message);
-      throw error;
-    });
+    // Of racing adds of one id exactly one succeeds; the others see the id taken (AQ_CONFLICT: exit 1, one line).
+    const record = await aq.store.create({ id, text, spec, origin: { kind: "local" } }, { by: aq.by });
     if (spec.unknownKeys.length) aq.logger.warn(`${source}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}`);
     await aq.lifecycle.created(record, aq.by);
     if (args.json) printJson({ id, stage: record.stage, dir: record.dir });
