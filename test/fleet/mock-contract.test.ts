@@ -199,7 +199,8 @@ describe("2. claim answers", () => {
 
   it("a claim answer with a numeric job id and leaseExpiresAt in epoch milliseconds is taken as it means", async () => {
     const expires = Date.now() + 90_000;
-    const w = await world([]);
+    // No renewal in between (it would move leaseExpiresAt), however long a busy machine takes.
+    const w = await world([], { AQ_FLEET_LEASE_RENEW_SEC: "60" });
     let claims = 0;
     w.mock.answer = (request) => (kindOf(request) === "claim" && claims++ === 0 ? { statusCode: 200, data: { job: { id: 42, bodyMd: "true", options: { engine: "shell" } }, leaseEpoch: 3, leaseExpiresAt: expires } } : undefined);
     await w.drain();
@@ -605,7 +606,8 @@ describe("8. release on terminal", () => {
   });
 
   it("a fleet job that blocks reports blocked and releases its lease", async () => {
-    const w = await world([job("echo 'AQ_BLOCKED: needs a person'")]);
+    // The calls of a job too short to need a renewal, however long a busy machine takes.
+    const w = await world([job("echo 'AQ_BLOCKED: needs a person'")], { AQ_FLEET_LEASE_RENEW_SEC: "60" });
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("blocked");
     expect(w.mock.calls().filter((call) => !call.endsWith("/claim"))).toEqual(["PATCH /api/fleet/jobs/J1", "PATCH /api/fleet/jobs/J1", "POST /api/fleet/jobs/J1/lease/release"]);
@@ -617,7 +619,7 @@ describe("8. release on terminal", () => {
   });
 
   it("a fleet job that fails for good reports failed and releases its lease", async () => {
-    const w = await world([job("exit 1", { maxAttempts: 1 })]);
+    const w = await world([job("exit 1", { maxAttempts: 1 })], { AQ_FLEET_LEASE_RENEW_SEC: "60" });
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("dead_letter");
     expect(w.mock.calls().filter((call) => !call.endsWith("/claim"))).toEqual(["PATCH /api/fleet/jobs/J1", "PATCH /api/fleet/jobs/J1", "POST /api/fleet/jobs/J1/lease/release"]);
