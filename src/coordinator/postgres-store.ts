@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
 import type { EnqueueInput, EnrollmentView, FactoryView, FleetStore, HeartbeatInput, LeaseState, OpenOptions, RunView, WaitingDemand } from "./fleet-store.ts";
+import { toEvent, toRun } from "./rows.ts";
 import { POSTGRES_MIGRATIONS } from "./migrations/postgres.ts";
 import { CLAIMABLE_CAP, OBSERVED_LIMIT, type CancelOutcome, type CoordinatorJob, type FactoryMode, type FleetEvent, type ObservedEvent, type ObservedInput, type Outcome } from "./store.ts";
 
@@ -380,28 +381,12 @@ export class PostgresStore implements FleetStore {
 
   async runs(id: string): Promise<RunView[]> {
     const rows = await this.sql<Row[]>`SELECT * FROM runs WHERE job_id = ${id} ORDER BY id`;
-    return rows.map((row) => ({
-      id: Number(row.id),
-      factoryId: String(row.factory_id),
-      leaseEpoch: Number(row.lease_epoch),
-      startedAt: new Date(Number(row.started_at)).toISOString(),
-      endedAt: row.ended_at === null ? null : new Date(Number(row.ended_at)).toISOString(),
-      outcome: row.outcome === null ? null : String(row.outcome),
-    }));
+    return rows.map(toRun);
   }
 
   async events(id?: string): Promise<FleetEvent[]> {
     const rows = id === undefined ? await this.sql<Row[]>`SELECT * FROM events ORDER BY id` : await this.sql<Row[]>`SELECT * FROM events WHERE job_id = ${id} ORDER BY id`;
-    return rows.map((row) => ({
-      id: Number(row.id),
-      jobId: String(row.job_id),
-      at: new Date(Number(row.at)).toISOString(),
-      type: String(row.type),
-      factoryId: row.factory_id === null ? null : String(row.factory_id),
-      leaseEpoch: row.lease_epoch === null ? null : Number(row.lease_epoch),
-      stage: row.stage === null ? null : String(row.stage),
-      detail: row.detail === null ? null : String(row.detail),
-    }));
+    return rows.map(toEvent);
   }
 
   async pruneEvents(before: number): Promise<number> {

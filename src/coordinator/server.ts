@@ -69,7 +69,8 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const pruner = options.keepEventsMs ? setInterval(() => void store.pruneEvents(Date.now() - options.keepEventsMs!).catch(() => {}), Math.min(3_600_000, options.keepEventsMs)) : undefined;
   pruner?.unref();
   const stats = new Map<string, number>();
-  const page = createFleetPage(store, { host: options.host, token });
+  // The page only reads (never a prompt): like `aq dashboard`, open on loopback unless a token was configured.
+  const page = createFleetPage(store, { host: options.host, token: options.token });
   const server = createServer((request, response) => {
     if (page.serve(request, response)) return;
     const route = `${request.method} ${(request.url ?? "/").split("?")[0]!.replace(/\/fleet\/jobs\/[^/]+/, "/fleet/jobs/:id")}`;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
+import { toEvent, toRun } from "./rows.ts";
 import { migrateSqlite } from "./migrations/sqlite.ts";
 
 const TERMINAL: ReadonlySet<string> = new Set(["shipped", "failed", "blocked"]);
@@ -311,28 +312,12 @@ export class CoordinatorStore {
   }
 
   runs(id: string): Array<{ id: number; factoryId: string; leaseEpoch: number; startedAt: string; endedAt: string | null; outcome: string | null }> {
-    return (this.stmt("SELECT * FROM runs WHERE job_id = ? ORDER BY id").all(id) as Record<string, unknown>[]).map((row) => ({
-      id: Number(row.id),
-      factoryId: String(row.factory_id),
-      leaseEpoch: Number(row.lease_epoch),
-      startedAt: new Date(Number(row.started_at)).toISOString(),
-      endedAt: row.ended_at === null ? null : new Date(Number(row.ended_at)).toISOString(),
-      outcome: row.outcome === null ? null : String(row.outcome),
-    }));
+    return (this.stmt("SELECT * FROM runs WHERE job_id = ? ORDER BY id").all(id) as Record<string, unknown>[]).map(toRun);
   }
 
   events(id?: string): FleetEvent[] {
     const rows = (id === undefined ? this.stmt("SELECT * FROM events ORDER BY id").all() : this.stmt("SELECT * FROM events WHERE job_id = ? ORDER BY id").all(id)) as Record<string, unknown>[];
-    return rows.map((row) => ({
-      id: Number(row.id),
-      jobId: String(row.job_id),
-      at: new Date(Number(row.at)).toISOString(),
-      type: String(row.type),
-      factoryId: row.factory_id === null ? null : String(row.factory_id),
-      leaseEpoch: row.lease_epoch === null ? null : Number(row.lease_epoch),
-      stage: row.stage === null ? null : String(row.stage),
-      detail: row.detail === null ? null : String(row.detail),
-    }));
+    return rows.map(toEvent);
   }
 
   /** Enrolls a factory under a token (given hashed); an earlier token of the same factory is revoked. */

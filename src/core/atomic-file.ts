@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { crashPoint } from "./crash-point.ts";
 
 /** Writes a file by write-to-temp, fsync and rename: a reader sees the old or the new file, never a part. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
@@ -12,6 +13,7 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   } finally {
     await handle.close();
   }
+  crashPoint("atomic:temp-written");
   try {
     await rename(temp, path);
   } catch (error) {

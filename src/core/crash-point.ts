@@ -10,6 +10,7 @@ export const CRASH_POINTS = [
   "move:next-meta-written",
   "move:renamed",
   "move:meta-settled",
+  "atomic:temp-written",
   "fail:before-requeue",
   "git:index-updated",
   "git:tree-written",

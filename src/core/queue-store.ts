@@ -356,7 +356,9 @@ export class QueueStore {
   async sweep(): Promise<void> {
     for (const stage of STAGE_NAMES) {
       for (const id of await this.ids(stage)) {
-        if (pendingMeta(this.jobDir(stage, id), stage, { any: true }) !== undefined) await this.settle(stage, id);
+        const dir = this.jobDir(stage, id);
+        if (pendingMeta(dir, stage, { any: true }) !== undefined) await this.settle(stage, id);
+        else await removeOrphanTemps(dir);
       }
     }
     for (const name of await readdir(this.stateDir("tmp")).catch(() => [] as string[])) {
@@ -417,6 +419,23 @@ function pendingMeta(dir: string, stage: Stage, options: { any?: boolean } = {})
   }
   if (meta.stage === stage) return meta;
   return options.any ? null : undefined;
+}
+
+/** A temporary file of writeFileAtomic (`.<name>.<pid>.<hex>.tmp`) whose writer died before its rename. */
+async function removeOrphanTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const writer = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1];
+    if (writer && !isAlive(Number(writer))) await unlink(join(dir, name)).catch(() => {});
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return !isErrno(error, "ESRCH");
+  }
 }
 
 export async function exists(path: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -90,7 +90,11 @@ describe("the dashboard in a real browser", () => {
     await expect.poll(() => page.locator("#log").textContent()).toContain("hello from aq");
 
     // A job that cannot run as written (its cwd is missing) rests in failed/; retry on the page requeues it.
-    await cliAdd(project, "broken", { engine: "shell", cwd: join(project.dir, "no-such-dir") }, "true");
+    // aq add checks that the cwd exists: it goes away after the add, as a person's checkout might.
+    const gone = join(project.dir, "no-such-dir");
+    mkdirSync(gone);
+    await cliAdd(project, "broken", { engine: "shell", cwd: gone }, "true");
+    rmSync(gone, { recursive: true });
     const failed = await project.run(["run", "--once"]);
     expect(failed.code, failed.stderr).toBe(0);
     expect(stageOf(project.queue, "broken")).toBe("failed");

@@ -28,7 +28,7 @@ async function fleet(leaseMs: number) {
   const coordinator = await startCoordinator({ port: 0, host: "127.0.0.1", db: ":memory:", leaseMs });
   onTestFinished(() => coordinator.close());
   const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${coordinator.api}${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const response = await fetch(`${coordinator.api}${path}`, { method, headers: { "content-type": "application/json", authorization: `Bearer ${coordinator.token}` }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   };

@@ -103,7 +103,8 @@ describe("a job's work on the dashboard", () => {
     await cliAdd(project, "long-one", { engine: "shell" }, 'echo "started"\nsleep 300 &\nwait');
     const runner = startAq(["run", "--once"], { cwd: project.dir, timeoutMs: 60_000 });
     const pgid = await waitFor(() => stageOf(project.queue, "long-one") === "building" && metaOf(project.queue, "long-one").engine?.pgid, 15_000, "the engine's process group in meta");
-    expect(groupMembers(pgid).length).toBeGreaterThanOrEqual(2); // sh and its sleep
+    // The group is recorded before the engine runs: wait for sh and its sleep to be in it.
+    await waitFor(() => groupMembers(pgid).length >= 2, 15_000, "sh and its sleep in the engine's group");
 
     const dashboard = await startDashboard(project.dir);
     const page = await openPage(dashboard.url);

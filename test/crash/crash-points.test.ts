@@ -15,6 +15,8 @@ const scenarios: Scenario[] = CRASH_POINTS.flatMap((point): Scenario[] => {
   if (point.startsWith("git:")) return [{ point, nth: 1, phase: "add" }, { point, nth: 3, phase: "run" }];
   if (point === "move:next-meta-written") return [{ point, nth: 1, phase: "run" }, { point, nth: 3, phase: "run" }];
   if (point === "move:renamed") return [{ point, nth: 1, phase: "run" }, { point, nth: 4, phase: "run" }];
+  // The first three atomic writes of a run: the claim's meta, the building meta, prompt.txt (each leaves a stray temp file).
+  if (point === "atomic:temp-written") return [1, 2, 3].map((nth) => ({ point, nth, phase: "run" }));
   return [{ point, nth: 1, phase: "run" }];
 });
 
