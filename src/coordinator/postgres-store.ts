@@ -318,8 +318,12 @@ export class PostgresStore implements FleetStore {
         UPDATE jobs SET stage = ${input.stage}::text, checkpoint = COALESCE(${checkpoint}::jsonb, checkpoint), updated_at = aq_now()
         WHERE id = ${id} AND lease_epoch = ${input.leaseEpoch}::bigint AND factory_id IS NOT NULL
         RETURNING id, stage, lease_epoch, factory_id
+      ), last AS (
+        SELECT lease_epoch, stage, detail FROM events WHERE job_id = ${id} AND type = 'stage' ORDER BY id DESC LIMIT 1
       ), logged AS (
+        -- A report delivered twice (its answer lost with a coordinator that died) is one event, not two.
         INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail) SELECT id, aq_now(), 'stage', factory_id, lease_epoch, stage, ${detail}::text FROM up
+        WHERE NOT EXISTS (SELECT 1 FROM last WHERE last.lease_epoch = up.lease_epoch AND last.stage = up.stage AND last.detail IS NOT DISTINCT FROM ${detail}::text)
       ), ended AS (
         UPDATE runs r SET ended_at = aq_now(), outcome = up.stage FROM up
         WHERE ${TERMINAL.has(input.stage)}::boolean AND r.job_id = up.id AND r.lease_epoch = up.lease_epoch AND r.ended_at IS NULL

@@ -265,7 +265,11 @@ export class CoordinatorStore {
         this.event(id, "fenced", null, input.leaseEpoch, input.stage, job.factoryId === null && job.leaseEpoch === input.leaseEpoch ? `lease ${input.leaseEpoch} was released` : `stale epoch ${input.leaseEpoch}; current ${job.leaseEpoch}`);
         return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
       }
-      this.event(id, "stage", job.factoryId, input.leaseEpoch, input.stage, input.checkpoint ? JSON.stringify(input.checkpoint) : null);
+      const detail = input.checkpoint ? JSON.stringify(input.checkpoint) : null;
+      // A report delivered twice (its answer lost with a coordinator that died) is one event, not two.
+      const last = this.stmt("SELECT lease_epoch, stage, detail FROM events WHERE job_id = ? AND type = 'stage' ORDER BY id DESC LIMIT 1").get(id) as Record<string, unknown> | undefined;
+      const repeated = last !== undefined && Number(last.lease_epoch) === input.leaseEpoch && last.stage === input.stage && (last.detail ?? null) === detail;
+      if (!repeated) this.event(id, "stage", job.factoryId, input.leaseEpoch, input.stage, detail);
       if (TERMINAL.has(input.stage)) this.stmt("UPDATE runs SET ended_at = ?, outcome = ? WHERE job_id = ? AND lease_epoch = ? AND ended_at IS NULL").run(at, input.stage, id, input.leaseEpoch);
       return { ok: true, value: this.job(id)! } as const;
     });

@@ -76,6 +76,25 @@ for (const engine of engines) {
       ]);
     });
 
+    it("a report delivered twice (its answer lost with a coordinator that died) is one stage event; a new checkpoint is a new one", async () => {
+      const db = await engine.db();
+      const a = await open(db, 60_000);
+      const b = await open(db, 60_000);
+      await a.enqueue({ id: "J1", bodyMd: "echo hi" });
+      expect(await a.claim("factory-a", CAPS)).toMatchObject({ job: { leaseEpoch: 1 } });
+      const c1 = { wipBranch: "aq/x", wipCommit: "c1" };
+      for (const store of [a, b]) expect((await store.report("J1", { stage: "building", leaseEpoch: 1, checkpoint: c1 })).ok).toBe(true);
+      expect((await b.report("J1", { stage: "building", leaseEpoch: 1, checkpoint: { ...c1, wipCommit: "c2" } })).ok).toBe(true);
+      for (const store of [a, b, a]) expect((await store.report("J1", { stage: "review", leaseEpoch: 1 })).ok).toBe(true);
+      const stages = (await b.events("J1")).filter((event) => event.type === "stage").map((event) => [event.stage, event.leaseEpoch, event.detail]);
+      expect(stages).toEqual([
+        ["building", 1, JSON.stringify(c1)],
+        ["building", 1, JSON.stringify({ ...c1, wipCommit: "c2" })],
+        ["review", 1, null],
+      ]);
+      expect(await a.job("J1")).toMatchObject({ stage: "review", leaseEpoch: 1, factoryId: "factory-a" });
+    });
+
     it("two store instances racing: one job goes to exactly one claimer; twelve jobs to twelve claimers, none told 'nothing to do'", async () => {
       const db = await engine.db();
       const a = await open(db, 60_000);
