@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
 import type { EnqueueInput, EnrollmentView, FactoryView, FleetStore, HeartbeatInput, LeaseState, OpenOptions, RunView, WaitingDemand } from "./fleet-store.ts";
-import { toEvent, toRun } from "./rows.ts";
+import { toEvent, toObserved, toRun } from "./rows.ts";
 import { POSTGRES_MIGRATIONS } from "./migrations/postgres.ts";
 import { CLAIMABLE_CAP, OBSERVED_LIMIT, type CancelOutcome, type CoordinatorJob, type FactoryMode, type FleetEvent, type ObservedEvent, type ObservedInput, type Outcome } from "./store.ts";
 
@@ -244,14 +244,7 @@ export class PostgresStore implements FleetStore {
 
   async observedEvents(): Promise<ObservedEvent[]> {
     const rows = await this.sql<Row[]>`SELECT * FROM observed_events ORDER BY id DESC LIMIT ${OBSERVED_LIMIT}`;
-    return rows.reverse().map((row) => ({
-      id: Number(row.id),
-      factoryId: String(row.factory_id),
-      jobId: String(row.job_id),
-      title: row.title === null ? null : String(row.title),
-      stage: String(row.stage),
-      at: new Date(Number(row.at)).toISOString(),
-    }));
+    return rows.reverse().map(toObserved);
   }
 
   /**

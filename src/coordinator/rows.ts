@@ -1,5 +1,5 @@
 import type { RunView } from "./fleet-store.ts";
-import type { FleetEvent } from "./store.ts";
+import type { FleetEvent, ObservedEvent } from "./store.ts";
 
 /** A database row of either store, as its driver hands it over. */
 type Row = Record<string, unknown>;
@@ -27,5 +27,17 @@ export function toEvent(row: Row): FleetEvent {
     leaseEpoch: row.lease_epoch === null ? null : Number(row.lease_epoch),
     stage: row.stage === null ? null : String(row.stage),
     detail: row.detail === null ? null : String(row.detail),
+  };
+}
+
+/** An `observed_events` row (a shadow factory's local stage). */
+export function toObserved(row: Row): ObservedEvent {
+  return {
+    id: Number(row.id),
+    factoryId: String(row.factory_id),
+    jobId: String(row.job_id),
+    title: row.title === null ? null : String(row.title),
+    stage: String(row.stage),
+    at: new Date(Number(row.at)).toISOString(),
   };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
-import { toEvent, toRun } from "./rows.ts";
+import { toEvent, toObserved, toRun } from "./rows.ts";
 import { migrateSqlite } from "./migrations/sqlite.ts";
 
 const TERMINAL: ReadonlySet<string> = new Set(["shipped", "failed", "blocked"]);
@@ -384,16 +384,6 @@ export class CoordinatorStore {
   }
 }
 
-function toObserved(row: Record<string, unknown>): ObservedEvent {
-  return {
-    id: Number(row.id),
-    factoryId: String(row.factory_id),
-    jobId: String(row.job_id),
-    title: row.title === null ? null : String(row.title),
-    stage: String(row.stage),
-    at: new Date(Number(row.at)).toISOString(),
-  };
-}
 
 function toJob(row: Record<string, unknown>): CoordinatorJob {
   return {
