@@ -42,7 +42,11 @@ export function tempDir(prefix: string): string {
 }
 
 /** Runs a command to its end and answers its wall time in ms and its peak RSS in KiB (from /usr/bin/time if present). */
-export function timed(file: string, args: readonly string[], options: SpawnOptions = {}): Promise<{ ms: number; code: number | null; stdout: string; stderr: string }> {
+export function timed(
+  file: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<{ ms: number; code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     const started = performance.now();
     const child = spawn(file, args as string[], { stdio: ["ignore", "pipe", "pipe"], ...options });

@@ -46,7 +46,13 @@ for (const [name, run] of cases) {
   for (const figure of result) process.stdout.write(`${line(figure)}\n`);
 }
 await stopBenchCluster();
-const summary = { at: new Date().toISOString(), node: process.version, quick, seconds: Math.round((Date.now() - started) / 1000), figures };
+const summary = {
+  at: new Date().toISOString(),
+  node: process.version,
+  quick,
+  seconds: Math.round((Date.now() - started) / 1000),
+  figures,
+};
 writeFileSync(join(ROOT, "bench", "results.json"), `${JSON.stringify(summary, null, 2)}\n`);
 process.stdout.write(`\n${table(figures)}\n\nwritten to bench/results.json in ${summary.seconds}s\n`);
 

@@ -38,7 +38,9 @@ export interface CreateAqOptions {
  * Config, logger, hooks and plugins, with the queue not yet opened (nothing created on disk). The
  * first `open()` decides: `{ readOnly: true }` reads the queue as it is and creates nothing.
  */
-export type PreparedAq = Omit<Aq, "store" | "lifecycle"> & { open(mode?: { readOnly?: boolean }): Promise<{ store: QueueStore; lifecycle: Lifecycle }> };
+export type PreparedAq = Omit<Aq, "store" | "lifecycle"> & {
+  open(mode?: { readOnly?: boolean }): Promise<{ store: QueueStore; lifecycle: Lifecycle }>;
+};
 
 export async function createAq(options: CreateAqOptions & { readOnly?: boolean } = {}): Promise<Aq> {
   const { open, ...prepared } = await prepareAq(options);
@@ -48,15 +50,25 @@ export async function createAq(options: CreateAqOptions & { readOnly?: boolean }
 export async function prepareAq(options: CreateAqOptions = {}): Promise<PreparedAq> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger();
-  const config = await loadConfig({ ...(options.cwd ? { cwd: options.cwd } : {}), file: options.configFile, env }).catch(unreadableConfig);
+  const config = await loadConfig({
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    file: options.configFile,
+    env,
+  }).catch(unreadableConfig);
   const choices = options.plugins === false ? [] : choosePlugins(config.plugins, env, config.file);
   const loaded = await importPlugins(choices, config);
-  for (const { plugin } of loaded) if (Array.isArray(plugin.secretEnv)) withholdEnv(plugin.secretEnv.filter((name) => typeof name === "string"));
+  for (const { plugin } of loaded)
+    if (Array.isArray(plugin.secretEnv)) withholdEnv(plugin.secretEnv.filter((name) => typeof name === "string"));
   const hooks = createRunnerHooks((error) => logger.withTag(error.plugin).error(error.message));
   // Opened on first use, so that `aq typo` creates no queue; every command that works opens it.
   let opening: Promise<{ store: QueueStore; lifecycle: Lifecycle }> | undefined;
   const open = (mode: { readOnly?: boolean } = {}) =>
-    (opening ??= QueueStore.open(config.queueDir, { gitQueue: config.gitQueue, gitRef: config.gitQueueRef, readOnly: mode.readOnly ?? false, warn: (line) => logger.warn(line) }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
+    (opening ??= QueueStore.open(config.queueDir, {
+      gitQueue: config.gitQueue,
+      gitRef: config.gitQueueRef,
+      readOnly: mode.readOnly ?? false,
+      warn: (line) => logger.warn(line),
+    }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
   const by = options.by ?? "cli";
   /** Moves a job, wherever it is now, to a resting stage (no-op when it is there already). */
   const park = async (id: string, to: "blocked" | "quarantine", reason: string, actor: string) => {
@@ -95,7 +107,8 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
       quarantine: (id, reason) => park(id, "quarantine", reason, `plugin:${name}`),
     },
     registerCommand: (command, definition) => {
-      if (commands.has(command)) throw new Error(`command "${command}" is already registered by ${commands.get(command)!.plugin}`);
+      if (commands.has(command))
+        throw new Error(`command "${command}" is already registered by ${commands.get(command)!.plugin}`);
       commands.set(command, { ...definition, plugin: name });
     },
     withholdEnv: (...names) => withholdEnv(names),

@@ -13,7 +13,11 @@ async function dist(): Promise<Dist> {
   const store = await import(join(ROOT, "dist/src/core/queue-store.js"));
   const claim = await import(join(ROOT, "dist/src/core/claim.js"));
   const ref = await import(join(ROOT, "dist/src/core/process-ref.js"));
-  return { open: (root, options) => store.QueueStore.open(root, options), claimNext: claim.claimNext, selfRef: ref.selfRef };
+  return {
+    open: (root, options) => store.QueueStore.open(root, options),
+    claimNext: claim.claimNext,
+    selfRef: ref.selfRef,
+  };
 }
 
 /** `count` queued jobs written straight onto disk, as the store would. */
@@ -24,7 +28,18 @@ function writeQueued(queue: string, count: number): void {
     const jobDir = join(queue, "queued", id);
     mkdirSync(jobDir, { recursive: true });
     writeFileSync(join(jobDir, "job.md"), "---\nengine: shell\n---\ntrue\n");
-    writeFileSync(join(jobDir, "meta.json"), JSON.stringify({ id, stage: "queued", attempts: 0, priority: 0, createdAt: at, origin: { kind: "local" }, history: [{ from: null, to: "queued", at, by: "bench" }] }));
+    writeFileSync(
+      join(jobDir, "meta.json"),
+      JSON.stringify({
+        id,
+        stage: "queued",
+        attempts: 0,
+        priority: 0,
+        createdAt: at,
+        origin: { kind: "local" },
+        history: [{ from: null, to: "queued", at, by: "bench" }],
+      }),
+    );
   }
 }
 
@@ -53,6 +68,16 @@ export async function claim10k(large: number, runs: number): Promise<Figure[]> {
   const ratio = median(big) / median(small);
   return [
     { case: "claim", metric: "one claim, 10 queued", value: median(small), unit: "ms", spread: spread(small) },
-    { case: "claim", metric: `one claim, ${large.toLocaleString("en")} queued`, value: median(big), unit: "ms", spread: spread(big), baseline: { metric: "10 queued", value: median(small) }, ratio, target: "≤ 2×", pass: ratio <= 2 },
+    {
+      case: "claim",
+      metric: `one claim, ${large.toLocaleString("en")} queued`,
+      value: median(big),
+      unit: "ms",
+      spread: spread(big),
+      baseline: { metric: "10 queued", value: median(small) },
+      ratio,
+      target: "≤ 2×",
+      pass: ratio <= 2,
+    },
   ];
 }

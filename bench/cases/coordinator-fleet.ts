@@ -30,10 +30,23 @@ interface Totals {
   measuring: boolean;
 }
 
-async function call(agent: Agent, api: string, totals: Totals, endpoint: Endpoint, method: "POST" | "PATCH", path: string, body: unknown): Promise<{ status: number; json: any }> {
+async function call(
+  agent: Agent,
+  api: string,
+  totals: Totals,
+  endpoint: Endpoint,
+  method: "POST" | "PATCH",
+  path: string,
+  body: unknown,
+): Promise<{ status: number; json: any }> {
   const started = performance.now();
   try {
-    const response = await request(`${api}${path}`, { method, dispatcher: agent, headers: { "content-type": "application/json", authorization: `Bearer ${BENCH_TOKEN}` }, body: JSON.stringify(body) });
+    const response = await request(`${api}${path}`, {
+      method,
+      dispatcher: agent,
+      headers: { "content-type": "application/json", authorization: `Bearer ${BENCH_TOKEN}` },
+      body: JSON.stringify(body),
+    });
     const text = await response.body.text();
     if (totals.measuring) totals.latencies[endpoint].push(performance.now() - started);
     if (response.statusCode >= 500) totals.errors++;
@@ -44,13 +57,25 @@ async function call(agent: Agent, api: string, totals: Totals, endpoint: Endpoin
   }
 }
 
-async function factory(agent: Agent, api: string, id: string, until: number, totals: Totals, idlePauseMs: number): Promise<void> {
+async function factory(
+  agent: Agent,
+  api: string,
+  id: string,
+  until: number,
+  totals: Totals,
+  idlePauseMs: number,
+): Promise<void> {
   const caps = ["os:linux", "engine:shell"];
   const renewMs = REAL.renewMs / COMPRESSION;
   let quietUntil = 0;
   let wake: (() => void) | undefined;
   const beat = async () => {
-    const answer = await call(agent, api, totals, "heartbeat", "POST", "/fleet/factories/heartbeat", { factoryId: id, capabilities: caps, health: "ok", load: 0 });
+    const answer = await call(agent, api, totals, "heartbeat", "POST", "/fleet/factories/heartbeat", {
+      factoryId: id,
+      capabilities: caps,
+      health: "ok",
+      load: 0,
+    });
     // As the real client: a heartbeat saying there is work ends the idle pause.
     if (answer.json?.claimable) {
       quietUntil = 0;
@@ -70,17 +95,28 @@ async function factory(agent: Agent, api: string, id: string, until: number, tot
         wake = undefined;
         continue;
       }
-      const claim = await call(agent, api, totals, "claim", "POST", "/fleet/claim", { factoryId: id, capabilities: caps });
+      const claim = await call(agent, api, totals, "claim", "POST", "/fleet/claim", {
+        factoryId: id,
+        capabilities: caps,
+      });
       if (claim.status !== 200 || !claim.json?.job) {
         quietUntil = Date.now() + idlePauseMs;
         continue;
       }
       const { job, leaseEpoch } = claim.json as { job: { id: string }; leaseEpoch: number };
-      await call(agent, api, totals, "report", "PATCH", `/fleet/jobs/${job.id}`, { stage: "building", checkpoint: { wipBranch: `aq/fleet-${job.id}`, wipCommit: "0".repeat(40) }, leaseEpoch });
-      const renewals = setInterval(() => void call(agent, api, totals, "renew", "POST", `/fleet/jobs/${job.id}/lease/renew`, { leaseEpoch }), renewMs);
+      await call(agent, api, totals, "report", "PATCH", `/fleet/jobs/${job.id}`, {
+        stage: "building",
+        checkpoint: { wipBranch: `aq/fleet-${job.id}`, wipCommit: "0".repeat(40) },
+        leaseEpoch,
+      });
+      const renewals = setInterval(
+        () => void call(agent, api, totals, "renew", "POST", `/fleet/jobs/${job.id}/lease/renew`, { leaseEpoch }),
+        renewMs,
+      );
       await sleep((REAL.jobMinMs + Math.random() * (REAL.jobMaxMs - REAL.jobMinMs)) / COMPRESSION);
       clearInterval(renewals);
-      for (const stage of ["review", "shipped"]) await call(agent, api, totals, "report", "PATCH", `/fleet/jobs/${job.id}`, { stage, leaseEpoch });
+      for (const stage of ["review", "shipped"])
+        await call(agent, api, totals, "report", "PATCH", `/fleet/jobs/${job.id}`, { stage, leaseEpoch });
       await call(agent, api, totals, "release", "POST", `/fleet/jobs/${job.id}/lease/release`, { leaseEpoch });
       totals.cycles++;
     }
@@ -90,18 +126,32 @@ async function factory(agent: Agent, api: string, id: string, until: number, tot
 }
 
 /** `factories` simulated factories for `seconds` against `processes` coordinators on `engine`; factory i talks to coordinator i mod processes. */
-export async function coordinatorFleet(engine: Engine, processes: number, factories: number, seconds: number): Promise<Figure[]> {
+export async function coordinatorFleet(
+  engine: Engine,
+  processes: number,
+  factories: number,
+  seconds: number,
+): Promise<Figure[]> {
   const label = `coordinator fleet model, ${factories} factories, ${engine === "sqlite" ? "SQLite, 1 process" : `PostgreSQL, ${processes} processes`}`;
   const world = await coordinatorWorld(engine, processes, { queued: factories * 5, finished: 50_000 }, REAL.lease);
   if (!world) return [{ case: label, metric: "skipped", value: 0, unit: "", note: "PostgreSQL is not installed" }];
   const { IDLE_CLAIM_PAUSE_MS } = await import(join(ROOT, "dist/plugins/fleet/claim.js"));
   const idlePauseMs = Math.min(IDLE_CLAIM_PAUSE_MS as number, REAL.renewMs) / COMPRESSION;
   const agent = new Agent({ connections: Math.ceil(256 / processes), keepAliveTimeout: 30_000 });
-  const totals: Totals = { latencies: { heartbeat: [], claim: [], report: [], renew: [], release: [] }, errors: 0, cycles: 0, measuring: false };
+  const totals: Totals = {
+    latencies: { heartbeat: [], claim: [], report: [], renew: [], release: [] },
+    errors: 0,
+    cycles: 0,
+    measuring: false,
+  };
   // The first renewal interval is the fleet starting up (factories join spread over it): not measured.
   const warmup = REAL.renewMs / COMPRESSION;
   const until = Date.now() + warmup + seconds * 1000;
-  const run = Promise.all(Array.from({ length: factories }, (_, i) => factory(agent, world.apis[i % processes]!, `fleet-${i}`, until, totals, idlePauseMs)));
+  const run = Promise.all(
+    Array.from({ length: factories }, (_, i) =>
+      factory(agent, world.apis[i % processes]!, `fleet-${i}`, until, totals, idlePauseMs),
+    ),
+  );
   await sleep(warmup);
   totals.measuring = true;
   const cpu0 = world.cpu();
@@ -128,7 +178,15 @@ export async function coordinatorFleet(engine: Engine, processes: number, factor
   for (const [endpoint, values] of Object.entries(totals.latencies)) {
     if (!values.length) continue;
     const p99 = percentile(values, 99);
-    figures.push({ case: label, metric: `${endpoint} p50 / p99`, value: median(values), unit: "ms", target: "p99 < 50 ms", pass: p99 < 50, note: `p99 ${p99.toFixed(1)} ms, ${values.length} calls` });
+    figures.push({
+      case: label,
+      metric: `${endpoint} p50 / p99`,
+      value: median(values),
+      unit: "ms",
+      target: "p99 < 50 ms",
+      pass: p99 < 50,
+      note: `p99 ${p99.toFixed(1)} ms, ${values.length} calls`,
+    });
   }
   const coordinatorCpu = cpu1.coordinators - cpu0.coordinators;
   const databaseCpu = cpu1.database - cpu0.database;
@@ -139,6 +197,13 @@ export async function coordinatorFleet(engine: Engine, processes: number, factor
     unit: "ms",
     note: `coordinator ${((coordinatorCpu / Math.max(1, cycles)) * 1000).toFixed(2)} ms${engine === "postgres" ? ` + PostgreSQL ${((databaseCpu / Math.max(1, cycles)) * 1000).toFixed(2)} ms` : ""}; heartbeats and renewals included`,
   });
-  figures.push({ case: label, metric: "jobs held by two factories under one epoch", value: doubled, unit: "count", target: "0", pass: doubled === 0 });
+  figures.push({
+    case: label,
+    metric: "jobs held by two factories under one epoch",
+    value: doubled,
+    unit: "count",
+    target: "0",
+    pass: doubled === 0,
+  });
   return figures;
 }

@@ -1,6 +1,6 @@
 import { loadavg } from "node:os";
 import { Agent, request } from "undici";
-import { type Figure } from "../lib.ts";
+import type { Figure } from "../lib.ts";
 import { BENCH_TOKEN, coordinatorWorld, type Engine } from "./coordinator-world.ts";
 
 interface Totals {
@@ -11,9 +11,21 @@ interface Totals {
   holders: Map<string, Set<string>>;
 }
 
-async function call(agent: Agent, api: string, totals: Totals, method: "POST" | "PATCH", path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+async function call(
+  agent: Agent,
+  api: string,
+  totals: Totals,
+  method: "POST" | "PATCH",
+  path: string,
+  body: unknown,
+): Promise<{ status: number; json: unknown }> {
   try {
-    const response = await request(`${api}${path}`, { method, dispatcher: agent, headers: { "content-type": "application/json", authorization: `Bearer ${BENCH_TOKEN}` }, body: JSON.stringify(body) });
+    const response = await request(`${api}${path}`, {
+      method,
+      dispatcher: agent,
+      headers: { "content-type": "application/json", authorization: `Bearer ${BENCH_TOKEN}` },
+      body: JSON.stringify(body),
+    });
     const text = await response.body.text();
     totals.requests++;
     return { status: response.statusCode, json: text ? JSON.parse(text) : undefined };
@@ -29,7 +41,12 @@ async function factory(agent: Agent, api: string, id: string, until: number, tot
   let nextBeat = 0;
   while (Date.now() < until) {
     if (Date.now() >= nextBeat) {
-      await call(agent, api, totals, "POST", "/fleet/factories/heartbeat", { factoryId: id, capabilities: caps, health: "ok", load: 0 });
+      await call(agent, api, totals, "POST", "/fleet/factories/heartbeat", {
+        factoryId: id,
+        capabilities: caps,
+        health: "ok",
+        load: 0,
+      });
       nextBeat = Date.now() + 5_000;
     }
     const claim = await call(agent, api, totals, "POST", "/fleet/claim", { factoryId: id, capabilities: caps });
@@ -52,7 +69,12 @@ async function factory(agent: Agent, api: string, id: string, until: number, tot
 }
 
 /** 8. Saturation, closed loop: `factories` simulated factories as fast as `processes` coordinators on `engine` answer. */
-export async function coordinatorSaturation(engine: Engine, processes: number, factories: number, seconds: number): Promise<Figure[]> {
+export async function coordinatorSaturation(
+  engine: Engine,
+  processes: number,
+  factories: number,
+  seconds: number,
+): Promise<Figure[]> {
   const label = `coordinator saturation, ${factories} closed-loop factories, ${engine === "sqlite" ? "SQLite, 1 process" : `PostgreSQL, ${processes} process${processes > 1 ? "es" : ""}`}`;
   const world = await coordinatorWorld(engine, processes, { queued: 30_000, finished: 50_000 });
   if (!world) return [{ case: label, metric: "skipped", value: 0, unit: "", note: "PostgreSQL is not installed" }];
@@ -61,7 +83,11 @@ export async function coordinatorSaturation(engine: Engine, processes: number, f
   const cpu0 = world.cpu();
   const started = performance.now();
   const until = Date.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: factories }, (_, i) => factory(agent, world.apis[i % processes]!, `sim-factory-${i}`, until, totals)));
+  await Promise.all(
+    Array.from({ length: factories }, (_, i) =>
+      factory(agent, world.apis[i % processes]!, `sim-factory-${i}`, until, totals),
+    ),
+  );
   const elapsed = (performance.now() - started) / 1000;
   const cpu1 = world.cpu();
   await agent.close();
@@ -86,6 +112,13 @@ export async function coordinatorSaturation(engine: Engine, processes: number, f
       unit: "ms",
       note: `claim, 3 reports, renew, release: coordinator ${perCycle(coordinatorCpu).toFixed(2)} ms${engine === "postgres" ? ` + PostgreSQL ${perCycle(databaseCpu).toFixed(2)} ms` : ""}`,
     },
-    { case: label, metric: "jobs held by two factories under one epoch", value: doubled + clientSeen, unit: "count", target: "0", pass: doubled + clientSeen === 0 },
+    {
+      case: label,
+      metric: "jobs held by two factories under one epoch",
+      value: doubled + clientSeen,
+      unit: "count",
+      target: "0",
+      pass: doubled + clientSeen === 0,
+    },
   ];
 }

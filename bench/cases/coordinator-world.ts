@@ -24,7 +24,9 @@ let cluster: Promise<Cluster | undefined> | undefined;
 
 /** The bench's PostgreSQL cluster (started on first use), or undefined when PostgreSQL is not installed. */
 export function benchCluster(): Promise<Cluster | undefined> {
-  return (cluster ??= import(join(ROOT, "test/helpers/postgres.ts")).then((pg) => (pg.postgresMissing() ? undefined : pg.startCluster())));
+  return (cluster ??= import(join(ROOT, "test/helpers/postgres.ts")).then((pg) =>
+    pg.postgresMissing() ? undefined : pg.startCluster(),
+  ));
 }
 
 export async function stopBenchCluster(): Promise<void> {
@@ -74,7 +76,9 @@ async function seedSqlite(file: string, queued: number, finished: number): Promi
   const db = new DatabaseSync(file);
   const at = Date.now();
   db.exec("BEGIN");
-  const insert = db.prepare("INSERT INTO jobs (id, body_md, stage, lease_epoch, created_at, updated_at) VALUES (?, 'true', ?, ?, ?, ?)");
+  const insert = db.prepare(
+    "INSERT INTO jobs (id, body_md, stage, lease_epoch, created_at, updated_at) VALUES (?, 'true', ?, ?, ?, ?)",
+  );
   for (let i = 0; i < finished; i++) insert.run(`done-${i}`, "shipped", 1, at - 1_000_000 + i, at);
   for (let i = 0; i < queued; i++) insert.run(`sim-${i}`, "queued", 0, at + i, at);
   db.exec("COMMIT");
@@ -95,7 +99,10 @@ async function seedPostgres(url: string, queued: number, finished: number): Prom
 }
 
 function startProcess(db: string, lease: string, pool: number): Promise<{ child: ChildProcess; api: string }> {
-  const child = spawn(NODE, [BIN, "coordinator", "--port", "0", "--db", db, "--lease", lease, "--pool", String(pool)], { env: env({ AQ_COORDINATOR_TOKEN: BENCH_TOKEN }), stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(NODE, [BIN, "coordinator", "--port", "0", "--db", db, "--lease", lease, "--pool", String(pool)], {
+    env: env({ AQ_COORDINATOR_TOKEN: BENCH_TOKEN }),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return new Promise((done, fail) => {
     child.once("exit", (code) => fail(new Error(`aq coordinator exited ${code}`)));
     child.stdout!.once("data", (chunk: Buffer) => done({ child, api: chunk.toString().trim().split("\n")[0]! }));
@@ -103,7 +110,12 @@ function startProcess(db: string, lease: string, pool: number): Promise<{ child:
 }
 
 /** Starts `processes` coordinators over a fresh store seeded with queued and finished jobs; undefined when the engine is unavailable. */
-export async function coordinatorWorld(engine: Engine, processes: number, seed: { queued: number; finished: number }, lease = "1m"): Promise<CoordinatorWorld | undefined> {
+export async function coordinatorWorld(
+  engine: Engine,
+  processes: number,
+  seed: { queued: number; finished: number },
+  lease = "1m",
+): Promise<CoordinatorWorld | undefined> {
   let db: string;
   let databasePid: number | undefined;
   if (engine === "sqlite") {
@@ -117,13 +129,18 @@ export async function coordinatorWorld(engine: Engine, processes: number, seed: 
     await seedPostgres(db, seed.queued, seed.finished);
   }
   const started = await Promise.all(Array.from({ length: processes }, () => startProcess(db, lease, 10)));
-  const databaseCpu = () => (databasePid === undefined ? 0 : childrenOf(databasePid).reduce((sum, pid) => sum + cpuOf(pid), cpuOf(databasePid)));
+  const databaseCpu = () =>
+    databasePid === undefined ? 0 : childrenOf(databasePid).reduce((sum, pid) => sum + cpuOf(pid), cpuOf(databasePid));
   return {
     engine,
     apis: started.map((one) => one.api),
-    cpu: () => ({ coordinators: started.reduce((sum, one) => sum + cpuOf(one.child.pid!), 0), database: databaseCpu() }),
+    cpu: () => ({
+      coordinators: started.reduce((sum, one) => sum + cpuOf(one.child.pid!), 0),
+      database: databaseCpu(),
+    }),
     async check() {
-      const doubledSql = "SELECT COUNT(*) AS n FROM (SELECT job_id, lease_epoch FROM runs GROUP BY job_id, lease_epoch HAVING COUNT(DISTINCT factory_id) > 1) twice";
+      const doubledSql =
+        "SELECT COUNT(*) AS n FROM (SELECT job_id, lease_epoch FROM runs GROUP BY job_id, lease_epoch HAVING COUNT(DISTINCT factory_id) > 1) twice";
       const cyclesSql = "SELECT COUNT(*) AS n FROM runs WHERE outcome = 'shipped'";
       if (engine === "sqlite") {
         const check = new DatabaseSync(db, { readOnly: true });

@@ -3,7 +3,17 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BIN, env, type Figure, median, NODE, percentile, ROOT, tempDir, writeConfig } from "../lib.ts";
 
-type Coordinator = { api: string; token: string; store: { enqueue(input: object): unknown; jobs(): Array<{ stage: string }>; events(): Array<{ jobId: string; type: string; stage: string | null; at: string }> }; stats(): Record<string, number>; close(): Promise<void> };
+type Coordinator = {
+  api: string;
+  token: string;
+  store: {
+    enqueue(input: object): unknown;
+    jobs(): Array<{ stage: string }>;
+    events(): Array<{ jobId: string; type: string; stage: string | null; at: string }>;
+  };
+  stats(): Record<string, number>;
+  close(): Promise<void>;
+};
 
 async function coordinator(db: string): Promise<Coordinator> {
   const { startCoordinator } = await import(join(ROOT, "dist/src/coordinator/server.js"));
@@ -19,7 +29,17 @@ export async function fleet(count: number): Promise<Figure[]> {
     const home = join(dir, name);
     execFileSync("mkdir", ["-p", home]);
     writeConfig(home, { defaults: { engine: "shell" }, pollInterval: "20ms", concurrency: 2 });
-    return spawn(NODE, [BIN, "run"], { cwd: home, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FLEET_TOKEN: coord.token, AQ_FACTORY_ID: name, AQ_FLEET_LEASE_RENEW_SEC: "30" }), stdio: "ignore" });
+    return spawn(NODE, [BIN, "run"], {
+      cwd: home,
+      env: env({
+        AQ_FLEET: "1",
+        AQ_FLEET_API: coord.api,
+        AQ_FLEET_TOKEN: coord.token,
+        AQ_FACTORY_ID: name,
+        AQ_FLEET_LEASE_RENEW_SEC: "30",
+      }),
+      stdio: "ignore",
+    });
   });
   const started = performance.now();
   while (coord.store.jobs().some((job) => job.stage !== "review")) await sleep(50);
@@ -42,10 +62,18 @@ export async function fleet(count: number): Promise<Figure[]> {
     .filter(([route]) => !route.includes("/dev/"))
     .map(([route, n]) => `${route} ${(n / count).toFixed(2)}`)
     .join("; ");
-  const total = Object.entries(stats).filter(([route]) => !route.includes("/dev/")).reduce((sum, [, n]) => sum + n, 0);
+  const total = Object.entries(stats)
+    .filter(([route]) => !route.includes("/dev/"))
+    .reduce((sum, [, n]) => sum + n, 0);
   return [
     { case: "fleet", metric: `two factories, ${count} jobs to review`, value: count / seconds, unit: "jobs/s" },
-    { case: "fleet", metric: "HTTP requests per job (all endpoints)", value: total / count, unit: "req/job", note: perJob },
+    {
+      case: "fleet",
+      metric: "HTTP requests per job (all endpoints)",
+      value: total / count,
+      unit: "req/job",
+      note: perJob,
+    },
     { case: "fleet", metric: "claim → building report, median", value: median(latencies), unit: "ms" },
     { case: "fleet", metric: "claim → building report, p95", value: percentile(latencies, 95), unit: "ms" },
   ];
@@ -61,7 +89,11 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
   const factory = (root: string, id: string) => {
     const dir = tempDir("aq-bench-idle-");
     writeConfig(dir, { defaults: { engine: "shell" } });
-    return spawn(NODE, [join(root, "bin", "aq.js"), "run"], { cwd: dir, env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FLEET_TOKEN: coord.token, AQ_FACTORY_ID: id }), stdio: "ignore" });
+    return spawn(NODE, [join(root, "bin", "aq.js"), "run"], {
+      cwd: dir,
+      env: env({ AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FLEET_TOKEN: coord.token, AQ_FACTORY_ID: id }),
+      stdio: "ignore",
+    });
   };
   const watched = [
     { name: "node", child: spawn(NODE, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" }) },
@@ -73,23 +105,64 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
   const rss: number[][] = watched.map(() => []);
   for (let i = 0; i < seconds; i++) {
     await sleep(1_000);
-    watched.forEach(({ child }, at) => rss[at]!.push(rssOf(child.pid!) / 1024));
+    for (const [at, { child }] of watched.entries()) rss[at]!.push(rssOf(child.pid!) / 1024);
   }
   const cpuPerMin = watched.map(({ child }, at) => ((cpuOf(child.pid!) - before[at]!) * 60) / seconds);
   for (const { child } of watched) child.kill("SIGTERM");
   await Promise.all(watched.map(({ child }) => new Promise((done) => child.once("close", done))));
   await coord.close();
-  const [floor, aq, baseline] = [0, 1, 2].map((at) => (rss[at] ? { max: Math.max(...rss[at]!), median: median(rss[at]!), cpu: cpuPerMin[at]! } : undefined));
-  const versus = (value: number, of: number | undefined, what: string) => (of === undefined ? {} : { baseline: { metric: what, value: of }, ratio: value / of });
+  const [floor, aq, baseline] = [0, 1, 2].map((at) =>
+    rss[at] ? { max: Math.max(...rss[at]!), median: median(rss[at]!), cpu: cpuPerMin[at]! } : undefined,
+  );
+  const versus = (value: number, of: number | undefined, what: string) =>
+    of === undefined ? {} : { baseline: { metric: what, value: of }, ratio: value / of };
   const figures: Figure[] = [
-    { case: "idle factory", metric: `idle node (setInterval), RSS over ${seconds}s (max)`, value: floor!.max, unit: "MiB" },
-    { case: "idle factory", metric: `RSS over ${seconds}s (max)`, value: aq!.max, unit: "MiB", ...versus(aq!.max, baseline?.max ?? floor!.max, baseline ? "baseline commit" : "idle node"), target: "< 60 MiB", pass: aq!.max < 60 },
-    { case: "idle factory", metric: `RSS over ${seconds}s (median)`, value: aq!.median, unit: "MiB", ...versus(aq!.median, baseline?.median, "baseline commit") },
-    { case: "idle factory", metric: `CPU per minute, over ${seconds}s`, value: aq!.cpu, unit: "s/min", ...versus(aq!.cpu, baseline?.cpu, "baseline commit"), target: "< 0.1 s/min", pass: aq!.cpu < 0.1 },
+    {
+      case: "idle factory",
+      metric: `idle node (setInterval), RSS over ${seconds}s (max)`,
+      value: floor!.max,
+      unit: "MiB",
+    },
+    {
+      case: "idle factory",
+      metric: `RSS over ${seconds}s (max)`,
+      value: aq!.max,
+      unit: "MiB",
+      ...versus(aq!.max, baseline?.max ?? floor!.max, baseline ? "baseline commit" : "idle node"),
+      target: "< 60 MiB",
+      pass: aq!.max < 60,
+    },
+    {
+      case: "idle factory",
+      metric: `RSS over ${seconds}s (median)`,
+      value: aq!.median,
+      unit: "MiB",
+      ...versus(aq!.median, baseline?.median, "baseline commit"),
+    },
+    {
+      case: "idle factory",
+      metric: `CPU per minute, over ${seconds}s`,
+      value: aq!.cpu,
+      unit: "s/min",
+      ...versus(aq!.cpu, baseline?.cpu, "baseline commit"),
+      target: "< 0.1 s/min",
+      pass: aq!.cpu < 0.1,
+    },
   ];
   if (baseline) {
-    figures.push({ case: "idle factory", metric: `baseline commit: RSS max / median`, value: baseline.max, unit: "MiB", note: `median ${baseline.median.toFixed(1)} MiB` });
-    figures.push({ case: "idle factory", metric: `baseline commit: CPU per minute`, value: baseline.cpu, unit: "s/min" });
+    figures.push({
+      case: "idle factory",
+      metric: `baseline commit: RSS max / median`,
+      value: baseline.max,
+      unit: "MiB",
+      note: `median ${baseline.median.toFixed(1)} MiB`,
+    });
+    figures.push({
+      case: "idle factory",
+      metric: `baseline commit: CPU per minute`,
+      value: baseline.cpu,
+      unit: "s/min",
+    });
   }
   return figures;
 }

@@ -27,17 +27,69 @@ export async function peers(count: number, rounds = 3): Promise<Figure[]> {
   const nodeMs = median(node);
   const figures: Figure[] = [
     { case: "peers", metric: `shell loop, ${count} × sh -c true`, value: loopMs, unit: "ms/job", spread: spread(loop) },
-    { case: "peers", metric: `sh -c true spawned from Node, one after another`, value: nodeMs, unit: "ms/job", spread: spread(node), baseline: { metric: "shell loop", value: loopMs }, ratio: nodeMs / loopMs },
+    {
+      case: "peers",
+      metric: `sh -c true spawned from Node, one after another`,
+      value: nodeMs,
+      unit: "ms/job",
+      spread: spread(node),
+      baseline: { metric: "shell loop", value: loopMs },
+      ratio: nodeMs / loopMs,
+    },
   ];
   if (tsp) {
     const spoolerMs = median(spooler);
-    figures.push({ case: "peers", metric: `task-spooler ${tsp.version}, ${count} jobs, 1 slot`, value: spoolerMs, unit: "ms/job", spread: spread(spooler), baseline: { metric: "shell loop", value: loopMs }, ratio: spoolerMs / loopMs });
-    figures.push({ case: "peers", metric: `aq drain, ${count} jobs, 1 slot, no git: against task-spooler`, value: aqMs, unit: "ms/job", spread: spread(aq), baseline: { metric: "task-spooler", value: spoolerMs }, ratio: aqMs / spoolerMs, target: "≤ 1×", pass: aqMs <= spoolerMs });
+    figures.push({
+      case: "peers",
+      metric: `task-spooler ${tsp.version}, ${count} jobs, 1 slot`,
+      value: spoolerMs,
+      unit: "ms/job",
+      spread: spread(spooler),
+      baseline: { metric: "shell loop", value: loopMs },
+      ratio: spoolerMs / loopMs,
+    });
+    figures.push({
+      case: "peers",
+      metric: `aq drain, ${count} jobs, 1 slot, no git: against task-spooler`,
+      value: aqMs,
+      unit: "ms/job",
+      spread: spread(aq),
+      baseline: { metric: "task-spooler", value: spoolerMs },
+      ratio: aqMs / spoolerMs,
+      target: "≤ 1×",
+      pass: aqMs <= spoolerMs,
+    });
   } else {
-    figures.push({ case: "peers", metric: "task-spooler", value: Number.NaN, unit: "ms/job", note: "not installed and apt-get could not install it" });
+    figures.push({
+      case: "peers",
+      metric: "task-spooler",
+      value: Number.NaN,
+      unit: "ms/job",
+      note: "not installed and apt-get could not install it",
+    });
   }
-  figures.push({ case: "peers", metric: `aq drain, ${count} jobs, 1 slot, no git: against the shell loop`, value: aqMs, unit: "ms/job", spread: spread(aq), baseline: { metric: "shell loop", value: loopMs }, ratio: aqMs / loopMs, target: "≤ 3×", pass: aqMs / loopMs <= 3 });
-  figures.push({ case: "peers", metric: `aq drain: against sh -c true spawned from Node`, value: aqMs, unit: "ms/job", spread: spread(aq), baseline: { metric: "Node spawn", value: nodeMs }, ratio: aqMs / nodeMs, target: "≤ 3×", pass: aqMs / nodeMs <= 3 });
+  figures.push({
+    case: "peers",
+    metric: `aq drain, ${count} jobs, 1 slot, no git: against the shell loop`,
+    value: aqMs,
+    unit: "ms/job",
+    spread: spread(aq),
+    baseline: { metric: "shell loop", value: loopMs },
+    ratio: aqMs / loopMs,
+    target: "≤ 3×",
+    pass: aqMs / loopMs <= 3,
+  });
+  figures.push({
+    case: "peers",
+    metric: `aq drain: against sh -c true spawned from Node`,
+    value: aqMs,
+    unit: "ms/job",
+    spread: spread(aq),
+    baseline: { metric: "Node spawn", value: nodeMs },
+    ratio: aqMs / nodeMs,
+    target: "≤ 3×",
+    pass: aqMs / nodeMs <= 3,
+  });
   return figures;
 }
 
@@ -59,7 +111,11 @@ function taskSpooler(): Spooler | undefined {
   let bin = find();
   if (!bin && process.getuid?.() === 0) {
     process.stderr.write("bench: installing task-spooler with apt-get…\n");
-    const install = () => spawnSync("apt-get", ["install", "-y", "-q", "task-spooler"], { stdio: "ignore", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } }).status === 0;
+    const install = () =>
+      spawnSync("apt-get", ["install", "-y", "-q", "task-spooler"], {
+        stdio: "ignore",
+        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      }).status === 0;
     if (!install()) {
       spawnSync("apt-get", ["update", "-q"], { stdio: "ignore" });
       install();
@@ -67,7 +123,10 @@ function taskSpooler(): Spooler | undefined {
     bin = find();
   }
   if (!bin) return undefined;
-  const version = /v?(\d[\w.+-]*)/.exec(spawnSync(bin, ["-V"], { encoding: "utf8" }).stdout + spawnSync(bin, ["-V"], { encoding: "utf8" }).stderr)?.[1] ?? "";
+  const version =
+    /v?(\d[\w.+-]*)/.exec(
+      spawnSync(bin, ["-V"], { encoding: "utf8" }).stdout + spawnSync(bin, ["-V"], { encoding: "utf8" }).stderr,
+    )?.[1] ?? "";
   return { bin, version };
 }
 
@@ -78,7 +137,14 @@ function taskSpooler(): Spooler | undefined {
  */
 async function spoolerDrain(tsp: Spooler, count: number): Promise<number> {
   const dir = tempDir("aq-bench-tsp-");
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, TMPDIR: dir, TS_SOCKET: join(dir, "socket"), TS_SLOTS: "1", TS_MAXFINISHED: String(count + 10) };
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: dir,
+    TMPDIR: dir,
+    TS_SOCKET: join(dir, "socket"),
+    TS_SLOTS: "1",
+    TS_MAXFINISHED: String(count + 10),
+  };
   const run = (args: string[]) => execFileSync(tsp.bin, args, { env, encoding: "utf8" }).trim();
   const fifo = join(dir, "hold");
   execFileSync("mkfifo", [fifo]);
@@ -93,7 +159,10 @@ async function spoolerDrain(tsp: Spooler, count: number): Promise<number> {
     await ended;
     const ms = (performance.now() - started) / count;
     // ID, State, Output (a file per job, as aq keeps a log per job), E-Level, Times, Command
-    const rows = run(["-l"]).split("\n").slice(1).map((line) => line.trim().split(/\s+/));
+    const rows = run(["-l"])
+      .split("\n")
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/));
     const ok = rows.filter((cols) => cols[1] === "finished" && cols[3] === "0").length;
     if (ok !== count + 1) throw new Error(`task-spooler: ${ok} of ${count + 1} jobs ended with 0`);
     return ms;

@@ -16,7 +16,9 @@ export async function startup(runs: number): Promise<Figure[]> {
     ["aq status (empty queue)", ["status"], dir, env()],
     ["aq status (aq.config.ts, tracker-echo + fleet)", ["status"], configured, env()],
   ];
-  const figures: Figure[] = [{ case: "start-up", metric: "node -e 0", value: median(base), unit: "ms", spread: spread(base) }];
+  const figures: Figure[] = [
+    { case: "start-up", metric: "node -e 0", value: median(base), unit: "ms", spread: spread(base) },
+  ];
   for (const [metric, args, cwd, vars] of cases) {
     const values = await sample(runs, 2, async () => {
       const result = await timed(NODE, [BIN, ...args], { cwd, env: vars });
@@ -24,7 +26,17 @@ export async function startup(runs: number): Promise<Figure[]> {
       return result.ms;
     });
     const ratio = median(values) / median(base);
-    figures.push({ case: "start-up", metric, value: median(values), unit: "ms", spread: spread(values), baseline: { metric: "node -e 0", value: median(base) }, ratio, target: "≤ 3×", pass: ratio <= 3 });
+    figures.push({
+      case: "start-up",
+      metric,
+      value: median(values),
+      unit: "ms",
+      spread: spread(values),
+      baseline: { metric: "node -e 0", value: median(base) },
+      ratio,
+      target: "≤ 3×",
+      pass: ratio <= 3,
+    });
   }
   return figures;
 }

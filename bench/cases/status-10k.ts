@@ -14,7 +14,17 @@ export async function status10k(count: number, runs: number): Promise<Figure[]> 
     if (parsed.jobs.length !== count) throw new Error(`status listed ${parsed.jobs.length} of ${count}`);
     return result.ms;
   });
-  return [{ case: "status over 10,000 jobs", metric: `aq status --json, ${count} jobs`, value: median(values), unit: "ms", spread: spread(values), target: "≤ 400 ms", pass: median(values) <= 400 }];
+  return [
+    {
+      case: "status over 10,000 jobs",
+      metric: `aq status --json, ${count} jobs`,
+      value: median(values),
+      unit: "ms",
+      spread: spread(values),
+      target: "≤ 400 ms",
+      pass: median(values) <= 400,
+    },
+  ];
 }
 
 /** `count` jobs written straight onto disk, as the store would, spread over a few stages. */
@@ -26,7 +36,13 @@ export function writeJobs(queue: string, count: number): void {
     const jobDir = join(queue, stage, id);
     mkdirSync(jobDir, { recursive: true });
     writeFileSync(join(jobDir, "job.md"), "---\nengine: shell\n---\ntrue\n");
-    const history = [{ from: null, to: "queued", at, by: "bench" }, ...(stage === "queued" ? [] : [{ from: "queued", to: stage, at, by: "bench" }])];
-    writeFileSync(join(jobDir, "meta.json"), JSON.stringify({ id, stage, attempts: 1, priority: 0, createdAt: at, origin: { kind: "local" }, history }));
+    const history = [
+      { from: null, to: "queued", at, by: "bench" },
+      ...(stage === "queued" ? [] : [{ from: "queued", to: stage, at, by: "bench" }]),
+    ];
+    writeFileSync(
+      join(jobDir, "meta.json"),
+      JSON.stringify({ id, stage, attempts: 1, priority: 0, createdAt: at, origin: { kind: "local" }, history }),
+    );
   }
 }

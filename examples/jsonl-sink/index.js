@@ -26,7 +26,10 @@ export default definePlugin({
     // Lines are appended in order: a transition's line is written before the next one starts.
     /** @param {string} type @param {import("agent-queue").StageEvent} event */
     const write = (type, event) =>
-      appendFile(file, `${JSON.stringify({ type, at: new Date().toISOString(), job: event.jobId, from: event.from, to: event.to, reason: event.reason, by: event.by, attempts: event.meta.attempts })}\n`);
+      appendFile(
+        file,
+        `${JSON.stringify({ type, at: new Date().toISOString(), job: event.jobId, from: event.from, to: event.to, reason: event.reason, by: event.by, attempts: event.meta.attempts })}\n`,
+      );
     aq.hooks.onStage.tapPromise(PLUGIN_NAME, (event) => write("stage", event));
     if (options.terminal) aq.hooks.onTerminal.tapPromise(PLUGIN_NAME, (event) => write("terminal", event));
     aq.logger.debug(`writing events to ${file}`);

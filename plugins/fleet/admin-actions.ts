@@ -60,38 +60,83 @@ async function add(client: AdminClient, file: string | undefined, args: Args): P
   const source = file === "-" ? "stdin" : file;
   const text = file === "-" ? await readStdin() : await readJobText(file);
   const spec = parseJob(text, source); // the same check as aq add: a bad file never leaves this host
-  const requires = args.requires === undefined ? [] : String(args.requires).split(",").map((cap) => cap.trim()).filter(Boolean);
+  const requires =
+    args.requires === undefined
+      ? []
+      : String(args.requires)
+          .split(",")
+          .map((cap) => cap.trim())
+          .filter(Boolean);
   const bad = requires.find((cap) => /\s/.test(cap));
-  if (bad !== undefined) throw new AqError("AQ_BAD_USAGE", `aq fleet add: --requires ${JSON.stringify(bad)} is not a capability such as engine:codex`);
+  if (bad !== undefined)
+    throw new AqError(
+      "AQ_BAD_USAGE",
+      `aq fleet add: --requires ${JSON.stringify(bad)} is not a capability such as engine:codex`,
+    );
   let priority: number | undefined;
   if (args.priority !== undefined) {
     priority = Number(args.priority);
-    if (!Number.isInteger(priority)) throw new AqError("AQ_BAD_USAGE", `aq fleet add: --priority must be an integer, not ${JSON.stringify(args.priority)}`);
+    if (!Number.isInteger(priority))
+      throw new AqError(
+        "AQ_BAD_USAGE",
+        `aq fleet add: --priority must be an integer, not ${JSON.stringify(args.priority)}`,
+      );
   }
   const stem = file === "-" ? undefined : basename(file).replace(/\.md$/i, "");
   const id = args.id !== undefined ? checkJobId(String(args.id)) : newJobId(stem);
-  if (spec.unknownKeys.length) process.stderr.write(`aq fleet add: ${source}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}\n`);
-  const { data } = await client.call<JobView>("POST", "fleet/jobs", { id, ...(stem ? { title: stem } : {}), text, requires, ...(priority === undefined ? {} : { priority }) });
+  if (spec.unknownKeys.length)
+    process.stderr.write(
+      `aq fleet add: ${source}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}\n`,
+    );
+  const { data } = await client.call<JobView>("POST", "fleet/jobs", {
+    id,
+    ...(stem ? { title: stem } : {}),
+    text,
+    requires,
+    ...(priority === undefined ? {} : { priority }),
+  });
   if (args.json) print(JSON.stringify(data, null, 2));
   else print(data.id);
   return 0;
 }
 
 async function jobs(client: AdminClient, stage: string | undefined, json: boolean): Promise<number> {
-  const { data } = await client.call<{ jobs: JobView[]; waiting: Waiting[]; observed: Observed[] }>("GET", `fleet/jobs${stage ? `?stage=${encodeURIComponent(stage)}` : ""}`);
+  const { data } = await client.call<{ jobs: JobView[]; waiting: Waiting[]; observed: Observed[] }>(
+    "GET",
+    `fleet/jobs${stage ? `?stage=${encodeURIComponent(stage)}` : ""}`,
+  );
   if (json) {
     print(JSON.stringify(data, null, 2));
     return 0;
   }
-  const rows = data.jobs.map((job) => [job.id, job.stage, String(job.leaseEpoch), job.factoryId ?? "-", String(job.priority), job.requires.join(",") || "-", job.waiting ? `waiting: ${job.waiting}` : ""]);
-  const lines = data.jobs.length ? table(["ID", "STAGE", "EPOCH", "HOLDER", "PRIO", "REQUIRES", "NOTE"], rows) : [`no fleet jobs${stage ? ` in ${stage}` : ""}`];
+  const rows = data.jobs.map((job) => [
+    job.id,
+    job.stage,
+    String(job.leaseEpoch),
+    job.factoryId ?? "-",
+    String(job.priority),
+    job.requires.join(",") || "-",
+    job.waiting ? `waiting: ${job.waiting}` : "",
+  ]);
+  const lines = data.jobs.length
+    ? table(["ID", "STAGE", "EPOCH", "HOLDER", "PRIO", "REQUIRES", "NOTE"], rows)
+    : [`no fleet jobs${stage ? ` in ${stage}` : ""}`];
   for (const group of data.waiting) {
-    const what = group.missing.length ? `capabilities no live factory has: ${group.missing.join(", ")}` : group.requires.length ? `${group.requires.join(" and ")} together, which no live factory has` : "a live factory, and none is";
+    const what = group.missing.length
+      ? `capabilities no live factory has: ${group.missing.join(", ")}`
+      : group.requires.length
+        ? `${group.requires.join(" and ")} together, which no live factory has`
+        : "a live factory, and none is";
     lines.push(`${group.jobs} queued job(s) wait for ${what}`);
   }
   if (data.observed.length) {
     lines.push("", "observed on shadow factories (their own queues; the coordinator changes nothing there):");
-    lines.push(...table(["FACTORY", "JOB", "STAGE", "STAGES SEEN", "LAST SEEN"], data.observed.map((job) => [job.factoryId, job.jobId, job.stage, job.stages.join(" → "), job.lastSeen])));
+    lines.push(
+      ...table(
+        ["FACTORY", "JOB", "STAGE", "STAGES SEEN", "LAST SEEN"],
+        data.observed.map((job) => [job.factoryId, job.jobId, job.stage, job.stages.join(" → "), job.lastSeen]),
+      ),
+    );
   }
   print(lines.join("\n"));
   return 0;
@@ -101,8 +146,25 @@ async function job(client: AdminClient, id: string, json: boolean): Promise<numb
   const path = `fleet/jobs/${encodeURIComponent(id)}`;
   const [{ data: view }, { data: runs }, { data: events }] = await Promise.all([
     client.call<JobView>("GET", path),
-    client.call<{ runs: Array<{ factoryId: string; leaseEpoch: number; startedAt: string; endedAt: string | null; outcome: string | null }> }>("GET", `${path}/runs`),
-    client.call<{ events: Array<{ at: string; type: string; factoryId: string | null; leaseEpoch: number | null; stage: string | null; detail: string | null }> }>("GET", `${path}/events`),
+    client.call<{
+      runs: Array<{
+        factoryId: string;
+        leaseEpoch: number;
+        startedAt: string;
+        endedAt: string | null;
+        outcome: string | null;
+      }>;
+    }>("GET", `${path}/runs`),
+    client.call<{
+      events: Array<{
+        at: string;
+        type: string;
+        factoryId: string | null;
+        leaseEpoch: number | null;
+        stage: string | null;
+        detail: string | null;
+      }>;
+    }>("GET", `${path}/events`),
   ]);
   if (json) {
     print(JSON.stringify({ ...view, runs: runs.runs, events: events.events }, null, 2));
@@ -116,9 +178,15 @@ async function job(client: AdminClient, id: string, json: boolean): Promise<numb
     `requires  ${view.requires.join(", ") || "-"}`,
     `priority  ${view.priority}`,
     `runs      ${runs.runs.length ? "" : "none"}`,
-    ...runs.runs.map((run) => `  epoch ${run.leaseEpoch}  ${run.factoryId}  ${run.startedAt} → ${run.endedAt ?? "now"}  ${run.outcome ?? "running"}`),
+    ...runs.runs.map(
+      (run) =>
+        `  epoch ${run.leaseEpoch}  ${run.factoryId}  ${run.startedAt} → ${run.endedAt ?? "now"}  ${run.outcome ?? "running"}`,
+    ),
     "events",
-    ...events.events.map((event) => `  ${event.at}  ${event.type}${event.stage ? ` ${event.stage}` : ""}${event.leaseEpoch === null ? "" : ` epoch ${event.leaseEpoch}`}${event.factoryId ? ` ${event.factoryId}` : ""}${event.detail && event.type !== "stage" ? `  (${event.detail})` : ""}`),
+    ...events.events.map(
+      (event) =>
+        `  ${event.at}  ${event.type}${event.stage ? ` ${event.stage}` : ""}${event.leaseEpoch === null ? "" : ` epoch ${event.leaseEpoch}`}${event.factoryId ? ` ${event.factoryId}` : ""}${event.detail && event.type !== "stage" ? `  (${event.detail})` : ""}`,
+    ),
   ];
   print(lines.join("\n"));
   return 0;
@@ -148,15 +216,29 @@ async function factories(client: AdminClient, json: boolean): Promise<number> {
 }
 
 async function cancel(client: AdminClient, id: string, json: boolean): Promise<number> {
-  const { data } = await client.call<{ id: string; stage: string; leaseEpoch: number; fenced: string | null }>("POST", `fleet/jobs/${encodeURIComponent(id)}/cancel`, {});
+  const { data } = await client.call<{ id: string; stage: string; leaseEpoch: number; fenced: string | null }>(
+    "POST",
+    `fleet/jobs/${encodeURIComponent(id)}/cancel`,
+    {},
+  );
   if (json) print(JSON.stringify(data, null, 2));
-  else print(data.fenced ? `cancelled ${data.id}: ${data.fenced} is fenced at its next call (lease epoch now ${data.leaseEpoch})` : `cancelled ${data.id}`);
+  else
+    print(
+      data.fenced
+        ? `cancelled ${data.id}: ${data.fenced} is fenced at its next call (lease epoch now ${data.leaseEpoch})`
+        : `cancelled ${data.id}`,
+    );
   return 0;
 }
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  ").trimEnd());
+  return [header, ...rows].map((row) =>
+    row
+      .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd(),
+  );
 }
 
 function print(text: string): void {

@@ -16,13 +16,21 @@ export class AdminClient {
     this.token = token;
   }
 
-  async call<T = Record<string, unknown>>(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; data: T }> {
+  async call<T = Record<string, unknown>>(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; data: T }> {
     const where = `${method} ${this.api}/${path}`;
     let response: Response;
     try {
       response = await fetch(`${this.api}/${path}`, {
         method,
-        headers: { accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        headers: {
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
@@ -35,12 +43,21 @@ export class AdminClient {
     try {
       data = text.trim() === "" ? {} : JSON.parse(text);
     } catch {
-      throw new AqError("AQ_FAILED", `coordinator answered ${where} with ${response.status} and a body that is not JSON`);
+      throw new AqError(
+        "AQ_FAILED",
+        `coordinator answered ${where} with ${response.status} and a body that is not JSON`,
+      );
     }
     if (response.ok) return { status: response.status, data: data as T };
-    const reason = typeof (data as { error?: unknown }).error === "string" ? (data as { error: string }).error : `status ${response.status}`;
+    const reason =
+      typeof (data as { error?: unknown }).error === "string"
+        ? (data as { error: string }).error
+        : `status ${response.status}`;
     if (response.status === 401 || response.status === 403) {
-      throw new AqError("AQ_FAILED", `coordinator refused ${where} (${response.status}): ${reason}; set AQ_COORDINATOR_TOKEN to the coordinator's admin token`);
+      throw new AqError(
+        "AQ_FAILED",
+        `coordinator refused ${where} (${response.status}): ${reason}; set AQ_COORDINATOR_TOKEN to the coordinator's admin token`,
+      );
     }
     if (response.status === 404) throw new AqError("AQ_NOT_FOUND", `coordinator: ${reason}`);
     if (response.status === 400) throw new AqError("AQ_BAD_USAGE", `coordinator: ${reason}`);

@@ -22,11 +22,15 @@ type Args = Record<string, unknown> & { _?: string[] };
  */
 export function fleetCommand(settings: FleetSettings, env: Readonly<NodeJS.ProcessEnv>): PluginCommand {
   return {
-    description: "Operate the fleet: add, jobs, job ID, factories, cancel ID (the coordinator's admin token: AQ_COORDINATOR_TOKEN)",
+    description:
+      "Operate the fleet: add, jobs, job ID, factories, cancel ID (the coordinator's admin token: AQ_COORDINATOR_TOKEN)",
     args: {
       action: { type: "positional", description: ACTIONS.join(", "), required: false },
       target: { type: "positional", description: "The job file (add) or the job id (job, cancel)", required: false },
-      requires: { type: "string", description: "add: capabilities the job needs, comma-separated (engine:codex,tool:docker)" },
+      requires: {
+        type: "string",
+        description: "add: capabilities the job needs, comma-separated (engine:codex,tool:docker)",
+      },
       priority: { type: "string", description: "add: higher runs first (default: the file's priority, else 0)" },
       id: { type: "string", description: "add: the fleet job's id (default: from the file name and the time)" },
       stage: { type: "string", description: "jobs: only jobs in this stage" },
@@ -38,7 +42,11 @@ export function fleetCommand(settings: FleetSettings, env: Readonly<NodeJS.Proce
         process.stdout.write(`${USAGE}\n`);
         return action === "" && args.help !== true ? 2 : 0;
       }
-      if (!(ACTIONS as readonly string[]).includes(action)) throw new AqError("AQ_BAD_USAGE", `aq fleet: unknown action ${JSON.stringify(action)}: use ${ACTIONS.join(", ")}`);
+      if (!(ACTIONS as readonly string[]).includes(action))
+        throw new AqError(
+          "AQ_BAD_USAGE",
+          `aq fleet: unknown action ${JSON.stringify(action)}: use ${ACTIONS.join(", ")}`,
+        );
       const { AdminClient } = await import("./admin-client.ts");
       const client = new AdminClient(settings.api, env.AQ_COORDINATOR_TOKEN || settings.token);
       const { runAdmin } = await import("./admin-actions.ts");

@@ -6,7 +6,11 @@ export const IDLE_CLAIM_PAUSE_MS = 5_000;
 
 /** Claimed jobs become local jobs named after the fleet job and the epoch they run under. */
 export function localIdOf(fleetJobId: string, leaseEpoch: number): string {
-  const safe = fleetJobId.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[-_]+/, "").slice(0, 80) || "job";
+  const safe =
+    fleetJobId
+      .replace(/[^A-Za-z0-9_-]+/g, "-")
+      .replace(/^[-_]+/, "")
+      .slice(0, 80) || "job";
   return `fleet-${safe}-e${leaseEpoch}`;
 }
 
@@ -15,7 +19,12 @@ export function localIdOf(fleetJobId: string, leaseEpoch: number): string {
  * this runner, with its lease in meta; the unchanged core runs it. A job that cannot run here
  * (its body does not parse) is reported failed and released at once.
  */
-export async function claimFromFleet(aq: PluginApi, connection: Connection, capabilities: readonly string[], ctx: IdleContext): Promise<ClaimedJob | undefined> {
+export async function claimFromFleet(
+  aq: PluginApi,
+  connection: Connection,
+  capabilities: readonly string[],
+  ctx: IdleContext,
+): Promise<ClaimedJob | undefined> {
   // A claimed job that cannot run here is handed back at once; the next one may well run.
   for (let tries = 0; tries < 5; tries++) {
     const outcome = await claimOnce(aq, connection, capabilities, ctx);
@@ -24,7 +33,12 @@ export async function claimFromFleet(aq: PluginApi, connection: Connection, capa
   return undefined;
 }
 
-async function claimOnce(aq: PluginApi, connection: Connection, capabilities: readonly string[], ctx: IdleContext): Promise<ClaimedJob | undefined | "unrunnable"> {
+async function claimOnce(
+  aq: PluginApi,
+  connection: Connection,
+  capabilities: readonly string[],
+  ctx: IdleContext,
+): Promise<ClaimedJob | undefined | "unrunnable"> {
   if (ctx.draining || !connection.mayCall()) return undefined;
   // An idle runner polls every second: after "nothing to do", ask again only after a pause
   // (or sooner, when a heartbeat's answer says there is work).
@@ -39,7 +53,8 @@ async function claimOnce(aq: PluginApi, connection: Connection, capabilities: re
   }
   connection.quietUntil = 0;
   const { job, leaseEpoch } = answer;
-  const leaseExpiresAt = typeof answer.leaseExpiresAt === "number" ? new Date(answer.leaseExpiresAt).toISOString() : answer.leaseExpiresAt;
+  const leaseExpiresAt =
+    typeof answer.leaseExpiresAt === "number" ? new Date(answer.leaseExpiresAt).toISOString() : answer.leaseExpiresAt;
   const id = localIdOf(job.id, leaseEpoch);
   try {
     const claimed = await ctx.materialize({
@@ -52,7 +67,9 @@ async function claimOnce(aq: PluginApi, connection: Connection, capabilities: re
         fleet: { jobId: job.id, leaseEpoch, leaseExpiresAt, factoryId: connection.settings.factoryId },
         fleetOutbox: [],
         // Where an earlier holder got to: the core starts the new branch there when the commit is in reach.
-        ...(job.checkpoint?.wipCommit ? { resume: { branch: job.checkpoint.wipBranch, commit: job.checkpoint.wipCommit } } : {}),
+        ...(job.checkpoint?.wipCommit
+          ? { resume: { branch: job.checkpoint.wipBranch, commit: job.checkpoint.wipCommit } }
+          : {}),
       },
     });
     aq.logger.info(`${id}: claimed fleet job ${job.id} under lease epoch ${leaseEpoch}`);

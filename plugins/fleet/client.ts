@@ -32,11 +32,17 @@ export class FleetClient {
   }
 
   heartbeat(body: Omit<HeartbeatRequest, "factoryId">) {
-    return this.http.request("POST", "fleet/factories/heartbeat", { json: { factoryId: this.settings.factoryId, ...body }, schema: HeartbeatAnswer });
+    return this.http.request("POST", "fleet/factories/heartbeat", {
+      json: { factoryId: this.settings.factoryId, ...body },
+      schema: HeartbeatAnswer,
+    });
   }
 
   claim(capabilities: readonly string[]) {
-    return this.http.request("POST", "fleet/claim", { json: { factoryId: this.settings.factoryId, capabilities }, schema: ClaimAnswer });
+    return this.http.request("POST", "fleet/claim", {
+      json: { factoryId: this.settings.factoryId, capabilities },
+      schema: ClaimAnswer,
+    });
   }
 
   report(jobId: string, body: ReportRequest): Promise<HttpOutcome<unknown>> {
@@ -44,7 +50,10 @@ export class FleetClient {
   }
 
   renew(jobId: string, leaseEpoch: number) {
-    return this.http.request("POST", `fleet/jobs/${encodeURIComponent(jobId)}/lease/renew`, { json: { leaseEpoch }, schema: LeaseAnswer });
+    return this.http.request("POST", `fleet/jobs/${encodeURIComponent(jobId)}/lease/renew`, {
+      json: { leaseEpoch },
+      schema: LeaseAnswer,
+    });
   }
 
   /** A read that changes nothing, for `aq dashboard`'s reachability probe (the dev coordinator lists its factories). */
@@ -53,6 +62,9 @@ export class FleetClient {
   }
 
   release(jobId: string, leaseEpoch: number): Promise<HttpOutcome<unknown>> {
-    return this.http.request("POST", `fleet/jobs/${encodeURIComponent(jobId)}/lease/release`, { json: { leaseEpoch }, schema: AnyAnswer });
+    return this.http.request("POST", `fleet/jobs/${encodeURIComponent(jobId)}/lease/release`, {
+      json: { leaseEpoch },
+      schema: AnyAnswer,
+    });
   }
 }

@@ -4,9 +4,15 @@ import { leaseOf, outboxOf } from "./fleet-meta.ts";
 import type { Heartbeat } from "./heartbeat.ts";
 
 /** `aq fleet-status`: one heartbeat, then what this factory is and holds. */
-export function fleetStatusCommand(aq: PluginApi, connection: Connection, heartbeat: Heartbeat, capabilities: readonly string[]): PluginCommand {
+export function fleetStatusCommand(
+  aq: PluginApi,
+  connection: Connection,
+  heartbeat: Heartbeat,
+  capabilities: readonly string[],
+): PluginCommand {
   return {
-    description: "One heartbeat, then factoryId, capabilities, coordinator reachability, claimable jobs and the fleet jobs held here",
+    description:
+      "One heartbeat, then factoryId, capabilities, coordinator reachability, claimable jobs and the fleet jobs held here",
     args: { json: { type: "boolean", description: "Print machine-readable JSON on stdout" } },
     readOnly: true,
     async run(args) {
@@ -14,7 +20,13 @@ export function fleetStatusCommand(aq: PluginApi, connection: Connection, heartb
       const { jobs } = await aq.queue.list();
       const held = jobs
         .filter((job) => leaseOf(job.meta))
-        .map((job) => ({ id: job.id, stage: job.stage, fleetJobId: leaseOf(job.meta)!.jobId, leaseEpoch: leaseOf(job.meta)!.leaseEpoch, waitingReports: outboxOf(job.meta).length }));
+        .map((job) => ({
+          id: job.id,
+          stage: job.stage,
+          fleetJobId: leaseOf(job.meta)!.jobId,
+          leaseEpoch: leaseOf(job.meta)!.leaseEpoch,
+          waitingReports: outboxOf(job.meta).length,
+        }));
       const report = {
         factoryId: connection.settings.factoryId,
         api: connection.settings.api,
@@ -33,7 +45,10 @@ export function fleetStatusCommand(aq: PluginApi, connection: Connection, heartb
           `capabilities ${capabilities.join(", ")}`,
           ...(report.claimable === undefined ? [] : [`claimable    ${report.claimable}`]),
           `fleet jobs   ${held.length ? "" : "none"}`,
-          ...held.map((job) => `  ${job.id}  ${job.stage}  fleet ${job.fleetJobId}  epoch ${job.leaseEpoch}${job.waitingReports ? `  ${job.waitingReports} report(s) waiting` : ""}`),
+          ...held.map(
+            (job) =>
+              `  ${job.id}  ${job.stage}  fleet ${job.fleetJobId}  epoch ${job.leaseEpoch}${job.waitingReports ? `  ${job.waitingReports} report(s) waiting` : ""}`,
+          ),
         ];
         process.stdout.write(`${lines.join("\n")}\n`);
       }

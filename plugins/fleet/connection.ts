@@ -58,14 +58,16 @@ export class Connection {
         if (!this.warned.has(kind) && this.warned.size < 100) this.logger.warn(outcome.problem);
         this.warned.add(kind);
       }
-      if (!this.reachable && this.reachable !== undefined) this.logger.info(`coordinator ${this.settings.api} answers again`);
+      if (!this.reachable && this.reachable !== undefined)
+        this.logger.info(`coordinator ${this.settings.api} answers again`);
       this.reachable = true;
       this.failures = 0;
       this.backoffUntil = 0;
       if (!outcome.ok) this.lastProblem = outcome.problem;
       return outcome;
     }
-    if (this.reachable !== false) this.logger.warn(`${outcome.problem}; working offline, reports wait in each job's outbox`);
+    if (this.reachable !== false)
+      this.logger.warn(`${outcome.problem}; working offline, reports wait in each job's outbox`);
     this.reachable = false;
     this.lastProblem = outcome.problem;
     this.failures++;

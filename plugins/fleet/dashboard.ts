@@ -20,14 +20,22 @@ interface Probe {
  * heartbeat would report, and the leases its jobs hold with their epochs. Only a dashboard asks
  * for it: `aq status` never makes a network call.
  */
-export function fleetPanel(aq: PluginApi, connection: Connection, configuredFactoryId: boolean): (panels: DashboardPanels) => Promise<DashboardPanels> {
+export function fleetPanel(
+  aq: PluginApi,
+  connection: Connection,
+  configuredFactoryId: boolean,
+): (panels: DashboardPanels) => Promise<DashboardPanels> {
   let last: Probe | undefined;
   let probing: Promise<void> | undefined;
   const probe = async () => {
     const outcome = await (await connection.api()).probe();
     const reachable = outcome.ok || (outcome.status !== undefined && outcome.status < 500);
     const refused = !outcome.ok && (outcome.status === 401 || outcome.status === 403);
-    last = { at: Date.now(), reachable, problem: outcome.ok ? undefined : reachable && !refused ? undefined : outcome.problem };
+    last = {
+      at: Date.now(),
+      reachable,
+      problem: outcome.ok ? undefined : reachable && !refused ? undefined : outcome.problem,
+    };
   };
   return async (panels) => {
     if (!probing && (!last || Date.now() - last.at > PROBE_MS)) probing = probe().finally(() => (probing = undefined));
@@ -36,11 +44,23 @@ export function fleetPanel(aq: PluginApi, connection: Connection, configuredFact
     const leases = jobs.flatMap((job) => {
       const lease = leaseOf(job.meta);
       if (!lease || fencedOf(job.meta)) return [];
-      return [{ id: job.id, stage: job.stage, fleetJobId: lease.jobId, leaseEpoch: lease.leaseEpoch, leaseExpiresAt: lease.leaseExpiresAt, waitingReports: outboxOf(job.meta).length, factoryId: lease.factoryId }];
+      return [
+        {
+          id: job.id,
+          stage: job.stage,
+          fleetJobId: lease.jobId,
+          leaseEpoch: lease.leaseEpoch,
+          leaseExpiresAt: lease.leaseExpiresAt,
+          waitingReports: outboxOf(job.meta).length,
+          factoryId: lease.factoryId,
+        },
+      ];
     });
     const fleet: FleetPanel = {
       // Each runner names itself unless AQ_FACTORY_ID is set: then the leases tell which factory this is.
-      factoryId: configuredFactoryId ? connection.settings.factoryId : (leases[0]?.factoryId ?? "(each runner picks its own; set AQ_FACTORY_ID)"),
+      factoryId: configuredFactoryId
+        ? connection.settings.factoryId
+        : (leases[0]?.factoryId ?? "(each runner picks its own; set AQ_FACTORY_ID)"),
       api: connection.settings.api,
       reachable: last?.reachable,
       problem: last?.problem,

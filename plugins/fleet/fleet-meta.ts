@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { type JobMeta, type Stage } from "../../src/index.ts";
+import type { JobMeta, Stage } from "../../src/index.ts";
 import { Checkpoint, type FleetStage } from "../../src/contract/fleet.ts";
 
 /** What a fleet job carries in meta.json: its lease, and the outbox of reports not yet delivered. */
@@ -35,7 +35,10 @@ export function outboxOf(meta: Readonly<JobMeta>): Report[] {
  * lease was handed back (fleetHandedBack).
  */
 export function fencedOf(meta: Readonly<JobMeta>): boolean {
-  return (typeof meta.fleetFenced === "object" && meta.fleetFenced !== null) || (typeof meta.fleetHandedBack === "object" && meta.fleetHandedBack !== null);
+  return (
+    (typeof meta.fleetFenced === "object" && meta.fleetFenced !== null) ||
+    (typeof meta.fleetHandedBack === "object" && meta.fleetHandedBack !== null)
+  );
 }
 
 /** Local stages that are reported to the coordinator as they happen. */

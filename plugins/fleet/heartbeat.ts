@@ -33,7 +33,9 @@ export class Heartbeat {
     const waiting = await this.outbox.waiting();
     const health: Health = this.runner?.draining ? "draining" : waiting > 0 ? "degraded" : "ok";
     const load = this.runner ? this.runner.running.length / Math.max(1, this.runner.slots) : 0;
-    const result = this.connection.note(await (await this.connection.api()).heartbeat({ capabilities: [...this.capabilities], health, load }));
+    const result = this.connection.note(
+      await (await this.connection.api()).heartbeat({ capabilities: [...this.capabilities], health, load }),
+    );
     if (!result.ok) return false;
     this.claimable = result.data?.claimable;
     this.noteWaiting(result.data?.waiting ?? []);
@@ -45,11 +47,16 @@ export class Heartbeat {
 
   /** Jobs no live factory can take are said once per set of missing capabilities, not at every beat. */
   private noteWaiting(waiting: ReadonlyArray<{ jobs: number; requires: string[]; missing: string[] }>): void {
-    const key = waiting.map((group) => group.missing.join(",") || group.requires.join("+")).sort().join(" ");
+    const key = waiting
+      .map((group) => group.missing.join(",") || group.requires.join("+"))
+      .sort()
+      .join(" ");
     if (key === this.waitingKey) return;
     this.waitingKey = key;
     for (const group of waiting) {
-      const what = group.missing.length ? `capabilities no live factory has: ${group.missing.join(", ")}` : `${group.requires.join(" and ") || "any factory"} together, which no live factory has`;
+      const what = group.missing.length
+        ? `capabilities no live factory has: ${group.missing.join(", ")}`
+        : `${group.requires.join(" and ") || "any factory"} together, which no live factory has`;
       this.aq.logger.warn(`${group.jobs} queued job(s) wait for ${what}`);
     }
   }
@@ -59,8 +66,17 @@ export class Heartbeat {
     this.stopped = false;
     const next = () => {
       if (this.stopped) return; // a beat in flight when stop() ran must not re-arm the timer
-      const delay = this.connection.reachable === false ? Math.min(this.connection.settings.renewMs, Math.max(50, this.connection.delayMs())) : this.connection.settings.renewMs;
-      this.timer = setTimeout(() => void this.beat().catch((error) => this.aq.logger.debug(`heartbeat: ${(error as Error).message}`)).finally(next), delay);
+      const delay =
+        this.connection.reachable === false
+          ? Math.min(this.connection.settings.renewMs, Math.max(50, this.connection.delayMs()))
+          : this.connection.settings.renewMs;
+      this.timer = setTimeout(
+        () =>
+          void this.beat()
+            .catch((error) => this.aq.logger.debug(`heartbeat: ${(error as Error).message}`))
+            .finally(next),
+        delay,
+      );
       this.timer.unref();
     };
     next();

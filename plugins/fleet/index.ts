@@ -29,7 +29,11 @@ export default definePlugin({
     const capabilities = settings.caps ?? detectCapabilities(aq.engines, aq.env as NodeJS.ProcessEnv);
     if (settings.mode === "shadow") {
       applyShadow(aq, settings, capabilities);
-      aq.extendStatus((status) => ({ ...status, factoryId: settings.factoryId, notes: [...status.notes, `fleet: shadow mode: local queue only, stages mirrored to ${settings.api}`] }));
+      aq.extendStatus((status) => ({
+        ...status,
+        factoryId: settings.factoryId,
+        notes: [...status.notes, `fleet: shadow mode: local queue only, stages mirrored to ${settings.api}`],
+      }));
       return;
     }
     const connection = new Connection(settings, aq.logger);
@@ -67,13 +71,23 @@ export default definePlugin({
     const handBack = async (event: StageEvent) => {
       const lease = leaseOf(event.meta)!;
       await outbox.handBack(event);
-      await aq.queue.block(event.jobId, `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`);
+      await aq.queue.block(
+        event.jobId,
+        `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`,
+      );
     };
     aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, ctx));
     aq.hooks.beforeShip.tapPromise(PLUGIN_NAME, (ctx) => confirmLease(aq, connection, outbox, ctx.jobId, ctx.meta));
     aq.hooks.commitTrailers.tap(PLUGIN_NAME, (trailers, meta) => {
       const lease = leaseOf(meta);
-      return lease ? { ...trailers, "Aq-Job": lease.jobId, "Aq-Factory": settings.factoryId, "Aq-Lease-Epoch": String(lease.leaseEpoch) } : trailers;
+      return lease
+        ? {
+            ...trailers,
+            "Aq-Job": lease.jobId,
+            "Aq-Factory": settings.factoryId,
+            "Aq-Lease-Epoch": String(lease.leaseEpoch),
+          }
+        : trailers;
     });
     // Fleet jobs' stage echo goes through the coordinator, which records it as fleet_events.
     aq.hooks.echoRoute.tap(PLUGIN_NAME, (event) => (leaseOf(event.meta) ? PLUGIN_NAME : undefined));
@@ -88,7 +102,12 @@ export default definePlugin({
       return {
         ...status,
         factoryId: settings.factoryId,
-        notes: [...status.notes, ...(waiting.length ? [`fleet: ${waiting.length} job(s) have reports waiting for the coordinator (degraded)`] : [])],
+        notes: [
+          ...status.notes,
+          ...(waiting.length
+            ? [`fleet: ${waiting.length} job(s) have reports waiting for the coordinator (degraded)`]
+            : []),
+        ],
       };
     });
     aq.hooks.dashboard.tapPromise(PLUGIN_NAME, fleetPanel(aq, connection, true));

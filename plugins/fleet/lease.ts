@@ -28,24 +28,44 @@ export function renewWhileBuilding(aq: PluginApi, connection: Connection, outbox
     const job = await aq.queue.get(ctx.jobId);
     // The build may have ended meanwhile: a late "building" must never follow its "review".
     if (ctx.signal.aborted) return;
-    await outbox.report({ jobId: ctx.jobId, from: "building", to: "building", by: PLUGIN_NAME, meta: { ...job.meta, wip: { branch: wip.branch, commit: head } } }, "building");
+    await outbox.report(
+      {
+        jobId: ctx.jobId,
+        from: "building",
+        to: "building",
+        by: PLUGIN_NAME,
+        meta: { ...job.meta, wip: { branch: wip.branch, commit: head } },
+      },
+      "building",
+    );
   };
   const renew = async () => {
     if (connection.authProblem) return;
     const result = connection.note(await (await connection.api()).renew(lease.jobId, lease.leaseEpoch));
     if (result.ok) {
       const expires = result.data?.leaseExpiresAt;
-      if (expires !== undefined) await aq.queue.updateMeta(ctx.jobId, (meta) => ({ fleet: { ...(meta.fleet as object), leaseExpiresAt: String(expires) } })).catch(() => {});
+      if (expires !== undefined)
+        await aq.queue
+          .updateMeta(ctx.jobId, (meta) => ({ fleet: { ...(meta.fleet as object), leaseExpiresAt: String(expires) } }))
+          .catch(() => {});
       await checkpoint().catch(() => {});
       void outbox.deliver(ctx.jobId).catch(() => {});
     } else if (result.status === 409) {
       await outbox.markFenced(ctx.jobId, lease.leaseEpoch);
-      ctx.abort(new FencedError(ctx.jobId, `lease renew of ${lease.jobId} (epoch ${lease.leaseEpoch}) answered 409: another factory holds the job now`));
+      ctx.abort(
+        new FencedError(
+          ctx.jobId,
+          `lease renew of ${lease.jobId} (epoch ${lease.leaseEpoch}) answered 409: another factory holds the job now`,
+        ),
+      );
     } else {
       aq.logger.debug(`${ctx.jobId}: lease renew failed: ${result.problem}`);
     }
   };
-  const timer = setInterval(() => void renew().catch((error) => aq.logger.debug(`${ctx.jobId}: renew: ${(error as Error).message}`)), connection.settings.renewMs);
+  const timer = setInterval(
+    () => void renew().catch((error) => aq.logger.debug(`${ctx.jobId}: renew: ${(error as Error).message}`)),
+    connection.settings.renewMs,
+  );
   timer.unref();
   ctx.signal.addEventListener(
     "abort",
@@ -61,12 +81,25 @@ export function renewWhileBuilding(aq: PluginApi, connection: Connection, outbox
  * Before a fleet job ships: every report delivered, the lease confirmed by the coordinator under
  * the job's epoch, and the wip branch's newest commit not older than that lease (its trailers).
  */
-export async function confirmLease(aq: PluginApi, connection: Connection, outbox: Outbox, id: string, meta: Readonly<JobMeta>): Promise<Veto | undefined> {
+export async function confirmLease(
+  aq: PluginApi,
+  connection: Connection,
+  outbox: Outbox,
+  id: string,
+  meta: Readonly<JobMeta>,
+): Promise<Veto | undefined> {
   const lease = leaseOf(meta);
   if (!lease) return undefined;
-  if (connection.authProblem) return { reason: `the coordinator refused our credentials, so the lease cannot be confirmed (${connection.authProblem})` };
+  if (connection.authProblem)
+    return {
+      reason: `the coordinator refused our credentials, so the lease cannot be confirmed (${connection.authProblem})`,
+    };
   const delivery = await outbox.deliver(id);
-  if (delivery === "pending") return { reason: "the coordinator cannot be reached: reports are waiting and the lease cannot be confirmed; ship again once it answers" };
+  if (delivery === "pending")
+    return {
+      reason:
+        "the coordinator cannot be reached: reports are waiting and the lease cannot be confirmed; ship again once it answers",
+    };
   if (delivery === "fenced" || delivery === "was-fenced") {
     await outbox.fenced(id, "deferred");
     return { reason: `lease epoch ${lease.leaseEpoch} is stale (409): the job was quarantined` };
@@ -80,7 +113,9 @@ export async function confirmLease(aq: PluginApi, connection: Connection, outbox
   if (!result.ok) return { reason: `lease not confirmed: ${result.problem}` };
   const newest = meta.wip && meta.worktree ? await newestTrailerEpoch(meta.worktree.repo, meta.wip.branch) : undefined;
   if (newest !== undefined && newest < lease.leaseEpoch) {
-    return { reason: `the newest commit on ${meta.wip?.branch} carries lease epoch ${newest}, older than the confirmed ${lease.leaseEpoch}` };
+    return {
+      reason: `the newest commit on ${meta.wip?.branch} carries lease epoch ${newest}, older than the confirmed ${lease.leaseEpoch}`,
+    };
   }
   aq.logger.debug(`${id}: lease epoch ${lease.leaseEpoch} confirmed for shipping`);
   return undefined;
@@ -89,7 +124,11 @@ export async function confirmLease(aq: PluginApi, connection: Connection, outbox
 /** The Aq-Lease-Epoch trailer of the newest commit on the branch that has one. */
 export async function newestTrailerEpoch(repo: string, branch: string): Promise<number | undefined> {
   try {
-    const { stdout } = await run("git", ["log", "-n", "200", "--format=%(trailers:key=Aq-Lease-Epoch,valueonly,separator=%x2C)", branch], { cwd: repo });
+    const { stdout } = await run(
+      "git",
+      ["log", "-n", "200", "--format=%(trailers:key=Aq-Lease-Epoch,valueonly,separator=%x2C)", branch],
+      { cwd: repo },
+    );
     const line = stdout.split("\n").find((value) => value.trim() !== "");
     return line === undefined ? undefined : Number(line.split(",")[0]);
   } catch {

@@ -32,7 +32,10 @@ export class Outbox {
   private chain<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const locked = () => this.aq.queue.exclusive(`outbox.${id}`, fn);
     const next = (this.chains.get(id) ?? Promise.resolve()).then(locked, locked);
-    this.chains.set(id, next.catch(() => {}));
+    this.chains.set(
+      id,
+      next.catch(() => {}),
+    );
     return next;
   }
 
@@ -47,7 +50,9 @@ export class Outbox {
       ...(wip ? { checkpoint: { wipBranch: wip.branch, wipCommit: wip.commit } } : {}),
       at: new Date().toISOString(),
     };
-    await this.chain(event.jobId, () => this.aq.queue.updateMeta(event.jobId, (meta) => ({ fleetOutbox: [...outboxOf(meta), entry] })));
+    await this.chain(event.jobId, () =>
+      this.aq.queue.updateMeta(event.jobId, (meta) => ({ fleetOutbox: [...outboxOf(meta), entry] })),
+    );
     const delivery = await this.deliver(event.jobId);
     return delivery === "was-fenced" ? "fenced" : delivery;
   }
@@ -65,7 +70,13 @@ export class Outbox {
       if (!lease || this.connection.authProblem) return outboxOf(meta).length ? "pending" : "delivered";
       const api = await this.connection.api();
       for (let head = outboxOf(meta)[0]; head; head = outboxOf(meta)[0]) {
-        const result = this.connection.note(await api.report(lease.jobId, { stage: head.stage, leaseEpoch: head.leaseEpoch, ...(head.checkpoint ? { checkpoint: head.checkpoint } : {}) }));
+        const result = this.connection.note(
+          await api.report(lease.jobId, {
+            stage: head.stage,
+            leaseEpoch: head.leaseEpoch,
+            ...(head.checkpoint ? { checkpoint: head.checkpoint } : {}),
+          }),
+        );
         if (!result.ok && result.status === 409) {
           await this.aq.queue.updateMeta(id, () => fencedPatch(lease.leaseEpoch));
           return "fenced";
@@ -88,8 +99,14 @@ export class Outbox {
     const lease = leaseOf(event.meta);
     if (!lease) return;
     await this.report(event, "building");
-    await this.chain(event.jobId, () => this.aq.queue.updateMeta(event.jobId, () => ({ fleetHandedBack: { at: new Date().toISOString(), leaseEpoch: lease.leaseEpoch } })));
-    await this.chain(event.jobId, async () => this.releaseNow(event.jobId, (await this.aq.queue.get(event.jobId)).meta));
+    await this.chain(event.jobId, () =>
+      this.aq.queue.updateMeta(event.jobId, () => ({
+        fleetHandedBack: { at: new Date().toISOString(), leaseEpoch: lease.leaseEpoch },
+      })),
+    );
+    await this.chain(event.jobId, async () =>
+      this.releaseNow(event.jobId, (await this.aq.queue.get(event.jobId)).meta),
+    );
   }
 
   /** Records a 409 met elsewhere (a renew): nothing more is sent under that lease. */
@@ -119,7 +136,12 @@ export class Outbox {
     const { jobs } = await this.aq.queue.list();
     for (const job of jobs) {
       // A job already fenced was dealt with when its 409 came: it is not fenced twice.
-      if (!leaseOf(job.meta) || fencedOf(job.meta) || (outboxOf(job.meta).length === 0 && job.meta.fleetRelease !== "pending")) continue;
+      if (
+        !leaseOf(job.meta) ||
+        fencedOf(job.meta) ||
+        (outboxOf(job.meta).length === 0 && job.meta.fleetRelease !== "pending")
+      )
+        continue;
       if (!this.connection.mayCall()) return;
       const delivery = await this.deliver(job.id);
       if (delivery === "fenced") await this.fenced(job.id, "deferred");

@@ -12,7 +12,10 @@ export const DEFAULT_API = "http://localhost:4003/api";
 /** One day: the renew timer must stay far below Node's longest (2^31-1 ms), past which it fires at once. */
 const MAX_RENEW_SEC = 86_400;
 
-const duration = v.pipe(v.string(), v.check((value) => parseDuration(value) !== undefined, "must be a duration such as 10s"));
+const duration = v.pipe(
+  v.string(),
+  v.check((value) => parseDuration(value) !== undefined, "must be a duration such as 10s"),
+);
 
 export const OptionsSchema = v.strictObject({
   /** The switch, when AQ_FLEET is unset. */
@@ -22,7 +25,13 @@ export const OptionsSchema = v.strictObject({
   token: v.optional(v.string()),
   productId: v.optional(v.string()),
   factoryId: v.optional(v.pipe(v.string(), v.nonEmpty())),
-  leaseRenewSec: v.optional(v.pipe(v.number("must be a number of seconds"), v.minValue(0.05, "must be at least 0.05"), v.maxValue(MAX_RENEW_SEC, `must be at most ${MAX_RENEW_SEC}`))),
+  leaseRenewSec: v.optional(
+    v.pipe(
+      v.number("must be a number of seconds"),
+      v.minValue(0.05, "must be at least 0.05"),
+      v.maxValue(MAX_RENEW_SEC, `must be at most ${MAX_RENEW_SEC}`),
+    ),
+  ),
   caps: v.optional(v.array(v.string())),
   /** Per-call timeout. */
   timeout: v.optional(duration),
@@ -46,15 +55,30 @@ export interface FleetSettings {
 }
 
 /** Env wins over config (docs/design.md, "The fleet plugin"). The factory id is one per queue: see `queueFactoryId`. */
-export function fleetSettings(env: Readonly<NodeJS.ProcessEnv>, options: FleetOptions, queueRoot?: string): FleetSettings {
+export function fleetSettings(
+  env: Readonly<NodeJS.ProcessEnv>,
+  options: FleetOptions,
+  queueRoot?: string,
+): FleetSettings {
   const api = env.AQ_FLEET_API || options.api || DEFAULT_API;
-  if (!v.is(v.pipe(v.string(), v.url()), api)) throw new Error(`AQ_FLEET_API is not a URL: ${withoutCredentials(JSON.stringify(api))}`);
-  if (hasCredentials(api)) throw new Error(`AQ_FLEET_API must not carry a user or password (${withoutCredentials(api)}): the token goes in AQ_FLEET_TOKEN`);
+  if (!v.is(v.pipe(v.string(), v.url()), api))
+    throw new Error(`AQ_FLEET_API is not a URL: ${withoutCredentials(JSON.stringify(api))}`);
+  if (hasCredentials(api))
+    throw new Error(
+      `AQ_FLEET_API must not carry a user or password (${withoutCredentials(api)}): the token goes in AQ_FLEET_TOKEN`,
+    );
   const renewSec = env.AQ_FLEET_LEASE_RENEW_SEC ? Number(env.AQ_FLEET_LEASE_RENEW_SEC) : (options.leaseRenewSec ?? 300);
   if (!Number.isFinite(renewSec) || renewSec <= 0 || renewSec > MAX_RENEW_SEC) {
-    throw new Error(`AQ_FLEET_LEASE_RENEW_SEC must be a positive number of seconds, at most ${MAX_RENEW_SEC}, not ${JSON.stringify(env.AQ_FLEET_LEASE_RENEW_SEC)}`);
+    throw new Error(
+      `AQ_FLEET_LEASE_RENEW_SEC must be a positive number of seconds, at most ${MAX_RENEW_SEC}, not ${JSON.stringify(env.AQ_FLEET_LEASE_RENEW_SEC)}`,
+    );
   }
-  const caps = env.AQ_FLEET_CAPS !== undefined && env.AQ_FLEET_CAPS !== "" ? env.AQ_FLEET_CAPS.split(",").map((cap) => cap.trim()).filter(Boolean) : options.caps;
+  const caps =
+    env.AQ_FLEET_CAPS !== undefined && env.AQ_FLEET_CAPS !== ""
+      ? env.AQ_FLEET_CAPS.split(",")
+          .map((cap) => cap.trim())
+          .filter(Boolean)
+      : options.caps;
   return {
     api,
     // A development coordinator on loopback leaves its token for this user's factories.

@@ -17,11 +17,19 @@ export function applyShadow(aq: PluginApi, settings: FleetSettings, capabilities
   let timer: NodeJS.Timeout | undefined;
   const beat = (draining = false) => {
     const load = runner ? runner.running.length / Math.max(1, runner.slots) : 0;
-    mirror.send("fleet/factories/heartbeat", { factoryId: settings.factoryId, capabilities: [...capabilities], health: draining || runner?.draining ? "draining" : "ok", load, mode: "shadow" });
+    mirror.send("fleet/factories/heartbeat", {
+      factoryId: settings.factoryId,
+      capabilities: [...capabilities],
+      health: draining || runner?.draining ? "draining" : "ok",
+      load,
+      mode: "shadow",
+    });
   };
   aq.hooks.runnerStart.tap(PLUGIN_SHADOW, (context) => {
     runner = context;
-    aq.logger.info(`factory ${settings.factoryId} in shadow mode: its own queue only, stages mirrored to ${settings.api}`);
+    aq.logger.info(
+      `factory ${settings.factoryId} in shadow mode: its own queue only, stages mirrored to ${settings.api}`,
+    );
     beat();
     timer = setInterval(() => beat(), settings.renewMs);
     timer.unref();
@@ -83,7 +91,9 @@ export class ShadowMirror {
       await response.body?.cancel().catch(() => {});
       if (response.status === 401 || response.status === 403) {
         this.refused = true;
-        this.logger.error(`coordinator refused POST ${path} (${response.status}): shadow calls stop for this process; local jobs go on`);
+        this.logger.error(
+          `coordinator refused POST ${path} (${response.status}): shadow calls stop for this process; local jobs go on`,
+        );
         return;
       }
       this.counts.answered++;
@@ -92,7 +102,10 @@ export class ShadowMirror {
       if (!response.ok) this.logger.debug(`shadow: POST ${path} answered ${response.status}`);
     } catch (error) {
       this.counts.failed++;
-      if (!this.down) this.logger.warn(`shadow: coordinator unreachable for POST ${path} (${(error as Error).name}); local jobs go on, stages are not mirrored meanwhile`);
+      if (!this.down)
+        this.logger.warn(
+          `shadow: coordinator unreachable for POST ${path} (${(error as Error).name}); local jobs go on, stages are not mirrored meanwhile`,
+        );
       this.down = true;
     }
   }

@@ -34,7 +34,11 @@ export type HttpOutcome<T> =
     };
 
 export interface HttpClient {
-  request<S extends v.GenericSchema>(method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE", path: string, options: { json?: unknown; schema: S }): Promise<HttpOutcome<v.InferOutput<S>>>;
+  request<S extends v.GenericSchema>(
+    method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
+    path: string,
+    options: { json?: unknown; schema: S },
+  ): Promise<HttpOutcome<v.InferOutput<S>>>;
   close(): Promise<void>;
 }
 
@@ -69,7 +73,13 @@ export function createHttpClient(settings: HttpSettings): HttpClient {
     prefix: settings.baseUrl.endsWith("/") ? settings.baseUrl : `${settings.baseUrl}/`,
     headers,
     timeout: settings.timeoutMs,
-    retry: { limit: settings.retries, methods: ["get"], statusCodes: [408, 429, 500, 502, 503, 504], backoffLimit: 5_000, maxRetryAfter: 30_000 },
+    retry: {
+      limit: settings.retries,
+      methods: ["get"],
+      statusCodes: [408, 429, 500, 502, 503, 504],
+      backoffLimit: 5_000,
+      maxRetryAfter: 30_000,
+    },
     // ky builds a WHATWG Request; undici's dispatcher takes its plain parts, and its answer (read
     // whole: every body here is a small JSON document) goes back to ky as a WHATWG Response.
     fetch: (input, init) => send(dispatcher, new Request(input, init)),
@@ -79,25 +89,49 @@ export function createHttpClient(settings: HttpSettings): HttpClient {
       const where = `${method} ${path}`;
       let response: Response;
       try {
-        response = await api(path.replace(/^\//, ""), { method, ...(options.json === undefined ? {} : { json: options.json }) });
+        response = await api(path.replace(/^\//, ""), {
+          method,
+          ...(options.json === undefined ? {} : { json: options.json }),
+        });
       } catch (error) {
         if (error instanceof HTTPError) return httpProblem(settings.service, where, error.response);
         const name = (error as Error).name;
-        if (name === "TimeoutError") return { ok: false, status: undefined, problem: `${settings.service} did not answer ${where} within ${settings.timeoutMs}ms`, transient: true };
-        return { ok: false, status: undefined, problem: `${settings.service} unreachable for ${where}: ${networkCause(error)}`, transient: true };
+        if (name === "TimeoutError")
+          return {
+            ok: false,
+            status: undefined,
+            problem: `${settings.service} did not answer ${where} within ${settings.timeoutMs}ms`,
+            transient: true,
+          };
+        return {
+          ok: false,
+          status: undefined,
+          problem: `${settings.service} unreachable for ${where}: ${networkCause(error)}`,
+          transient: true,
+        };
       }
       const text = await response.text().catch(() => "");
-      let json: unknown = undefined;
+      let json: unknown;
       if (text.trim() !== "") {
         try {
           json = JSON.parse(text);
         } catch {
-          return { ok: false, status: response.status, problem: `${settings.service} answered ${where} with ${response.status} and a body that is not JSON (${describeBody(response, text)})`, transient: false };
+          return {
+            ok: false,
+            status: response.status,
+            problem: `${settings.service} answered ${where} with ${response.status} and a body that is not JSON (${describeBody(response, text)})`,
+            transient: false,
+          };
         }
       }
       const parsed = v.safeParse(options.schema, json);
       if (!parsed.success) {
-        return { ok: false, status: response.status, problem: `${settings.service} answered ${where} with ${response.status} and an unexpected body: ${formatIssues(parsed.issues)}`, transient: false };
+        return {
+          ok: false,
+          status: response.status,
+          problem: `${settings.service} answered ${where} with ${response.status} and an unexpected body: ${formatIssues(parsed.issues)}`,
+          transient: false,
+        };
       }
       return { ok: true, status: response.status, data: parsed.output };
     },
@@ -133,8 +167,13 @@ function httpProblem(service: string, where: string, response: Response): HttpOu
   const transient = status === 408 || status === 429 || status >= 500;
   const retryAfter = response.headers.get("retry-after");
   const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
-  const retryAfterMs = Number.isFinite(seconds) ? seconds * 1000 : retryAfter ? Math.max(0, Date.parse(retryAfter) - Date.now()) || undefined : undefined;
-  const hint = status === 401 || status === 403 ? " (check the token and product id: this is a configuration problem)" : "";
+  const retryAfterMs = Number.isFinite(seconds)
+    ? seconds * 1000
+    : retryAfter
+      ? Math.max(0, Date.parse(retryAfter) - Date.now()) || undefined
+      : undefined;
+  const hint =
+    status === 401 || status === 403 ? " (check the token and product id: this is a configuration problem)" : "";
   return { ok: false, status, problem: `${service} answered ${where} with ${status}${hint}`, transient, retryAfterMs };
 }
 

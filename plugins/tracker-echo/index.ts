@@ -31,7 +31,8 @@ export default definePlugin({
       const owner = aq.hooks.echoRoute.call(event);
       if (owner !== undefined && owner !== PLUGIN_NAME) return;
       const result = await (await tracker()).comment(item, echoLine(event));
-      if (!result.ok) aq.logger.warn(`echo of ${event.jobId} (${event.to}) to ${item} not delivered: ${result.problem}`);
+      if (!result.ok)
+        aq.logger.warn(`echo of ${event.jobId} (${event.to}) to ${item} not delivered: ${result.problem}`);
     });
 
     aq.hooks.jobSource.tapPromise(PLUGIN_NAME, async (request) => {

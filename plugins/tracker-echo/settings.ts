@@ -12,7 +12,12 @@ export const OptionsSchema = v.strictObject({
   /** X-Product-Id; env AQ_PRODUCT_ID wins. */
   productId: v.optional(v.string()),
   /** Per-call timeout, e.g. "5s". */
-  timeout: v.optional(v.pipe(v.string(), v.check((value) => parseDuration(value) !== undefined, "must be a duration such as 5s"))),
+  timeout: v.optional(
+    v.pipe(
+      v.string(),
+      v.check((value) => parseDuration(value) !== undefined, "must be a duration such as 5s"),
+    ),
+  ),
   /** Retries of idempotent calls (reading an item). Comments are never retried, so never posted twice. */
   retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10))),
 });
@@ -30,8 +35,12 @@ export interface TrackerSettings {
 /** Env wins over config, as everywhere in aq. */
 export function trackerSettings(env: Readonly<NodeJS.ProcessEnv>, options: TrackerOptions): TrackerSettings {
   const api = env.AQ_TRACKER_API || options.api;
-  if (api !== undefined && !v.is(v.pipe(v.string(), v.url()), api)) throw new Error(`AQ_TRACKER_API is not a URL: ${withoutCredentials(JSON.stringify(api))}`);
-  if (api !== undefined && hasCredentials(api)) throw new Error(`AQ_TRACKER_API must not carry a user or password (${withoutCredentials(api)}): the token goes in AQ_TRACKER_TOKEN`);
+  if (api !== undefined && !v.is(v.pipe(v.string(), v.url()), api))
+    throw new Error(`AQ_TRACKER_API is not a URL: ${withoutCredentials(JSON.stringify(api))}`);
+  if (api !== undefined && hasCredentials(api))
+    throw new Error(
+      `AQ_TRACKER_API must not carry a user or password (${withoutCredentials(api)}): the token goes in AQ_TRACKER_TOKEN`,
+    );
   return {
     api,
     token: env.AQ_TRACKER_TOKEN || options.token,

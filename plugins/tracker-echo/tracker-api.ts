@@ -27,7 +27,10 @@ export class TrackerApi {
   }
 
   comment(item: string, body: string): Promise<HttpOutcome<unknown>> {
-    return this.http.request("POST", `tracker/items/${encodeURIComponent(item)}/comments`, { json: { body }, schema: NoContent });
+    return this.http.request("POST", `tracker/items/${encodeURIComponent(item)}/comments`, {
+      json: { body },
+      schema: NoContent,
+    });
   }
 
   item(item: string): Promise<HttpOutcome<TrackerItem>> {

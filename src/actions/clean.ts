@@ -32,11 +32,17 @@ export async function clean(aq: Aq, options: { force?: boolean } = {}): Promise<
     const hasBranch = await branchExists(worktree.repo, wip.branch);
     if (!present && !hasBranch) continue;
     const dirty = present && (await hasUncommitted(worktree.path));
-    const unmerged = hasBranch ? (worktree.baseBranch ? await unmergedCount(worktree.repo, wip.branch, worktree.baseBranch) : undefined) : 0;
+    const unmerged = hasBranch
+      ? worktree.baseBranch
+        ? await unmergedCount(worktree.repo, wip.branch, worktree.baseBranch)
+        : undefined
+      : 0;
     const why = [
       dirty ? "uncommitted changes" : "",
       unmerged !== undefined && unmerged > 0 ? `${unmerged} commit(s) not merged into ${worktree.baseBranch}` : "",
-      unmerged === undefined ? `cannot tell what is merged (base branch ${worktree.baseBranch || "unknown"} is gone)` : "",
+      unmerged === undefined
+        ? `cannot tell what is merged (base branch ${worktree.baseBranch || "unknown"} is gone)`
+        : "",
     ]
       .filter(Boolean)
       .join(", ");
@@ -58,6 +64,7 @@ export async function clean(aq: Aq, options: { force?: boolean } = {}): Promise<
 /** Why a job's recorded worktree or branch is not aq's own to remove or merge (undefined: it is). */
 export function ownProblem(aq: Aq, id: string, path: string, branch: string): string | undefined {
   if (branch !== branchOf(id)) return `its branch ${JSON.stringify(branch)} is not ${branchOf(id)}: not aq's own`;
-  if (!isInside(aq.config.worktrees.dir, path)) return `its worktree is not under ${aq.config.worktrees.dir}: not aq's own`;
+  if (!isInside(aq.config.worktrees.dir, path))
+    return `its worktree is not under ${aq.config.worktrees.dir}: not aq's own`;
   return undefined;
 }

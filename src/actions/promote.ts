@@ -19,7 +19,8 @@ export interface PromoteResult {
 /** review → testing, then the job's `test` command in its worktree; a failing test fails the job. */
 export async function promote(aq: Aq, id: string): Promise<PromoteResult> {
   const job = await aq.store.get(id);
-  if (job.stage !== "review") throw new AqError("AQ_CONFLICT", `job ${id} is in ${job.stage}/; only a job in review/ can be promoted`);
+  if (job.stage !== "review")
+    throw new AqError("AQ_CONFLICT", `job ${id} is in ${job.stage}/; only a job in review/ can be promoted`);
   const spec = await aq.store.readSpec(job);
   await fencedAsFailure(aq, id, () => aq.lifecycle.move(id, "review", "testing", { by: aq.by }));
   if (!spec.test) return { id, stage: "testing" };
@@ -37,7 +38,11 @@ export async function promote(aq: Aq, id: string): Promise<PromoteResult> {
     timeoutMs: spec.timeout ?? aq.config.defaults.timeoutMs,
     killGraceMs: aq.config.killGraceMs,
   });
-  const exit = result.timedOut ? "timed out" : result.spawnError ? `could not start: ${result.spawnError.message}` : describeExit(result.exitCode, result.signal);
+  const exit = result.timedOut
+    ? "timed out"
+    : result.spawnError
+      ? `could not start: ${result.spawnError.message}`
+      : describeExit(result.exitCode, result.signal);
   const test = { command: spec.test, exit, durationMs: result.durationMs };
   if (result.exitCode === 0 && !result.timedOut) return { id, stage: "testing", test };
   await aq.lifecycle.move(id, "testing", "failed", { by: aq.by, reason: `test failed (${exit}): ${spec.test}` });

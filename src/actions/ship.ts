@@ -29,15 +29,26 @@ export async function ship(aq: Aq, id: string, options: { force?: boolean } = {}
   }
   const foreign = ownProblem(aq, id, worktree.path, wip.branch);
   if (foreign) throw new AqError("AQ_FAILED", `ship of ${id} refused: ${foreign}; nothing was merged`);
-  if (!worktree.baseBranch) throw new AqError("AQ_FAILED", `job ${id} started on a detached HEAD in ${worktree.repo}; there is no branch to merge ${wip.branch} into`);
+  if (!worktree.baseBranch)
+    throw new AqError(
+      "AQ_FAILED",
+      `job ${id} started on a detached HEAD in ${worktree.repo}; there is no branch to merge ${wip.branch} into`,
+    );
   // Anything a person changed in the worktree during review ships too, never silently dropped.
-  if (await hasUncommitted(worktree.path)) await commitAll(worktree.path, `aq: ${id}: changes made during review`, aq.hooks.commitTrailers.call({}, job.meta));
+  if (await hasUncommitted(worktree.path))
+    await commitAll(worktree.path, `aq: ${id}: changes made during review`, aq.hooks.commitTrailers.call({}, job.meta));
   if (!(await contains(worktree.repo, wip.branch, wip.commit))) {
-    throw new AqError("AQ_FAILED", `${wip.branch} does not contain the job's recorded work (${wip.commit.slice(0, 12)}); nothing was merged`);
+    throw new AqError(
+      "AQ_FAILED",
+      `${wip.branch} does not contain the job's recorded work (${wip.commit.slice(0, 12)}); nothing was merged`,
+    );
   }
   const commit = await mergeBranch(worktree.repo, wip.branch, worktree.baseBranch, `aq: ship ${id}`);
   await fencedAsFailure(aq, id, () =>
-    aq.lifecycle.move(id, job.stage, "shipped", { by: aq.by, patch: (meta) => ({ ...meta, shipped: { commit, into: worktree.baseBranch } }) }),
+    aq.lifecycle.move(id, job.stage, "shipped", {
+      by: aq.by,
+      patch: (meta) => ({ ...meta, shipped: { commit, into: worktree.baseBranch } }),
+    }),
   );
   await removeWorktree(worktree.repo, worktree.path, { deleteBranch: wip.branch }).catch((error) =>
     aq.logger.warn(`${id}: shipped, but its worktree could not be removed: ${(error as Error).message}`),

@@ -12,10 +12,10 @@ export const SHELLS = ["bash", "zsh", "fish"] as const;
 export function completionScript(shell: (typeof SHELLS)[number]): string {
   if (shell === "bash") {
     return [
-      "# aq completion for bash: eval \"$(aq completion bash)\"",
+      '# aq completion for bash: eval "$(aq completion bash)"',
       "_aq_complete() {",
       "  local IFS=$'\\n'",
-      "  COMPREPLY=($(compgen -W \"$(aq __complete \"${COMP_WORDS[@]:1:COMP_CWORD}\" 2>/dev/null)\" -- \"${COMP_WORDS[COMP_CWORD]}\"))",
+      '  COMPREPLY=($(compgen -W "$(aq __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)" -- "${COMP_WORDS[COMP_CWORD]}"))',
       "}",
       "complete -o default -F _aq_complete aq",
     ].join("\n");
@@ -26,8 +26,8 @@ export function completionScript(shell: (typeof SHELLS)[number]): string {
       "# aq completion for zsh: source <(aq completion zsh)",
       "_aq() {",
       "  local -a candidates",
-      "  candidates=(\"${(@f)$(aq __complete \"${(@)words[2,CURRENT]}\" 2>/dev/null)}\")",
-      "  if (( ${#candidates[@]} )) && [[ -n \"${candidates[1]}\" ]]; then compadd -- \"${candidates[@]}\"; else _files; fi",
+      '  candidates=("${(@f)$(aq __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")',
+      '  if (( ${#candidates[@]} )) && [[ -n "${candidates[1]}" ]]; then compadd -- "${candidates[@]}"; else _files; fi',
       "}",
       "compdef _aq aq",
     ].join("\n");
@@ -92,7 +92,12 @@ async function pluginCommandNames(): Promise<string[]> {
 async function jobIds(words: readonly string[]): Promise<string[]> {
   const { createAq } = await import("../app.ts");
   const at = words.indexOf("--config");
-  const aq = await createAq({ configFile: at >= 0 ? words[at + 1] : undefined, by: "cli:complete", plugins: false, readOnly: true });
+  const aq = await createAq({
+    configFile: at >= 0 ? words[at + 1] : undefined,
+    by: "cli:complete",
+    plugins: false,
+    readOnly: true,
+  });
   const ids = await Promise.all(STAGE_NAMES.map((stage) => aq.store.ids(stage)));
   return ids.flat().sort();
 }

@@ -2,7 +2,12 @@ import { createAq, type Aq } from "../app.ts";
 
 /** Options every command that reads the queue takes. */
 export const commonArgs = {
-  config: { type: "string", description: "Config file to use instead of searching from the working directory up to the repository root (env AQ_CONFIG)", valueHint: "file" },
+  config: {
+    type: "string",
+    description:
+      "Config file to use instead of searching from the working directory up to the repository root (env AQ_CONFIG)",
+    valueHint: "file",
+  },
 } as const;
 
 export const jsonArg = { json: { type: "boolean", description: "Print machine-readable JSON on stdout" } } as const;
@@ -10,8 +15,17 @@ export const jsonArg = { json: { type: "boolean", description: "Print machine-re
 /** Commands that only read the queue: they open it as it is and create nothing (no queue skeleton in an empty directory). */
 export const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set(["status", "logs"]);
 
-export function openAq(args: { config?: string | undefined }, command: string, options: { plugins?: boolean } = {}): Promise<Aq> {
-  return createAq({ configFile: args.config || undefined, by: `cli:${command}`, readOnly: READ_ONLY_COMMANDS.has(command), ...options });
+export function openAq(
+  args: { config?: string | undefined },
+  command: string,
+  options: { plugins?: boolean } = {},
+): Promise<Aq> {
+  return createAq({
+    configFile: args.config || undefined,
+    by: `cli:${command}`,
+    readOnly: READ_ONLY_COMMANDS.has(command),
+    ...options,
+  });
 }
 
 export function print(line = ""): void {

@@ -27,19 +27,29 @@ export function renderCommandUsage(source: UsageSource): string {
   const options = entries.filter(([, def]) => def.type !== "positional");
   const usage = [
     `aq ${source.name}`,
-    ...positionals.map(([name, def]) => (def.required === false ? `[${name.toUpperCase()}]` : `<${name.toUpperCase()}>`)),
-    ...options.filter(([, def]) => def.required === true).map(([name, def]) => `--${kebab(name)} <${def.valueHint ?? name}>`),
+    ...positionals.map(([name, def]) =>
+      def.required === false ? `[${name.toUpperCase()}]` : `<${name.toUpperCase()}>`,
+    ),
+    ...options
+      .filter(([, def]) => def.required === true)
+      .map(([name, def]) => `--${kebab(name)} <${def.valueHint ?? name}>`),
     "[options]",
   ].join(" ");
   const optionRows = options.map(([name, def]) => {
     const aliases = [def.alias ?? []].flat().map((alias) => (alias.length === 1 ? `-${alias}` : `--${alias}`));
-    const flag = [...aliases, `--${kebab(name)}`].join(", ") + (def.type === "string" ? ` <${def.valueHint ?? "value"}>` : "");
+    const flag =
+      [...aliases, `--${kebab(name)}`].join(", ") + (def.type === "string" ? ` <${def.valueHint ?? "value"}>` : "");
     const extra = def.default !== undefined && def.type === "string" ? ` (default: ${String(def.default)})` : "";
     return [flag, `${def.description ?? ""}${extra}`] as const;
   });
   optionRows.push(["-h, --help", "Show this help"]);
   const lines = [source.description, "", "USAGE", `  ${usage}`];
-  if (positionals.length) lines.push("", "ARGUMENTS", ...table(positionals.map(([name, def]) => [name.toUpperCase(), def.description ?? ""])));
+  if (positionals.length)
+    lines.push(
+      "",
+      "ARGUMENTS",
+      ...table(positionals.map(([name, def]) => [name.toUpperCase(), def.description ?? ""])),
+    );
   lines.push("", "OPTIONS", ...table(optionRows));
   if (source.from) lines.push("", `Added by the ${source.from}.`);
   lines.push("", "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or input.");

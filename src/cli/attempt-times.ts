@@ -18,7 +18,13 @@ export function attemptTimes(history: readonly HistoryEntry[], now = Date.now())
   for (const entry of history) {
     const at = Date.parse(entry.at);
     if (entry.from === "queued" && entry.to === "assigned") {
-      current = { attempt: attempts.length + 1, claimedAt: entry.at, waitedMs: at - queuedSince, buildMs: undefined, outcome: undefined };
+      current = {
+        attempt: attempts.length + 1,
+        claimedAt: entry.at,
+        waitedMs: at - queuedSince,
+        buildMs: undefined,
+        outcome: undefined,
+      };
       attempts.push(current);
     } else if (current && entry.to === "building") current.buildFrom = at;
     else if (current && (entry.from === "assigned" || entry.from === "building")) {

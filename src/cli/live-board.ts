@@ -29,7 +29,13 @@ interface SlotView {
  * line of output (its last tool call for an agent CLI) and the tokens so far. A log line written
  * meanwhile goes above the board: the board is erased, the line written, the board drawn again.
  */
-export function startLiveBoard(options: { runner: BoardRunner; store: QueueStore; stream: NodeJS.WriteStream; slots: number; everyMs?: number }): LiveBoard {
+export function startLiveBoard(options: {
+  runner: BoardRunner;
+  store: QueueStore;
+  stream: NodeJS.WriteStream;
+  slots: number;
+  everyMs?: number;
+}): LiveBoard {
   const { stream, store, runner } = options;
   const paint = painter(stream);
   const original = stream.write.bind(stream) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
@@ -81,7 +87,9 @@ export function startLiveBoard(options: { runner: BoardRunner; store: QueueStore
 }
 
 function render(views: readonly SlotView[], slots: number, width: number, paint: ReturnType<typeof painter>): string[] {
-  const head = paint("bold", `aq run · ${views.length} of ${slots} slot${slots === 1 ? "" : "s"} busy`) + paint("dim", ` · ${new Date().toTimeString().slice(0, 8)}`);
+  const head =
+    paint("bold", `aq run · ${views.length} of ${slots} slot${slots === 1 ? "" : "s"} busy`) +
+    paint("dim", ` · ${new Date().toTimeString().slice(0, 8)}`);
   if (!views.length) return [truncate(head, width - 1), paint("dim", "  waiting for a job…")];
   const rows = views.map((view) => [view.id, view.engine, view.stage, view.elapsed, view.tokens, view.activity]);
   const table = renderTable(
@@ -102,9 +110,14 @@ function render(views: readonly SlotView[], slots: number, width: number, paint:
 async function slotView(store: QueueStore, job: { id: string; since: number }): Promise<SlotView> {
   const record = await store.get(job.id).catch(() => undefined);
   const agent = record?.meta.agent;
-  const tokens = agent && (agent.inputTokens !== undefined || agent.outputTokens !== undefined) ? `${(agent.inputTokens ?? 0) + (agent.outputTokens ?? 0)}` : "";
+  const tokens =
+    agent && (agent.inputTokens !== undefined || agent.outputTokens !== undefined)
+      ? `${(agent.inputTokens ?? 0) + (agent.outputTokens ?? 0)}`
+      : "";
   const line = record ? await lastLine(join(record.dir, LOG_FILE)) : "";
-  const quiet = agent?.lastActivityAt ? ` (${formatDuration(Math.max(0, Date.now() - Date.parse(agent.lastActivityAt)))} ago)` : "";
+  const quiet = agent?.lastActivityAt
+    ? ` (${formatDuration(Math.max(0, Date.now() - Date.parse(agent.lastActivityAt)))} ago)`
+    : "";
   return {
     id: job.id,
     engine: record?.meta.engine?.name ?? agent?.name ?? "",
@@ -124,7 +137,15 @@ async function lastLine(path: string): Promise<string> {
     const length = Math.min(size, 4096);
     const buffer = Buffer.alloc(length);
     await handle.read(buffer, 0, length, size - length);
-    const lines = buffer.toString("utf8").split("\n").map((l) => l.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, "").replace(/[\u0000-\u001F\u007F]/g, " ").trim());
+    const lines = buffer
+      .toString("utf8")
+      .split("\n")
+      .map((l) =>
+        l
+          .replace(/\u001B\[[0-9;?]*[A-Za-z]/g, "")
+          .replace(/[\u0000-\u001F\u007F]/g, " ")
+          .trim(),
+      );
     return lines.reverse().find((l) => l && !parseAttemptSeparator(l)) ?? "";
   } finally {
     await handle.close();

@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isErrno } from "../core/errors.ts";
@@ -48,10 +48,14 @@ export class AttemptLines {
 }
 
 /** Bytes `from`… of the job's log wherever the job is now; the stage it was found in. */
-export async function readFrom(store: QueueStore, id: string, from: number): Promise<{ stage: Stage | undefined; text: string; to: number }> {
+export async function readFrom(
+  store: QueueStore,
+  id: string,
+  from: number,
+): Promise<{ stage: Stage | undefined; text: string; to: number }> {
   const stage = await store.locate(id);
   if (!stage) return { stage, text: "", to: from };
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(join(store.jobDir(stage, id), LOG_FILE), "r");
   } catch (error) {
@@ -84,13 +88,19 @@ export async function readFrom(store: QueueStore, id: string, from: number): Pro
  * returns the stage the job came to rest in. Polls the file (a job's directory is renamed between
  * stages, so a watch on it would be lost at every move).
  */
-export async function followLog(store: QueueStore, id: string, options: { follow: boolean; intervalMs?: number; signal?: AbortSignal; onText: (text: string) => void }): Promise<Stage | undefined> {
+export async function followLog(
+  store: QueueStore,
+  id: string,
+  options: { follow: boolean; intervalMs?: number; signal?: AbortSignal; onText: (text: string) => void },
+): Promise<Stage | undefined> {
   let offset = 0;
   for (;;) {
     const chunk = await readFrom(store, id, offset);
     if (chunk.text) options.onText(chunk.text);
     offset = chunk.to;
-    const grows = chunk.stage !== undefined && (LOG_GROWS.includes(chunk.stage) || (chunk.stage === "queued" && (await liveRunners(store)).length > 0));
+    const grows =
+      chunk.stage !== undefined &&
+      (LOG_GROWS.includes(chunk.stage) || (chunk.stage === "queued" && (await liveRunners(store)).length > 0));
     if (!options.follow || !grows) {
       // One last read: what the engine wrote just before the job moved on.
       if (options.follow && chunk.stage) {

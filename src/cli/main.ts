@@ -8,7 +8,7 @@ import { commonArgs } from "./_shared.ts";
 import { didYouMean } from "../core/suggest.ts";
 import { renderCommandUsage, summary, type UsageSource } from "./_usage.ts";
 
-// biome-ignore lint: each command has its own argument types
+// biome-ignore lint/suspicious/noExplicitAny: each command has its own argument types
 type Loader = () => Promise<{ default: CommandDef<any> }>;
 
 /** The built-in commands, each in its own file, imported only when it runs (start-up stays small); each file holds its one description. */
@@ -40,7 +40,9 @@ export function version(): string {
 }
 
 async function topUsage(): Promise<string> {
-  const rows = await Promise.all(Object.entries(COMMANDS).map(async ([name, { load }]) => [name, summary(describe(await load(), name))] as const));
+  const rows = await Promise.all(
+    Object.entries(COMMANDS).map(async ([name, { load }]) => [name, summary(describe(await load(), name))] as const),
+  );
   const width = Math.max(...rows.map(([name]) => name.length));
   return [
     `aq ${version()} — a queue runner for AI coding agents`,
@@ -92,8 +94,13 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     }
     return runCommand(target, [...rest.filter((arg) => arg !== target), "--help"]);
   }
-  if (first === "__complete") return (await import("./_complete.ts")).complete(rest, { commands: Object.keys(COMMANDS), load: loadCommand });
-  if (first.startsWith("-")) throw new AqError("AQ_BAD_USAGE", `unknown option ${first.split("=")[0]}${didYouMean(first.replace(/^-+/, ""), ["help", "version"], (name) => `--${name}`)} (see aq --help)`);
+  if (first === "__complete")
+    return (await import("./_complete.ts")).complete(rest, { commands: Object.keys(COMMANDS), load: loadCommand });
+  if (first.startsWith("-"))
+    throw new AqError(
+      "AQ_BAD_USAGE",
+      `unknown option ${first.split("=")[0]}${didYouMean(first.replace(/^-+/, ""), ["help", "version"], (name) => `--${name}`)} (see aq --help)`,
+    );
   return runCommand(first, rest);
 }
 
@@ -142,7 +149,12 @@ async function loadCommand(name: string, rest: readonly string[]): Promise<Found
     throw new AqError("AQ_BAD_USAGE", `unknown command "${name}"${why} (see aq --help)`);
   }
   return {
-    usage: { name, description: command.description, args: { ...(command.args ?? {}), ...commonArgs }, from: `${command.plugin} plugin` },
+    usage: {
+      name,
+      description: command.description,
+      args: { ...(command.args ?? {}), ...commonArgs },
+      from: `${command.plugin} plugin`,
+    },
     run: async (args) => command.run(args),
     prepared,
     plugin: command,
@@ -168,7 +180,9 @@ function configFlag(rest: readonly string[]): string | undefined {
 async function pluginListing(rest: readonly string[]): Promise<string> {
   if (configFlag(rest) === undefined) return "";
   const prepared = await preparePlugins("help", rest);
-  const rows = [...prepared.commands].map(([name, command]) => `  ${name}  ${summary(command.description)} (plugin ${command.plugin})`);
+  const rows = [...prepared.commands].map(
+    ([name, command]) => `  ${name}  ${summary(command.description)} (plugin ${command.plugin})`,
+  );
   return rows.length ? `\n\nPLUGIN COMMANDS\n${rows.join("\n")}` : "";
 }
 
@@ -182,7 +196,11 @@ function parseCommandArgs(name: string, rest: readonly string[], argsDef: ArgsDe
   }
   const positionals = Object.entries(argsDef).filter(([, arg]) => arg.type === "positional");
   const extra = (args._ as string[]).length - positionals.length;
-  if (extra > 0) throw new AqError("AQ_BAD_USAGE", `aq ${name}: unexpected argument ${JSON.stringify((args._ as string[]).at(-1))} (see aq ${name} --help)`);
+  if (extra > 0)
+    throw new AqError(
+      "AQ_BAD_USAGE",
+      `aq ${name}: unexpected argument ${JSON.stringify((args._ as string[]).at(-1))} (see aq ${name} --help)`,
+    );
   // A job id names a directory and a branch: checked here for every command that takes one, before any file is touched.
   if (positionals.some(([key]) => key === "id") && typeof args.id === "string") args.id = checkJobId(args.id);
   return args;
@@ -206,8 +224,15 @@ function rejectUnknownFlags(name: string, rest: readonly string[], argsDef: Args
     if (!arg.startsWith("-") || arg === "-" || /^-\d/.test(arg)) continue;
     const flag = arg.replace(/^--?/, "").split("=")[0]!.replace(/^no-/, "");
     if (!known.has(flag)) {
-      const hint = didYouMean(flag, [...known].filter((word) => word.length > 1), (word) => `--${word}`);
-      throw new AqError("AQ_BAD_USAGE", `aq ${name}: unknown option ${arg.split("=")[0]}${hint} (see aq ${name} --help)`);
+      const hint = didYouMean(
+        flag,
+        [...known].filter((word) => word.length > 1),
+        (word) => `--${word}`,
+      );
+      throw new AqError(
+        "AQ_BAD_USAGE",
+        `aq ${name}: unknown option ${arg.split("=")[0]}${hint} (see aq ${name} --help)`,
+      );
     }
   }
 }

@@ -15,7 +15,13 @@ export interface ResolvedConfig {
   readonly dir: string;
   readonly queueDir: string;
   readonly workdir: string;
-  readonly defaults: { engine: string; timeoutMs: number; stallMs: number | undefined; maxAttempts: number; yolo: boolean };
+  readonly defaults: {
+    engine: string;
+    timeoutMs: number;
+    stallMs: number | undefined;
+    maxAttempts: number;
+    yolo: boolean;
+  };
   readonly engines: Readonly<Record<string, EngineConfig>>;
   readonly concurrency: number;
   readonly retry: { backoffMs: number; maxBackoffMs: number };
@@ -28,7 +34,15 @@ export interface ResolvedConfig {
   readonly plugins: readonly PluginEntry[];
 }
 
-const PLACES = ["package.json", "aq.config.ts", "aq.config.mts", "aq.config.js", "aq.config.mjs", "aq.config.cjs", "aq.config.json"];
+const PLACES = [
+  "package.json",
+  "aq.config.ts",
+  "aq.config.mts",
+  "aq.config.js",
+  "aq.config.mjs",
+  "aq.config.cjs",
+  "aq.config.json",
+];
 
 const loadModule: Loader = async (filepath) => {
   const module = await importModule(filepath);
@@ -85,7 +99,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     }
   } catch (error) {
     const file = (error as { filepath?: string }).filepath ?? where;
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new AqError("AQ_BAD_CONFIG", `${file}: config file not found`);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+      throw new AqError("AQ_BAD_CONFIG", `${file}: config file not found`);
     throw new AqError("AQ_BAD_CONFIG", `${file}: cannot be loaded: ${oneLine(error)}`);
   }
   const file = found?.filepath;
@@ -95,7 +110,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   return resolveConfig(result.value, file, cwd, env);
 }
 
-export function resolveConfig(config: UserConfig, file: string | undefined, cwd: string, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+export function resolveConfig(
+  config: UserConfig,
+  file: string | undefined,
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConfig {
   const dir = file ? dirname(file) : cwd;
   const at = (path: string) => (isAbsolute(path) ? path : resolve(dir, path));
   const queueDir = env.AQ_QUEUE_DIR ? resolve(cwd, env.AQ_QUEUE_DIR) : at(config.queueDir ?? "queue");
@@ -119,7 +139,10 @@ export function resolveConfig(config: UserConfig, file: string | undefined, cwd:
     killGraceMs: ms(config.killGrace, 10_000),
     drainTimeoutMs: config.drainTimeout === undefined ? undefined : parseDuration(config.drainTimeout),
     pollIntervalMs: ms(config.pollInterval, 1_000),
-    worktrees: { dir: config.worktrees?.dir ? at(config.worktrees.dir) : resolve(queueDir, ".worktrees"), setup: config.worktrees?.setup },
+    worktrees: {
+      dir: config.worktrees?.dir ? at(config.worktrees.dir) : resolve(queueDir, ".worktrees"),
+      setup: config.worktrees?.setup,
+    },
     gitQueue: config.gitQueue ?? "auto",
     gitQueueRef: config.gitQueueRef,
     plugins: config.plugins ?? [],

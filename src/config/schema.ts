@@ -4,10 +4,14 @@ import { DURATION_HINT, durationProblem, parseDuration } from "../core/duration.
 
 const duration = v.pipe(
   v.string(`must be ${DURATION_HINT}`),
-  v.check((value) => parseDuration(value) !== undefined, (issue) => durationProblem(issue.input)!),
+  v.check(
+    (value) => parseDuration(value) !== undefined,
+    (issue) => durationProblem(issue.input)!,
+  ),
 );
 
-const positiveInt = (what: string) => v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));
+const positiveInt = (what: string) =>
+  v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));
 
 export const EngineSchema = v.strictObject({
   /** argv; placeholders: {prompt}, {promptFile}, {yolo}. */
@@ -46,7 +50,13 @@ export const ConfigSchema = v.strictObject(
         yolo: v.optional(v.boolean("must be true or false")),
       }),
     ),
-    engines: v.optional(v.record(v.string(), EngineSchema, "must map engine names to { command, prompt?, yolo?, env?, yoloEnv?, output? }")),
+    engines: v.optional(
+      v.record(
+        v.string(),
+        EngineSchema,
+        "must map engine names to { command, prompt?, yolo?, env?, yoloEnv?, output? }",
+      ),
+    ),
     concurrency: v.optional(positiveInt("an integer of at least 1")),
     retry: v.optional(v.strictObject({ backoff: v.optional(duration), maxBackoff: v.optional(duration) })),
     /** After a stop signal, how long running jobs may take before they are cancelled and requeued (default: no limit). */
@@ -66,10 +76,19 @@ export const ConfigSchema = v.strictObject(
     /** Commit every transition when the queue is in a git work tree: true, false or "auto". */
     gitQueue: v.optional(v.union([v.boolean(), v.literal("auto")], 'must be true, false or "auto"')),
     /** The ref the git-queue's audit log is committed on (default refs/heads/aq-queue). */
-    gitQueueRef: v.optional(v.pipe(v.string("must be a ref name"), v.regex(/^refs\/(?!.*\.\.)(?!.*\/\.)[A-Za-z0-9._\/-]+(?<![./])$/, "must be a ref name such as refs/heads/aq-queue"))),
+    gitQueueRef: v.optional(
+      v.pipe(
+        v.string("must be a ref name"),
+        v.regex(
+          /^refs\/(?!.*\.\.)(?!.*\/\.)[A-Za-z0-9._/-]+(?<![./])$/,
+          "must be a ref name such as refs/heads/aq-queue",
+        ),
+      ),
+    ),
     plugins: v.optional(v.array(PluginEntrySchema, "must be an array")),
   },
-  (issue) => `unknown key (${String(issue.received)}); known keys: queueDir, workdir, defaults, engines, concurrency, retry, drainTimeout, killGrace, pollInterval, worktrees, gitQueue, gitQueueRef, plugins`,
+  (issue) =>
+    `unknown key (${String(issue.received)}); known keys: queueDir, workdir, defaults, engines, concurrency, retry, drainTimeout, killGrace, pollInterval, worktrees, gitQueue, gitQueueRef, plugins`,
 );
 
 export type UserConfig = v.InferInput<typeof ConfigSchema>;

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { registerHooks, stripTypeScriptTypes } from "node:module";
+import { type ResolveFnOutput, registerHooks, stripTypeScriptTypes } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -12,7 +12,7 @@ const packageDirs = new Map<string, string>();
 let hooked = false;
 
 function isForced(url: string | undefined): boolean {
-  return url !== undefined && url.startsWith("file:") && forcedModules.has(new URL(url).pathname);
+  return url?.startsWith("file:") === true && forcedModules.has(new URL(url).pathname);
 }
 
 /** aq's own public API, which `import ... from "agent-queue"` in a config or plugin always gets. */
@@ -27,8 +27,9 @@ function hook(): void {
       // the very module that runs it, whichever copy is installed where, so `FencedError` is one class.
       if (specifier === "agent-queue") return { url: OWN_API, shortCircuit: true };
       const dir = context.parentURL === import.meta.url ? packageDirs.get(specifier) : undefined;
-      if (dir !== undefined) return nextResolve(specifier, { ...context, parentURL: pathToFileURL(join(dir, "noop.js")).href });
-      let resolved;
+      if (dir !== undefined)
+        return nextResolve(specifier, { ...context, parentURL: pathToFileURL(join(dir, "noop.js")).href });
+      let resolved: ResolveFnOutput;
       try {
         resolved = nextResolve(specifier, context);
       } catch (error) {
@@ -37,7 +38,11 @@ function hook(): void {
         return { url: OWN_API, shortCircuit: true };
       }
       // A forced module's own .ts imports are ESM too (a helper beside the config).
-      if (isForced(context.parentURL) && /\.m?ts$/.test(new URL(resolved.url).pathname) && resolved.url.startsWith("file:")) {
+      if (
+        isForced(context.parentURL) &&
+        /\.m?ts$/.test(new URL(resolved.url).pathname) &&
+        resolved.url.startsWith("file:")
+      ) {
         forcedModules.add(new URL(resolved.url).pathname);
       }
       return resolved;
@@ -46,7 +51,9 @@ function hook(): void {
       if (!isForced(url)) return nextLoad(url, context);
       const source = readFileSync(new URL(url), "utf8");
       const stripped = strippedFromCache(fileURLToPath(new URL(url)), source);
-      return stripped === undefined ? { format: "module-typescript", source, shortCircuit: true } : { format: "module", source: stripped, shortCircuit: true };
+      return stripped === undefined
+        ? { format: "module-typescript", source, shortCircuit: true }
+        : { format: "module", source: stripped, shortCircuit: true };
     },
   });
 }
@@ -91,14 +98,23 @@ export async function importPackageFrom(name: string, dir: string): Promise<Reco
 function strippedFromCache(path: string, source: string): string | undefined {
   try {
     const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "aq", "ts");
-    const key = createHash("sha256").update(process.version).update("\0").update(path).update("\0").update(source).digest("hex").slice(0, 32);
+    const key = createHash("sha256")
+      .update(process.version)
+      .update("\0")
+      .update(path)
+      .update("\0")
+      .update(source)
+      .digest("hex")
+      .slice(0, 32);
     const file = join(dir, `${key}.mjs`);
     try {
       return readFileSync(file, "utf8");
     } catch {
       // not cached yet
     }
-    const stripped = quietly(() => stripTypeScriptTypes(source, { mode: "strip", sourceUrl: pathToFileURL(path).href }));
+    const stripped = quietly(() =>
+      stripTypeScriptTypes(source, { mode: "strip", sourceUrl: pathToFileURL(path).href }),
+    );
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     pruneCache(dir);
     const temp = `${file}.${process.pid}.tmp`;

@@ -26,7 +26,9 @@ export const HeartbeatAnswer = v.nullish(
   v.looseObject({
     claimable: v.optional(v.number()),
     /** aq's coordinator: queued jobs no live factory can take, by what they require and which capabilities none has. */
-    waiting: v.optional(v.array(v.looseObject({ requires: v.array(v.string()), jobs: v.number(), missing: v.array(v.string()) }))),
+    waiting: v.optional(
+      v.array(v.looseObject({ requires: v.array(v.string()), jobs: v.number(), missing: v.array(v.string()) })),
+    ),
   }),
 );
 

@@ -11,7 +11,10 @@ export type Caller = { kind: "admin" } | { kind: "factory"; factoryId: string } 
 
 const FACTORY_TOKEN_PREFIX = "aqf_";
 
-export const FactoryId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, "must be a factory id (letters, digits, . _ : -)"));
+export const FactoryId = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, "must be a factory id (letters, digits, . _ : -)"),
+);
 
 /** Tokens are 256 random bits, so one SHA-256 is enough to store them: nothing to guess, nothing to crack. */
 export function hashToken(token: string): string {
@@ -28,7 +31,11 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export async function identify(header: string | undefined, adminToken: string | undefined, store: FleetStore): Promise<Caller> {
+export async function identify(
+  header: string | undefined,
+  adminToken: string | undefined,
+  store: FleetStore,
+): Promise<Caller> {
   const bearer = /^Bearer (\S+)$/.exec(header ?? "")?.[1];
   if (adminToken && bearer && sameSecret(bearer, adminToken)) return { kind: "admin" };
   if (bearer?.startsWith(FACTORY_TOKEN_PREFIX)) {
@@ -51,17 +58,25 @@ export function requireAdmin(caller: Caller): void {
  */
 export async function requireFleetCaller(caller: Caller, store: FleetStore, acceptSharedToken: boolean): Promise<void> {
   if (caller.kind === "factory" || acceptSharedToken) return;
-  if (await store.anyEnrolled()) throw new HttpProblem(401, "this coordinator enrolls its factories: call with the factory's own token");
+  if (await store.anyEnrolled())
+    throw new HttpProblem(401, "this coordinator enrolls its factories: call with the factory's own token");
 }
 
 /** Heartbeat and claim: only for the token's own factory. */
 export function requireSelf(caller: Caller, factoryId: string): void {
-  if (caller.kind === "factory" && caller.factoryId !== factoryId) throw new HttpProblem(403, `this token belongs to factory ${caller.factoryId}, not ${factoryId}`);
+  if (caller.kind === "factory" && caller.factoryId !== factoryId)
+    throw new HttpProblem(403, `this token belongs to factory ${caller.factoryId}, not ${factoryId}`);
 }
 
 /** Report, renew and release: only from the factory the job was granted to under that epoch (a stale epoch of its own is a 409, as ever). */
-export async function requireGrantee(caller: Caller, store: FleetStore, jobId: string, leaseEpoch: number): Promise<void> {
+export async function requireGrantee(
+  caller: Caller,
+  store: FleetStore,
+  jobId: string,
+  leaseEpoch: number,
+): Promise<void> {
   if (caller.kind !== "factory") return;
   if (!(await store.job(jobId))) throw new HttpProblem(404, "no such job");
-  if (!(await store.wasGranted(jobId, leaseEpoch, caller.factoryId))) throw new HttpProblem(403, `factory ${caller.factoryId} does not hold job ${jobId} under epoch ${leaseEpoch}`);
+  if (!(await store.wasGranted(jobId, leaseEpoch, caller.factoryId)))
+    throw new HttpProblem(403, `factory ${caller.factoryId} does not hold job ${jobId} under epoch ${leaseEpoch}`);
 }

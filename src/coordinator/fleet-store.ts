@@ -1,5 +1,13 @@
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
-import type { CancelOutcome, CoordinatorJob, FactoryMode, FleetEvent, ObservedEvent, ObservedInput, Outcome } from "./store.ts";
+import type {
+  CancelOutcome,
+  CoordinatorJob,
+  FactoryMode,
+  FleetEvent,
+  ObservedEvent,
+  ObservedInput,
+  Outcome,
+} from "./store.ts";
 
 /** Where a job's lease stands after a fenced change. */
 export interface LeaseState {
@@ -75,8 +83,14 @@ export interface FleetStore {
   heartbeat(input: HeartbeatInput): Promise<{ claimable: number }>;
   factories(): Promise<FactoryView[]>;
   /** Raises the epoch of the best claimable job and hands it to this factory. */
-  claim(factoryId: string, capabilities: readonly string[]): Promise<{ job: CoordinatorJob; reclaimed: boolean } | undefined>;
-  report(id: string, input: { stage: FleetStage; checkpoint?: Checkpoint | undefined; leaseEpoch: number }): Promise<Outcome<LeaseState>>;
+  claim(
+    factoryId: string,
+    capabilities: readonly string[],
+  ): Promise<{ job: CoordinatorJob; reclaimed: boolean } | undefined>;
+  report(
+    id: string,
+    input: { stage: FleetStage; checkpoint?: Checkpoint | undefined; leaseEpoch: number },
+  ): Promise<Outcome<LeaseState>>;
   renew(id: string, leaseEpoch: number): Promise<Outcome<LeaseState>>;
   release(id: string, leaseEpoch: number): Promise<Outcome<LeaseState>>;
   runs(id: string): Promise<RunView[]>;

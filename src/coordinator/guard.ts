@@ -14,9 +14,11 @@ export interface CoordinatorGuard {
  */
 export function guardRequest(request: IncomingMessage, guard: CoordinatorGuard): void {
   const host = request.headers.host ?? "";
-  if (guard.loopback && !isLoopback(hostOf(host))) throw new HttpProblem(403, "this coordinator answers only to a loopback Host");
+  if (guard.loopback && !isLoopback(hostOf(host)))
+    throw new HttpProblem(403, "this coordinator answers only to a loopback Host");
   const origin = request.headers.origin;
-  if (origin !== undefined && originHost(origin) !== host.toLowerCase()) throw new HttpProblem(403, "requests from web pages are not allowed");
+  if (origin !== undefined && originHost(origin) !== host.toLowerCase())
+    throw new HttpProblem(403, "requests from web pages are not allowed");
   if (carriesBody(request) && mediaType(request.headers["content-type"]) !== "application/json") {
     throw new HttpProblem(415, "a request body must be sent as content-type: application/json");
   }

@@ -40,7 +40,13 @@ const ObservedRequest = v.object({
 const LIVE_LEASES = 2;
 
 /** A shadow factory's observed stage (a fleet route: after the fleet caller check); false for any other route. */
-export async function handleShadowRoute(store: FleetStore, caller: Caller, route: string, body: unknown, response: ServerResponse): Promise<boolean> {
+export async function handleShadowRoute(
+  store: FleetStore,
+  caller: Caller,
+  route: string,
+  body: unknown,
+  response: ServerResponse,
+): Promise<boolean> {
   if (route !== "POST /api/fleet/observed") return false;
   const observed = parse(ObservedRequest, body);
   requireSelf(caller, observed.factoryId);
@@ -50,7 +56,15 @@ export async function handleShadowRoute(store: FleetStore, caller: Caller, route
 }
 
 /** The operator's routes and the read-only views; false for any other route. */
-export async function handleOperatorRoute(store: FleetStore, caller: Caller, request: IncomingMessage, response: ServerResponse, url: URL, path: string, body: unknown): Promise<boolean> {
+export async function handleOperatorRoute(
+  store: FleetStore,
+  caller: Caller,
+  request: IncomingMessage,
+  response: ServerResponse,
+  url: URL,
+  path: string,
+  body: unknown,
+): Promise<boolean> {
   const method = request.method ?? "GET";
   const admin = () => requireAdmin(caller);
   const route = `${method} ${path}`;
@@ -82,15 +96,27 @@ export async function handleOperatorRoute(store: FleetStore, caller: Caller, req
     admin();
     const outcome = await store.cancel(id);
     if (!outcome.ok && outcome.reason === "missing") throw new HttpProblem(404, `no job ${id}`);
-    if (!outcome.ok) throw new HttpProblem(409, `job ${id} is ${outcome.reason === "finished" ? outcome.stage : "finished"}: nothing to cancel`);
-    send(response, 200, { ok: true, id, stage: outcome.job.stage, leaseEpoch: outcome.job.leaseEpoch, fenced: outcome.holder });
+    if (!outcome.ok)
+      throw new HttpProblem(
+        409,
+        `job ${id} is ${outcome.reason === "finished" ? outcome.stage : "finished"}: nothing to cancel`,
+      );
+    send(response, 200, {
+      ok: true,
+      id,
+      stage: outcome.job.stage,
+      leaseEpoch: outcome.job.leaseEpoch,
+      fenced: outcome.holder,
+    });
     return true;
   }
   return false;
 }
 
 /** What a heartbeat's answer adds: the queued jobs no live fleet factory can take, when there are any. */
-export async function heartbeatNote(store: FleetStore): Promise<{ waiting?: Array<{ requires: string[]; jobs: number; missing: string[] }> }> {
+export async function heartbeatNote(
+  store: FleetStore,
+): Promise<{ waiting?: Array<{ requires: string[]; jobs: number; missing: string[] }> }> {
   const waiting = await waitingJobs(store);
   return waiting.length ? { waiting } : {};
 }
@@ -100,9 +126,16 @@ async function waitingJobs(store: FleetStore) {
 }
 
 function waitingFor(job: CoordinatorJob, waiting: Awaited<ReturnType<typeof waitingJobs>>): string | undefined {
-  const group = waiting.find((entry) => entry.requires.length === job.requires.length && entry.requires.every((cap) => job.requires.includes(cap)));
+  const group = waiting.find(
+    (entry) =>
+      entry.requires.length === job.requires.length && entry.requires.every((cap) => job.requires.includes(cap)),
+  );
   if (!group) return undefined;
-  return group.missing.length ? `no live factory has ${group.missing.join(", ")}` : job.requires.length ? `no live factory has ${job.requires.join(" and ")} together` : "no live factory";
+  return group.missing.length
+    ? `no live factory has ${group.missing.join(", ")}`
+    : job.requires.length
+      ? `no live factory has ${job.requires.join(" and ")} together`
+      : "no live factory";
 }
 
 async function enqueue(store: FleetStore, input: v.InferOutput<typeof EnqueueRequest>): Promise<CoordinatorJob> {
@@ -128,7 +161,9 @@ async function enqueue(store: FleetStore, input: v.InferOutput<typeof EnqueueReq
 async function listJobs(store: FleetStore, stage: string | undefined) {
   const waiting = await waitingJobs(store);
   const jobs = (await store.jobs()).filter((job) => stage === undefined || job.stage === stage);
-  const observed = observedJobs(await store.observedEvents()).filter((job) => stage === undefined || job.stage === stage);
+  const observed = observedJobs(await store.observedEvents()).filter(
+    (job) => stage === undefined || job.stage === stage,
+  );
   return {
     jobs: jobs.map((job) => {
       const reason = job.stage === "queued" ? waitingFor(job, waiting) : undefined;
@@ -141,10 +176,29 @@ async function listJobs(store: FleetStore, stage: string | undefined) {
 
 /** Shadow factories' local jobs: the newest stage of each, and every stage seen. */
 function observedJobs(events: readonly ObservedEvent[]) {
-  const jobs = new Map<string, { factoryId: string; jobId: string; title: string | null; stage: string; firstSeen: string; lastSeen: string; stages: string[] }>();
+  const jobs = new Map<
+    string,
+    {
+      factoryId: string;
+      jobId: string;
+      title: string | null;
+      stage: string;
+      firstSeen: string;
+      lastSeen: string;
+      stages: string[];
+    }
+  >();
   for (const event of events) {
     const key = `${event.factoryId}\u0000${event.jobId}`;
-    const job = jobs.get(key) ?? { factoryId: event.factoryId, jobId: event.jobId, title: event.title, stage: event.stage, firstSeen: event.at, lastSeen: event.at, stages: [] };
+    const job = jobs.get(key) ?? {
+      factoryId: event.factoryId,
+      jobId: event.jobId,
+      title: event.title,
+      stage: event.stage,
+      firstSeen: event.at,
+      lastSeen: event.at,
+      stages: [],
+    };
     job.stage = event.stage;
     job.lastSeen = event.at;
     job.title = event.title ?? job.title;
@@ -156,7 +210,8 @@ function observedJobs(events: readonly ObservedEvent[]) {
 
 async function factoriesView(store: FleetStore) {
   const held = new Map<string, string[]>();
-  for (const job of await store.jobs()) if (job.factoryId) held.set(job.factoryId, [...(held.get(job.factoryId) ?? []), job.id]);
+  for (const job of await store.jobs())
+    if (job.factoryId) held.set(job.factoryId, [...(held.get(job.factoryId) ?? []), job.id]);
   const liveSince = Date.now() - LIVE_LEASES * store.leaseMs;
   return (await store.factories()).map((factory) => ({
     ...factory,

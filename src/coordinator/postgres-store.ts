@@ -1,10 +1,30 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
-import type { EnqueueInput, EnrollmentView, FactoryView, FleetStore, HeartbeatInput, LeaseState, OpenOptions, RunView, WaitingDemand } from "./fleet-store.ts";
+import type {
+  EnqueueInput,
+  EnrollmentView,
+  FactoryView,
+  FleetStore,
+  HeartbeatInput,
+  LeaseState,
+  OpenOptions,
+  RunView,
+  WaitingDemand,
+} from "./fleet-store.ts";
 import { toEvent, toObserved, toRun } from "./rows.ts";
 import { POSTGRES_MIGRATIONS } from "./migrations/postgres.ts";
-import { CLAIMABLE_CAP, OBSERVED_LIMIT, type CancelOutcome, type CoordinatorJob, type FactoryMode, type FleetEvent, type ObservedEvent, type ObservedInput, type Outcome } from "./store.ts";
+import {
+  CLAIMABLE_CAP,
+  OBSERVED_LIMIT,
+  type CancelOutcome,
+  type CoordinatorJob,
+  type FactoryMode,
+  type FleetEvent,
+  type ObservedEvent,
+  type ObservedInput,
+  type Outcome,
+} from "./store.ts";
 
 type Sql = postgres.Sql<{ bigint: number }>;
 type Row = Record<string, unknown>;
@@ -23,7 +43,14 @@ function connect(url: string, pool: number): Sql {
     // The statements are fixed and their best plans do not depend on the values: plan each once.
     connection: { application_name: "aq-coordinator", plan_cache_mode: "force_generic_plan" },
     // ms timestamps, epochs and counts are int8: numbers, not strings (all fit in 2^53).
-    types: { bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) } },
+    types: {
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (value: number) => String(value),
+        parse: (value: string) => Number(value),
+      },
+    },
   }) as unknown as Sql;
 }
 
@@ -31,10 +58,13 @@ async function applyMigrations(sql: Sql): Promise<{ applied: number[]; current: 
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK}::bigint)`;
     await tx`CREATE TABLE IF NOT EXISTS aq_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
-    const done = new Set((await tx<Array<{ version: number }>>`SELECT version FROM aq_migrations`).map((row) => Number(row.version)));
+    const done = new Set(
+      (await tx<Array<{ version: number }>>`SELECT version FROM aq_migrations`).map((row) => Number(row.version)),
+    );
     const known = POSTGRES_MIGRATIONS.at(-1)!.version;
     const newest = Math.max(known, ...done);
-    if (newest > known) throw new Error(`the coordinator database is at schema version ${newest}, newer than this aq knows (${known})`);
+    if (newest > known)
+      throw new Error(`the coordinator database is at schema version ${newest}, newer than this aq knows (${known})`);
     const applied: number[] = [];
     for (const step of POSTGRES_MIGRATIONS) {
       if (done.has(step.version)) continue;
@@ -89,7 +119,9 @@ export class PostgresStore implements FleetStore {
   }
 
   async tokenFactory(tokenHash: string): Promise<string | undefined> {
-    const [row] = await this.sql<Array<{ factory_id: string }>>`SELECT factory_id FROM enrollments WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`;
+    const [row] = await this.sql<
+      Array<{ factory_id: string }>
+    >`SELECT factory_id FROM enrollments WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`;
     return row?.factory_id;
   }
 
@@ -99,7 +131,9 @@ export class PostgresStore implements FleetStore {
   }
 
   async enrollments(): Promise<EnrollmentView[]> {
-    const rows = await this.sql<Row[]>`SELECT factory_id, created_at, revoked_at FROM enrollments ORDER BY factory_id, created_at`;
+    const rows = await this.sql<
+      Row[]
+    >`SELECT factory_id, created_at, revoked_at FROM enrollments ORDER BY factory_id, created_at`;
     return rows.map((row) => ({
       factoryId: String(row.factory_id),
       enrolledAt: new Date(Number(row.created_at)).toISOString(),
@@ -129,7 +163,8 @@ export class PostgresStore implements FleetStore {
   }
 
   async wasGranted(jobId: string, leaseEpoch: number, factoryId: string): Promise<boolean> {
-    const rows = await this.sql`SELECT 1 FROM runs WHERE job_id = ${jobId} AND lease_epoch = ${leaseEpoch}::bigint AND factory_id = ${factoryId}`;
+    const rows = await this
+      .sql`SELECT 1 FROM runs WHERE job_id = ${jobId} AND lease_epoch = ${leaseEpoch}::bigint AND factory_id = ${factoryId}`;
     return rows.length > 0;
   }
 
@@ -157,12 +192,16 @@ export class PostgresStore implements FleetStore {
   }
 
   async job(id: string): Promise<CoordinatorJob | undefined> {
-    const rows = await this.sql<Row[]>`SELECT j.*, l.expires_at FROM jobs j LEFT JOIN leases l ON l.job_id = j.id WHERE j.id = ${id}`;
+    const rows = await this.sql<
+      Row[]
+    >`SELECT j.*, l.expires_at FROM jobs j LEFT JOIN leases l ON l.job_id = j.id WHERE j.id = ${id}`;
     return rows[0] ? toJob(rows[0]) : undefined;
   }
 
   async jobs(): Promise<CoordinatorJob[]> {
-    const rows = await this.sql<Row[]>`SELECT j.*, l.expires_at FROM jobs j LEFT JOIN leases l ON l.job_id = j.id ORDER BY j.created_at, j.id`;
+    const rows = await this.sql<
+      Row[]
+    >`SELECT j.*, l.expires_at FROM jobs j LEFT JOIN leases l ON l.job_id = j.id ORDER BY j.created_at, j.id`;
     return rows.map(toJob);
   }
 
@@ -207,15 +246,22 @@ export class PostgresStore implements FleetStore {
   }
 
   async waitingDemand(liveWithinMs: number): Promise<WaitingDemand> {
-    const groups = await this.sql<Array<{ requires: string[]; jobs: number }>>`SELECT requires, count(*) AS jobs FROM jobs WHERE stage = 'queued' GROUP BY requires`;
+    const groups = await this.sql<
+      Array<{ requires: string[]; jobs: number }>
+    >`SELECT requires, count(*) AS jobs FROM jobs WHERE stage = 'queued' GROUP BY requires`;
     const live = await this.sql<Array<{ capabilities: string[] }>>`
       SELECT capabilities FROM factories WHERE mode = 'fleet' AND health <> 'draining' AND last_seen >= aq_now() - ${liveWithinMs}::bigint`;
-    return { groups: groups.map((row) => ({ requires: row.requires, jobs: Number(row.jobs) })), live: live.map((row) => row.capabilities) };
+    return {
+      groups: groups.map((row) => ({ requires: row.requires, jobs: Number(row.jobs) })),
+      live: live.map((row) => row.capabilities),
+    };
   }
 
   /** One statement: the job row is locked, moved to `cancelled` under a raised epoch, its lease row deleted, its open run ended, the event logged. */
   async cancel(id: string): Promise<CancelOutcome> {
-    const [row] = await this.sql<Array<{ was_stage: string; was_factory: string | null; was_epoch: number; done: boolean }>>`
+    const [row] = await this.sql<
+      Array<{ was_stage: string; was_factory: string | null; was_epoch: number; done: boolean }>
+    >`
       WITH cur AS (
         SELECT id, stage, lease_epoch, factory_id FROM jobs WHERE id = ${id} FOR UPDATE
       ), up AS (
@@ -239,7 +285,8 @@ export class PostgresStore implements FleetStore {
   }
 
   async observe(input: ObservedInput): Promise<void> {
-    await this.sql`INSERT INTO observed_events (factory_id, job_id, title, stage, at) VALUES (${input.factoryId}, ${input.jobId}, ${input.title ?? null}, ${input.stage}, aq_now())`;
+    await this
+      .sql`INSERT INTO observed_events (factory_id, job_id, title, stage, at) VALUES (${input.factoryId}, ${input.jobId}, ${input.title ?? null}, ${input.stage}, aq_now())`;
   }
 
   async observedEvents(): Promise<ObservedEvent[]> {
@@ -254,7 +301,10 @@ export class PostgresStore implements FleetStore {
    * and log the events. When it finds nothing but a claimable row exists (a concurrent claim had
    * it locked and took the other), it tries again: "nothing to do" is only said when true.
    */
-  async claim(factoryId: string, capabilities: readonly string[]): Promise<{ job: CoordinatorJob; reclaimed: boolean } | undefined> {
+  async claim(
+    factoryId: string,
+    capabilities: readonly string[],
+  ): Promise<{ job: CoordinatorJob; reclaimed: boolean } | undefined> {
     const caps = [...capabilities];
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const rows = await this.sql<Row[]>`
@@ -303,7 +353,10 @@ export class PostgresStore implements FleetStore {
     return Boolean(row?.any);
   }
 
-  async report(id: string, input: { stage: FleetStage; checkpoint?: Checkpoint | undefined; leaseEpoch: number }): Promise<Outcome<LeaseState>> {
+  async report(
+    id: string,
+    input: { stage: FleetStage; checkpoint?: Checkpoint | undefined; leaseEpoch: number },
+  ): Promise<Outcome<LeaseState>> {
     const detail = input.checkpoint ? JSON.stringify(input.checkpoint) : null;
     const checkpoint = input.checkpoint ? this.sql.json(input.checkpoint as postgres.JSONValue) : null;
     const rows = await this.sql<Row[]>`
@@ -324,7 +377,9 @@ export class PostgresStore implements FleetStore {
       SELECT up.*, l.expires_at FROM up LEFT JOIN leases l ON l.job_id = up.id`;
     if (rows[0]) return { ok: true, value: leaseOf(rows[0]) };
     return this.fenced(id, input.leaseEpoch, input.stage, (current) =>
-      current.factoryId === null && current.leaseEpoch === input.leaseEpoch ? `lease ${input.leaseEpoch} was released` : `stale epoch ${input.leaseEpoch}; current ${current.leaseEpoch}`,
+      current.factoryId === null && current.leaseEpoch === input.leaseEpoch
+        ? `lease ${input.leaseEpoch} was released`
+        : `stale epoch ${input.leaseEpoch}; current ${current.leaseEpoch}`,
     );
   }
 
@@ -344,7 +399,12 @@ export class PostgresStore implements FleetStore {
       )
       SELECT * FROM up`;
     if (rows[0]) return { ok: true, value: leaseOf(rows[0]) };
-    return this.fenced(id, leaseEpoch, null, (current) => `renew with stale epoch ${leaseEpoch}; current ${current.leaseEpoch}`);
+    return this.fenced(
+      id,
+      leaseEpoch,
+      null,
+      (current) => `renew with stale epoch ${leaseEpoch}; current ${current.leaseEpoch}`,
+    );
   }
 
   /** The job row is locked first (as a claim does), then its lease row is deleted. */
@@ -364,15 +424,28 @@ export class PostgresStore implements FleetStore {
       )
       SELECT up.id, up.stage, up.lease_epoch, NULL::text AS factory_id, NULL::bigint AS expires_at FROM up`;
     if (rows[0]) return { ok: true, value: leaseOf(rows[0]) };
-    return this.fenced(id, leaseEpoch, null, (current) => `release with stale epoch ${leaseEpoch}; current ${current.leaseEpoch}`);
+    return this.fenced(
+      id,
+      leaseEpoch,
+      null,
+      (current) => `release with stale epoch ${leaseEpoch}; current ${current.leaseEpoch}`,
+    );
   }
 
   /** A refused change: "missing", or "stale" with a fenced event naming the current epoch. */
-  private async fenced(id: string, leaseEpoch: number, stage: string | null, detail: (current: { leaseEpoch: number; factoryId: string | null }) => string): Promise<Outcome<LeaseState>> {
-    const [row] = await this.sql<Array<{ lease_epoch: number; factory_id: string | null }>>`SELECT lease_epoch, factory_id FROM jobs WHERE id = ${id}`;
+  private async fenced(
+    id: string,
+    leaseEpoch: number,
+    stage: string | null,
+    detail: (current: { leaseEpoch: number; factoryId: string | null }) => string,
+  ): Promise<Outcome<LeaseState>> {
+    const [row] = await this.sql<
+      Array<{ lease_epoch: number; factory_id: string | null }>
+    >`SELECT lease_epoch, factory_id FROM jobs WHERE id = ${id}`;
     if (!row) return { ok: false, reason: "missing" };
     const current = { leaseEpoch: Number(row.lease_epoch), factoryId: row.factory_id };
-    await this.sql`INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail) VALUES (${id}, aq_now(), 'fenced', NULL, ${leaseEpoch}::bigint, ${stage}::text, ${detail(current)})`;
+    await this
+      .sql`INSERT INTO events (job_id, at, type, factory_id, lease_epoch, stage, detail) VALUES (${id}, aq_now(), 'fenced', NULL, ${leaseEpoch}::bigint, ${stage}::text, ${detail(current)})`;
     return { ok: false, reason: "stale", currentEpoch: current.leaseEpoch };
   }
 
@@ -382,7 +455,10 @@ export class PostgresStore implements FleetStore {
   }
 
   async events(id?: string): Promise<FleetEvent[]> {
-    const rows = id === undefined ? await this.sql<Row[]>`SELECT * FROM events ORDER BY id` : await this.sql<Row[]>`SELECT * FROM events WHERE job_id = ${id} ORDER BY id`;
+    const rows =
+      id === undefined
+        ? await this.sql<Row[]>`SELECT * FROM events ORDER BY id`
+        : await this.sql<Row[]>`SELECT * FROM events WHERE job_id = ${id} ORDER BY id`;
     return rows.map(toEvent);
   }
 

@@ -5,7 +5,16 @@ import { ClaimRequest, HeartbeatRequest, LeaseRequest, ReportRequest } from "../
 import { AqError } from "../core/errors.ts";
 import { closeServer, HttpProblem, isLoopback, listen, readJson, send } from "../core/http-server.ts";
 import { formatIssues } from "../core/validation.ts";
-import { FactoryId, hashToken, identify, newFactoryToken, requireAdmin, requireFleetCaller, requireGrantee, requireSelf } from "./auth.ts";
+import {
+  FactoryId,
+  hashToken,
+  identify,
+  newFactoryToken,
+  requireAdmin,
+  requireFleetCaller,
+  requireGrantee,
+  requireSelf,
+} from "./auth.ts";
 import { openStore, type FleetStore, type LeaseState } from "./fleet-store.ts";
 import { type CoordinatorGuard, decodePathPart, guardRequest } from "./guard.ts";
 import { handleOperatorRoute, handleShadowRoute, heartbeatNote, view } from "./operator-routes.ts";
@@ -61,12 +70,20 @@ const DevJob = v.object({
  */
 export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
   if (!isLoopback(options.host) && !options.token) {
-    throw new AqError("AQ_BAD_USAGE", `aq coordinator: binding to ${options.host} (beyond loopback) needs a token: set AQ_COORDINATOR_TOKEN`);
+    throw new AqError(
+      "AQ_BAD_USAGE",
+      `aq coordinator: binding to ${options.host} (beyond loopback) needs a token: set AQ_COORDINATOR_TOKEN`,
+    );
   }
   const token = options.token || randomBytes(32).toString("base64url");
   const guard: CoordinatorGuard = { loopback: isLoopback(options.host) };
   const store = await openStore(options.db, { leaseMs: options.leaseMs, pool: options.pool });
-  const pruner = options.keepEventsMs ? setInterval(() => void store.pruneEvents(Date.now() - options.keepEventsMs!).catch(() => {}), Math.min(3_600_000, options.keepEventsMs)) : undefined;
+  const pruner = options.keepEventsMs
+    ? setInterval(
+        () => void store.pruneEvents(Date.now() - options.keepEventsMs!).catch(() => {}),
+        Math.min(3_600_000, options.keepEventsMs),
+      )
+    : undefined;
   pruner?.unref();
   const stats = new Map<string, number>();
   // The page only reads (never a prompt): like `aq dashboard`, open on loopback unless a token was configured.
@@ -104,7 +121,14 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   };
 }
 
-async function handle(store: FleetStore, options: CoordinatorOptions & { token: string }, guard: CoordinatorGuard, request: IncomingMessage, response: ServerResponse, stats: Map<string, number>): Promise<void> {
+async function handle(
+  store: FleetStore,
+  options: CoordinatorOptions & { token: string },
+  guard: CoordinatorGuard,
+  request: IncomingMessage,
+  response: ServerResponse,
+  stats: Map<string, number>,
+): Promise<void> {
   guardRequest(request, guard);
   const url = new URL(request.url ?? "/", "http://coordinator");
   const path = url.pathname.replace(/\/+$/, "");
@@ -136,7 +160,13 @@ async function handle(store: FleetStore, options: CoordinatorOptions & { token: 
     if (!claimed) return send(response, 204);
     const { job } = claimed;
     return send(response, 200, {
-      job: { id: job.id, title: job.title ?? undefined, bodyMd: job.bodyMd, options: job.options, checkpoint: job.checkpoint },
+      job: {
+        id: job.id,
+        title: job.title ?? undefined,
+        bodyMd: job.bodyMd,
+        options: job.options,
+        checkpoint: job.checkpoint,
+      },
       leaseEpoch: job.leaseEpoch,
       leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString(),
     });
@@ -160,14 +190,25 @@ async function handle(store: FleetStore, options: CoordinatorOptions & { token: 
   if (method === "POST" && (tail === "/lease/renew" || tail === "/lease/release")) {
     const { leaseEpoch } = parse(LeaseRequest, body);
     await requireGrantee(caller, store, id, leaseEpoch);
-    if (tail === "/lease/renew") return answer(response, await store.renew(id, leaseEpoch), (job) => ({ ok: true, leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString() }));
+    if (tail === "/lease/renew")
+      return answer(response, await store.renew(id, leaseEpoch), (job) => ({
+        ok: true,
+        leaseExpiresAt: new Date(job.leaseExpiresAt!).toISOString(),
+      }));
     return answer(response, await store.release(id, leaseEpoch), (job) => ({ ok: true, stage: job.stage }));
   }
   throw new HttpProblem(405, `${method} not allowed on ${path}`);
 }
 
 /** The operator's routes: enrollment, and the clearly marked dev-only enqueue and listings. */
-async function handleAdmin(store: FleetStore, route: string, path: string, body: unknown, response: ServerResponse, stats: Map<string, number>): Promise<void> {
+async function handleAdmin(
+  store: FleetStore,
+  route: string,
+  _path: string,
+  body: unknown,
+  response: ServerResponse,
+  stats: Map<string, number>,
+): Promise<void> {
   if (route === "POST /api/admin/factories") {
     const { factoryId } = parse(v.object({ factoryId: FactoryId }), body);
     const token = newFactoryToken();
@@ -194,9 +235,18 @@ async function handleAdmin(store: FleetStore, route: string, path: string, body:
 }
 
 function answer(response: ServerResponse, outcome: Outcome<LeaseState>, ok: (job: LeaseState) => object): void {
-  if (outcome.ok) return send(response, 200, ok(outcome.value));
-  if (outcome.reason === "missing") return send(response, 404, { error: "no such job" });
-  send(response, 409, { error: "stale lease epoch: another factory holds this job", currentEpoch: outcome.currentEpoch });
+  if (outcome.ok) {
+    send(response, 200, ok(outcome.value));
+    return;
+  }
+  if (outcome.reason === "missing") {
+    send(response, 404, { error: "no such job" });
+    return;
+  }
+  send(response, 409, {
+    error: "stale lease epoch: another factory holds this job",
+    currentEpoch: outcome.currentEpoch,
+  });
 }
 
 function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
@@ -204,4 +254,3 @@ function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutp
   if (!result.success) throw new HttpProblem(400, `bad request: ${formatIssues(result.issues)}`);
   return result.output;
 }
-

@@ -21,7 +21,11 @@ export interface Adoption {
  * one-line reason; a link dropped into queued/ itself is moved to `.aq/broken/`. Nothing is
  * deleted but the adopted file. Called outside any queue-wide lock: it parses job files.
  */
-export async function adoptDropped(store: QueueStore, by: string, options: { directories?: readonly string[] } = {}): Promise<Adoption> {
+export async function adoptDropped(
+  store: QueueStore,
+  by: string,
+  options: { directories?: readonly string[] } = {},
+): Promise<Adoption> {
   const result: Adoption = { adopted: [], rejected: [] };
   const entries = await readdir(store.stageDir("queued"), { withFileTypes: true }).catch(() => []);
   const check = options.directories ? new Set(options.directories) : undefined;
@@ -30,8 +34,14 @@ export async function adoptDropped(store: QueueStore, by: string, options: { dir
     if (entry.isSymbolicLink()) {
       const aside = store.stateDir("broken");
       await mkdir(aside, { recursive: true });
-      await rename(join(store.stageDir("queued"), entry.name), join(aside, `${safeName(entry.name)}.${Date.now()}`)).catch(() => {});
-      result.rejected.push({ id: safeName(entry.name), problem: `queued/${JSON.stringify(entry.name)} is a symbolic link: aq follows no link inside the queue; moved to .aq/broken/` });
+      await rename(
+        join(store.stageDir("queued"), entry.name),
+        join(aside, `${safeName(entry.name)}.${Date.now()}`),
+      ).catch(() => {});
+      result.rejected.push({
+        id: safeName(entry.name),
+        problem: `queued/${JSON.stringify(entry.name)} is a symbolic link: aq follows no link inside the queue; moved to .aq/broken/`,
+      });
     } else if (entry.isFile() && entry.name.endsWith(".md")) {
       const outcome = await adoptFile(store, entry.name, by);
       if (outcome?.problem) result.rejected.push({ id: outcome.id, problem: outcome.problem });
@@ -52,7 +62,11 @@ function safeName(name: string): string {
   return idFromStem(name) ?? "unnamed";
 }
 
-async function adoptFile(store: QueueStore, name: string, by: string): Promise<{ id: string; problem?: string } | undefined> {
+async function adoptFile(
+  store: QueueStore,
+  name: string,
+  by: string,
+): Promise<{ id: string; problem?: string } | undefined> {
   const path = join(store.stageDir("queued"), name);
   if (!(await settled(path))) return undefined; // still being written: next round
   const text = await readFile(path, { encoding: "utf8", flag: NO_FOLLOW }).catch(() => undefined);
@@ -61,7 +75,10 @@ async function adoptFile(store: QueueStore, name: string, by: string): Promise<{
   let id = idFromStem(stem) ?? `job-${randomBytes(3).toString("hex")}`;
   const existing = await store.locate(id);
   if (existing) {
-    const same = await readFile(join(store.jobDir(existing, id), JOB_FILE), { encoding: "utf8", flag: NO_FOLLOW }).catch(() => undefined);
+    const same = await readFile(join(store.jobDir(existing, id), JOB_FILE), {
+      encoding: "utf8",
+      flag: NO_FOLLOW,
+    }).catch(() => undefined);
     if (same === text) {
       await rm(path, { force: true }); // adopted before a crash; only the file was left
       return undefined;
@@ -75,7 +92,12 @@ async function adoptFile(store: QueueStore, name: string, by: string): Promise<{
   } catch (error) {
     problem = oneLine(error);
   }
-  const job: NewJob = { id, text, spec: spec ?? { frontmatter: {}, unknownKeys: [], body: text }, origin: { kind: "local", adoptedFrom: name } };
+  const job: NewJob = {
+    id,
+    text,
+    spec: spec ?? { frontmatter: {}, unknownKeys: [], body: text },
+    origin: { kind: "local", adoptedFrom: name },
+  };
   try {
     await store.create(job, problem ? { stage: "failed", by, reason: problem } : { by });
   } catch (error) {
@@ -87,7 +109,11 @@ async function adoptFile(store: QueueStore, name: string, by: string): Promise<{
 }
 
 /** A directory whose name is not a job id (it would name a branch and paths): failed under a safe id. */
-async function adoptMisnamed(store: QueueStore, name: string, by: string): Promise<{ id: string; problem: string } | undefined> {
+async function adoptMisnamed(
+  store: QueueStore,
+  name: string,
+  by: string,
+): Promise<{ id: string; problem: string } | undefined> {
   const id = `${safeName(name).slice(0, 90)}-${randomBytes(2).toString("hex")}`;
   const problem = `queued/${JSON.stringify(name)}: not a valid job id (letters, digits, '-' and '_', at most 100, starting with a letter or digit); renamed ${id}`;
   try {
@@ -100,7 +126,11 @@ async function adoptMisnamed(store: QueueStore, name: string, by: string): Promi
 }
 
 /** A directory in queued/ whose meta.json is missing or unreadable, or whose files are links. */
-async function adoptDirectory(store: QueueStore, id: string, by: string): Promise<{ id: string; problem: string } | undefined> {
+async function adoptDirectory(
+  store: QueueStore,
+  id: string,
+  by: string,
+): Promise<{ id: string; problem: string } | undefined> {
   const dir = store.jobDir("queued", id);
   const links = linkedFiles(dir);
   if (links.length) {
@@ -122,7 +152,10 @@ async function adoptDirectory(store: QueueStore, id: string, by: string): Promis
   } catch (error) {
     if (!(error instanceof AqError)) throw error;
     const text = await readFile(join(dir, JOB_FILE), { encoding: "utf8", flag: NO_FOLLOW }).catch(() => undefined);
-    let problem = error.code === "AQ_NOT_FOUND" ? undefined : `meta.json unreadable: ${oneLine(error).replace(`${join(dir, META_FILE)}: `, "")}`;
+    let problem =
+      error.code === "AQ_NOT_FOUND"
+        ? undefined
+        : `meta.json unreadable: ${oneLine(error).replace(`${join(dir, META_FILE)}: `, "")}`;
     let spec: JobSpec | undefined;
     if (text === undefined) problem = "job.md is missing (a half-written job directory)";
     else {
@@ -148,7 +181,13 @@ async function freshMeta(store: QueueStore, stage: "failed", id: string, by: str
   await store.replaceMeta(stage, id, { ...meta, reason: problem });
 }
 
-function metaFor(id: string, stage: "queued" | "failed", by: string, spec: JobSpec | undefined, reason: string): JobMeta {
+function metaFor(
+  id: string,
+  stage: "queued" | "failed",
+  by: string,
+  spec: JobSpec | undefined,
+  reason: string,
+): JobMeta {
   const now = new Date().toISOString();
   return {
     id,

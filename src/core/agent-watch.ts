@@ -25,7 +25,13 @@ export interface AgentWatch {
  * at once when the session id becomes known, otherwise at most every PROGRESS_MS (a short job
  * ends before that, and its final move records the session without an extra write).
  */
-export function watchAgent(options: { store: QueueStore; id: string; engine: string; format: OutputFormat; jobDir: string }): AgentWatch {
+export function watchAgent(options: {
+  store: QueueStore;
+  id: string;
+  engine: string;
+  format: OutputFormat;
+  jobDir: string;
+}): AgentWatch {
   const { store, id } = options;
   const agent = new AgentStream(options.engine, options.format);
   let blocked: string | undefined;
@@ -65,7 +71,13 @@ export function watchAgent(options: { store: QueueStore; id: string; engine: str
         changed();
       },
       ...(agent.structured
-        ? { render: { line: (raw: string) => take(agent.line(raw)), end: () => take(agent.end()), rawLogFile: join(options.jobDir, AGENT_LOG_FILE) } }
+        ? {
+            render: {
+              line: (raw: string) => take(agent.line(raw)),
+              end: () => take(agent.end()),
+              rawLogFile: join(options.jobDir, AGENT_LOG_FILE),
+            },
+          }
         : { onLine: (line: string) => void take(agent.line(line)) }),
     },
     blocked: () => blocked,

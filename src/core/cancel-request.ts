@@ -23,7 +23,9 @@ export class CancelRequested extends Error {
   readonly request: CancelRequest;
 
   constructor(request: CancelRequest) {
-    super(request.to === "queued" ? `cancelled by ${request.by}; the attempt does not count` : `cancelled by ${request.by}`);
+    super(
+      request.to === "queued" ? `cancelled by ${request.by}; the attempt does not count` : `cancelled by ${request.by}`,
+    );
     this.request = request;
   }
 }
@@ -37,7 +39,11 @@ export async function clearCancelRequest(jobDir: string): Promise<void> {
 }
 
 /** Calls `onRequest` once when a cancel request appears in the job's directory; returns a stop function. */
-export function watchCancelRequest(jobDir: string, onRequest: (request: CancelRequest) => void, everyMs = 250): () => void {
+export function watchCancelRequest(
+  jobDir: string,
+  onRequest: (request: CancelRequest) => void,
+  everyMs = 250,
+): () => void {
   const path = join(jobDir, CANCEL_FILE);
   let reading = false;
   const timer = setInterval(() => {
@@ -47,7 +53,11 @@ export function watchCancelRequest(jobDir: string, onRequest: (request: CancelRe
       .then((text) => {
         const parsed = JSON.parse(text) as Partial<CancelRequest>;
         clearInterval(timer);
-        onRequest({ to: parsed.to === "failed" ? "failed" : "queued", by: String(parsed.by ?? "a person"), at: String(parsed.at ?? new Date().toISOString()) });
+        onRequest({
+          to: parsed.to === "failed" ? "failed" : "queued",
+          by: String(parsed.by ?? "a person"),
+          at: String(parsed.at ?? new Date().toISOString()),
+        });
       })
       .catch(() => {}) // half written or just removed: the next tick reads it again
       .finally(() => (reading = false));

@@ -36,49 +36,69 @@ export const newMark = (id: string) => `${id}.${randomBytes(8).toString("hex")}`
 export async function claimNext(store: QueueStore, claimer: { by: string; owner: ProcessRef }): Promise<ClaimResult> {
   const first = await store.list(["queued"]);
   const { adopted, rejected } = await store.adopt(claimer.by, { directories: first.broken.map((job) => job.id) });
-  return withLock(store.lockPath(CLAIM_LOCK), async () => {
-    const { jobs } = await store.list(["queued"]);
-    const now = Date.now();
-    jobs.sort((a, b) => b.meta.priority - a.meta.priority || a.meta.createdAt.localeCompare(b.meta.createdAt) || a.id.localeCompare(b.id));
-    let waiting = 0;
-    let nextAt: number | undefined;
-    const refused: Array<{ id: string; problem: string }> = [];
-    for (const job of jobs) {
-      const notBefore = job.meta.notBefore ? Date.parse(job.meta.notBefore) : 0;
-      if (notBefore > now) {
-        waiting++;
-        nextAt = Math.min(nextAt ?? notBefore, notBefore);
-        continue;
+  return withLock(
+    store.lockPath(CLAIM_LOCK),
+    async () => {
+      const { jobs } = await store.list(["queued"]);
+      const now = Date.now();
+      jobs.sort(
+        (a, b) =>
+          b.meta.priority - a.meta.priority ||
+          a.meta.createdAt.localeCompare(b.meta.createdAt) ||
+          a.id.localeCompare(b.id),
+      );
+      let waiting = 0;
+      let nextAt: number | undefined;
+      const refused: Array<{ id: string; problem: string }> = [];
+      for (const job of jobs) {
+        const notBefore = job.meta.notBefore ? Date.parse(job.meta.notBefore) : 0;
+        if (notBefore > now) {
+          waiting++;
+          nextAt = Math.min(nextAt ?? notBefore, notBefore);
+          continue;
+        }
+        const links = linkedFiles(job.dir);
+        if (links.length) {
+          const problem = linkProblem(links);
+          await store.move(job.id, "queued", "failed", { by: claimer.by, reason: problem }).then(
+            () => refused.push({ id: job.id, problem }),
+            () => {},
+          );
+          continue;
+        }
+        const lock = job.meta.lock
+          ? await FileLock.tryAcquire(store.lockPath(jobLockName(job.meta.lock)), job.id)
+          : undefined;
+        if (job.meta.lock && !lock) {
+          waiting++;
+          continue;
+        }
+        try {
+          const { after } = await store.move(job.id, "queued", "assigned", {
+            by: claimer.by,
+            patch: (meta) => {
+              const { notBefore: _, ...rest } = meta;
+              return { ...rest, attempts: meta.attempts + 1, owner: claimer.owner, mark: newMark(job.id) };
+            },
+          });
+          return {
+            claimed: {
+              record: { ...job, stage: "assigned", dir: store.jobDir("assigned", job.id), meta: after },
+              lock,
+            },
+            waiting,
+            nextAt,
+            adopted,
+            rejected: [...rejected, ...refused],
+          };
+        } catch (error) {
+          await lock?.release();
+          if (error instanceof AqError && (error.code === "AQ_CONFLICT" || error.code === "AQ_NOT_FOUND")) continue;
+          throw error;
+        }
       }
-      const links = linkedFiles(job.dir);
-      if (links.length) {
-        const problem = linkProblem(links);
-        await store.move(job.id, "queued", "failed", { by: claimer.by, reason: problem }).then(
-          () => refused.push({ id: job.id, problem }),
-          () => {},
-        );
-        continue;
-      }
-      const lock = job.meta.lock ? await FileLock.tryAcquire(store.lockPath(jobLockName(job.meta.lock)), job.id) : undefined;
-      if (job.meta.lock && !lock) {
-        waiting++;
-        continue;
-      }
-      try {
-        const { after } = await store.move(job.id, "queued", "assigned", {
-          by: claimer.by,
-          patch: (meta) => {
-            const { notBefore: _, ...rest } = meta;
-            return { ...rest, attempts: meta.attempts + 1, owner: claimer.owner, mark: newMark(job.id) };
-          },
-        });
-        return { claimed: { record: { ...job, stage: "assigned", dir: store.jobDir("assigned", job.id), meta: after }, lock }, waiting, nextAt, adopted, rejected: [...rejected, ...refused] };
-      } catch (error) {
-        await lock?.release();
-        if (error instanceof AqError && (error.code === "AQ_CONFLICT" || error.code === "AQ_NOT_FOUND")) continue;
-        throw error;
-      }
-    }
-    return { claimed: undefined, waiting, nextAt, adopted, rejected: [...rejected, ...refused] };
-  }, claimer.by);
+      return { claimed: undefined, waiting, nextAt, adopted, rejected: [...rejected, ...refused] };
+    },
+    claimer.by,
+  );
 }

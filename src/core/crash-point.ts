@@ -29,7 +29,10 @@ let hits = 0;
 
 function parse(value: string | undefined): { name: string; nth: number } | undefined {
   if (!value) return undefined;
-  const [name, nth] = value.split(":").length > 2 ? [value.slice(0, value.lastIndexOf(":")), value.slice(value.lastIndexOf(":") + 1)] : [value, "1"];
+  const [name, nth] =
+    value.split(":").length > 2
+      ? [value.slice(0, value.lastIndexOf(":")), value.slice(value.lastIndexOf(":") + 1)]
+      : [value, "1"];
   return { name: name!, nth: Number(nth) || 1 };
 }
 

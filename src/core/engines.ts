@@ -43,7 +43,8 @@ export const BUILTIN_ENGINES: Readonly<Record<string, EngineDef>> = {
 
 export function engineTable(configured: Readonly<Record<string, EngineConfig>>): Record<string, EngineDef> {
   const table: Record<string, EngineDef> = { ...BUILTIN_ENGINES };
-  for (const [name, engine] of Object.entries(configured)) table[name] = { ...engine, prompt: engine.prompt ?? "stdin", output: engine.output ?? "text" };
+  for (const [name, engine] of Object.entries(configured))
+    table[name] = { ...engine, prompt: engine.prompt ?? "stdin", output: engine.output ?? "text" };
   return table;
 }
 
@@ -56,7 +57,11 @@ export interface Invocation {
 }
 
 /** Builds the argv for one run: placeholders filled, yolo flags in place or left out. */
-export function invocation(engine: EngineDef, prompt: string, options: { yolo: boolean; promptFile: string }): Invocation {
+export function invocation(
+  engine: EngineDef,
+  prompt: string,
+  options: { yolo: boolean; promptFile: string },
+): Invocation {
   const yolo = options.yolo ? (engine.yolo ?? []) : [];
   const argv: string[] = [];
   let placedYolo = false;
@@ -75,7 +80,12 @@ export function invocation(engine: EngineDef, prompt: string, options: { yolo: b
   if (!placedPrompt && engine.prompt === "file") argv.push(options.promptFile);
   const [file, ...args] = argv;
   if (!file) throw new AqError("AQ_BAD_CONFIG", "engine command is empty");
-  return { file, args, stdin: engine.prompt === "stdin" ? prompt : undefined, env: { ...engine.env, ...(options.yolo ? engine.yoloEnv : {}) } };
+  return {
+    file,
+    args,
+    stdin: engine.prompt === "stdin" ? prompt : undefined,
+    env: { ...engine.env, ...(options.yolo ? engine.yoloEnv : {}) },
+  };
 }
 
 /** Secrets of aq's own that an engine never sees (the coordinator's, the dashboard's). */

@@ -63,7 +63,11 @@ export function oneLine(error: unknown): string {
 /** Every line of an error's message joined into one (a library's "JSON Error in FILE:\nUnexpected end"). */
 export function joinedLines(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n").map((line) => line.trim()).filter(Boolean).join(" ");
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(" ");
 }
 
 export function isErrno(error: unknown, ...codes: string[]): error is NodeJS.ErrnoException {

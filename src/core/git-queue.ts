@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { appendFile, mkdir, readFile, readdir, rm, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { crashPoint } from "./crash-point.ts";
-import { AqError, oneLine } from "./errors.ts";
+import { type AqError, oneLine } from "./errors.ts";
 import { git, gitEnv, gitMaybe } from "./git.ts";
 import { withLock } from "./locks.ts";
 import { gitRunsIn, processesWithEnv } from "./proc-scan.ts";
@@ -11,7 +11,12 @@ import { STAGE_NAMES } from "./stages.ts";
 export const DEFAULT_QUEUE_REF = "refs/heads/aq-queue";
 /** The files of a job that the audit log keeps; logs, prompts and the agent's stream stay out. */
 const AUDITED = ["job.md", "meta.json"] as const;
-const FALLBACK_IDENTITY = { GIT_AUTHOR_NAME: "aq", GIT_AUTHOR_EMAIL: "aq@localhost", GIT_COMMITTER_NAME: "aq", GIT_COMMITTER_EMAIL: "aq@localhost" };
+const FALLBACK_IDENTITY = {
+  GIT_AUTHOR_NAME: "aq",
+  GIT_AUTHOR_EMAIL: "aq@localhost",
+  GIT_COMMITTER_NAME: "aq",
+  GIT_COMMITTER_EMAIL: "aq@localhost",
+};
 const ZERO = "0".repeat(40);
 
 export interface GitQueueOptions {
@@ -81,7 +86,10 @@ export class GitQueue {
     const text = await readFile(file, "utf8").catch(() => "");
     if (text.split("\n").includes(line)) return;
     await mkdir(dirname(file), { recursive: true });
-    await appendFile(file, `${text === "" || text.endsWith("\n") ? "" : "\n"}# aq: the queue's audit log lives on ${this.options.ref}\n${line}\n`);
+    await appendFile(
+      file,
+      `${text === "" || text.endsWith("\n") ? "" : "\n"}# aq: the queue's audit log lives on ${this.options.ref}\n${line}\n`,
+    );
   }
 
   /** Commits the job's files (in whichever stage they are now) on the audit ref; never throws. */
@@ -93,7 +101,10 @@ export class GitQueue {
       for (const done of ids) this.pending.delete(done);
     } catch (error) {
       this.pending.add(id);
-      if (!this.warned) this.options.warn?.(`git-queue: could not commit "${message}" on ${this.options.ref}: ${oneLine(error)}; the queue goes on and the next commit catches up`);
+      if (!this.warned)
+        this.options.warn?.(
+          `git-queue: could not commit "${message}" on ${this.options.ref}: ${oneLine(error)}; the queue goes on and the next commit catches up`,
+        );
       this.warned = true;
     }
   }
@@ -103,10 +114,16 @@ export class GitQueue {
     if (this.pending.size === 0) return;
     const ids = [...this.pending];
     try {
-      await withLock(this.options.lockPath, () => this.commitNow("aq: catch-up (transitions that could not be committed when they happened)", { ids }), "git-queue");
+      await withLock(
+        this.options.lockPath,
+        () => this.commitNow("aq: catch-up (transitions that could not be committed when they happened)", { ids }),
+        "git-queue",
+      );
       for (const done of ids) this.pending.delete(done);
     } catch (error) {
-      this.options.warn?.(`git-queue: catch-up on ${this.options.ref} failed: ${oneLine(error)}; the next runner makes it`);
+      this.options.warn?.(
+        `git-queue: catch-up on ${this.options.ref} failed: ${oneLine(error)}; the next runner makes it`,
+      );
     }
   }
 
@@ -114,7 +131,11 @@ export class GitQueue {
   async catchUp(): Promise<void> {
     try {
       const ids = [...this.pending];
-      await withLock(this.options.lockPath, () => this.commitNow("aq: catch-up (the queue as it is on disk)", { all: true, ids }), "git-queue");
+      await withLock(
+        this.options.lockPath,
+        () => this.commitNow("aq: catch-up (the queue as it is on disk)", { all: true, ids }),
+        "git-queue",
+      );
       for (const done of ids) this.pending.delete(done);
     } catch (error) {
       if (!this.warned) this.options.warn?.(`git-queue: catch-up on ${this.options.ref} failed: ${oneLine(error)}`);
@@ -125,7 +146,9 @@ export class GitQueue {
   private async commitNow(message: string, options: { all?: boolean; ids?: readonly string[] } = {}): Promise<void> {
     await this.clearStaleLock(`${this.index}.lock`);
     for (let attempt = 0; ; attempt++) {
-      const parent = (attempt === 0 ? this.readRef() : undefined) ?? (await gitMaybe(this.top, ["rev-parse", "--verify", "-q", this.options.ref]));
+      const parent =
+        (attempt === 0 ? this.readRef() : undefined) ??
+        (await gitMaybe(this.top, ["rev-parse", "--verify", "-q", this.options.ref]));
       const base = this.readBase();
       let all = options.all === true;
       if (!parent) {
@@ -139,7 +162,11 @@ export class GitQueue {
       crashPoint("git:index-updated");
       const tree = (await git(this.top, ["write-tree"], { env: this.env })).stdout.trim();
       crashPoint("git:tree-written");
-      const parentTree = parent ? (base?.commit === parent ? base.tree : (await git(this.top, ["rev-parse", `${parent}^{tree}`])).stdout.trim()) : undefined;
+      const parentTree = parent
+        ? base?.commit === parent
+          ? base.tree
+          : (await git(this.top, ["rev-parse", `${parent}^{tree}`])).stdout.trim()
+        : undefined;
       if (tree === parentTree) {
         if (base?.commit !== parent) await this.writeBase(parent!, tree);
         return;
@@ -149,7 +176,13 @@ export class GitQueue {
       try {
         await this.updateRef(commit, parent);
       } catch (error) {
-        if (attempt < 3 && /cannot lock ref|is at .* but expected|reference already exists/i.test(String((error as AqError).cause ?? error))) continue;
+        if (
+          attempt < 3 &&
+          /cannot lock ref|is at .* but expected|reference already exists/i.test(
+            String((error as AqError).cause ?? error),
+          )
+        )
+          continue;
         throw error;
       }
       crashPoint("git:ref-updated");
@@ -160,7 +193,11 @@ export class GitQueue {
 
   /** The private index takes the job's files as they are on disk now (gone from other stages). */
   private async stage(all: boolean, ids: readonly string[]): Promise<void> {
-    const paths = all ? await this.allPaths() : [...new Set(ids)].flatMap((id) => STAGE_NAMES.flatMap((stage) => AUDITED.map((file) => `${this.rel}${stage}/${id}/${file}`)));
+    const paths = all
+      ? await this.allPaths()
+      : [...new Set(ids)].flatMap((id) =>
+          STAGE_NAMES.flatMap((stage) => AUDITED.map((file) => `${this.rel}${stage}/${id}/${file}`)),
+        );
     if (paths.length === 0) return;
     await gitStdin(this.top, ["update-index", "--add", "--remove", "-z", "--stdin"], paths.join("\0"), this.env);
   }
@@ -177,7 +214,8 @@ export class GitQueue {
       const ids = await readdir(join(root, stage), { withFileTypes: true }).catch(() => []);
       for (const entry of ids) {
         if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
-        for (const file of AUDITED) if (existsSync(join(root, stage, entry.name, file))) paths.add(`${this.rel}${stage}/${entry.name}/${file}`);
+        for (const file of AUDITED)
+          if (existsSync(join(root, stage, entry.name, file))) paths.add(`${this.rel}${stage}/${entry.name}/${file}`);
       }
     }
     return [...paths];
@@ -188,7 +226,11 @@ export class GitQueue {
     try {
       return (await git(this.top, args, { env: this.identityEnv ?? this.env })).stdout.trim();
     } catch (error) {
-      if (this.identityEnv || !/tell me who you are|auto-detect email|empty ident/i.test(String((error as AqError).cause ?? error))) throw error;
+      if (
+        this.identityEnv ||
+        !/tell me who you are|auto-detect email|empty ident/i.test(String((error as AqError).cause ?? error))
+      )
+        throw error;
       this.identityEnv = { ...this.env, ...FALLBACK_IDENTITY };
       return (await git(this.top, args, { env: this.identityEnv })).stdout.trim();
     }
@@ -197,12 +239,16 @@ export class GitQueue {
   /** Compare-and-swap: the ref moves only from the parent this commit was made on. */
   private async updateRef(commit: string, parent: string | undefined): Promise<void> {
     try {
-      await git(this.top, ["update-ref", "-m", "aq: audit log", this.options.ref, commit, parent ?? ZERO], { env: this.env });
+      await git(this.top, ["update-ref", "-m", "aq: audit log", this.options.ref, commit, parent ?? ZERO], {
+        env: this.env,
+      });
     } catch (error) {
       if (!/cannot lock ref|File exists/i.test(String((error as AqError).cause ?? error))) throw error;
       const lock = join(this.commonDir, `${this.options.ref}.lock`);
       if (!(await this.clearStaleLock(lock, { personsGitToo: true }))) throw error;
-      await git(this.top, ["update-ref", "-m", "aq: audit log", this.options.ref, commit, parent ?? ZERO], { env: this.env });
+      await git(this.top, ["update-ref", "-m", "aq: audit log", this.options.ref, commit, parent ?? ZERO], {
+        env: this.env,
+      });
     }
   }
 

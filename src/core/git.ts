@@ -7,14 +7,23 @@ export interface GitResult {
 }
 
 /** Runs git; a failure becomes an AqError whose message is git's first line of complaint. */
-export function git(cwd: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<GitResult> {
+export function git(
+  cwd: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile("git", args as string[], { cwd, env: options.env ?? gitEnv(), maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        const detail = firstMeaningfulLine(stderr) ?? firstMeaningfulLine(stdout) ?? oneLine(error);
-        reject(new AqError("AQ_FAILED", `git ${args[0]} failed: ${detail}`, { cause: error }));
-      } else resolve({ stdout, stderr });
-    });
+    const child = execFile(
+      "git",
+      args as string[],
+      { cwd, env: options.env ?? gitEnv(), maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          const detail = firstMeaningfulLine(stderr) ?? firstMeaningfulLine(stdout) ?? oneLine(error);
+          reject(new AqError("AQ_FAILED", `git ${args[0]} failed: ${detail}`, { cause: error }));
+        } else resolve({ stdout, stderr });
+      },
+    );
     child.stdin?.on("error", () => {});
     child.stdin?.end(options.input);
   });

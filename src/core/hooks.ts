@@ -1,4 +1,11 @@
-import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook, SyncWaterfallHook } from "tapable";
+import {
+  AsyncSeriesBailHook,
+  AsyncSeriesHook,
+  AsyncSeriesWaterfallHook,
+  SyncBailHook,
+  SyncHook,
+  SyncWaterfallHook,
+} from "tapable";
 import { AqHookError, FencedError } from "./errors.ts";
 import type { JobMeta } from "./meta.ts";
 import type { Stage } from "./stages.ts";
@@ -94,7 +101,14 @@ export interface FleetPanel {
   readonly problem?: string | undefined;
   readonly checkedAt?: string | undefined;
   readonly health: "ok" | "degraded" | "draining";
-  readonly leases: ReadonlyArray<{ id: string; stage: Stage; fleetJobId: string; leaseEpoch: number; leaseExpiresAt?: string | undefined; waitingReports: number }>;
+  readonly leases: ReadonlyArray<{
+    id: string;
+    stage: Stage;
+    fleetJobId: string;
+    leaseEpoch: number;
+    leaseExpiresAt?: string | undefined;
+    waitingReports: number;
+  }>;
 }
 
 /** What `aq dashboard` shows beside the queue; plugins add panels (only while a dashboard runs). */
@@ -153,7 +167,9 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     dashboard: new AsyncSeriesWaterfallHook<[DashboardPanels]>(["panels"]),
   };
   for (const [name, hook] of Object.entries(hooks)) {
-    (hook as { intercept(interceptor: object): void }).intercept({ register: (tap: Tap) => isolate(tap, name, onTapError) });
+    (hook as { intercept(interceptor: object): void }).intercept({
+      register: (tap: Tap) => isolate(tap, name, onTapError),
+    });
   }
   return Object.freeze(hooks);
 }
@@ -179,7 +195,16 @@ function isolate(tap: Tap, hook: string, report: TapErrorReporter): Tap {
     return fallback(args);
   };
   if (tap.type === "sync") {
-    return { ...tap, fn: (...args: unknown[]) => { try { return fn(...args); } catch (error) { return handle(error, args); } } };
+    return {
+      ...tap,
+      fn: (...args: unknown[]) => {
+        try {
+          return fn(...args);
+        } catch (error) {
+          return handle(error, args);
+        }
+      },
+    };
   }
   if (tap.type === "promise") {
     return {

@@ -25,7 +25,8 @@ export async function listen(server: Server, port: number, host: string, what: s
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") reject(new AqError("AQ_FAILED", `${what}: port ${port} is in use`));
-      else if (error.code === "EADDRNOTAVAIL" || error.code === "ENOTFOUND" || error.code === "EAI_AGAIN") reject(new AqError("AQ_BAD_USAGE", `${what}: cannot bind to ${host} (${error.code})`));
+      else if (error.code === "EADDRNOTAVAIL" || error.code === "ENOTFOUND" || error.code === "EAI_AGAIN")
+        reject(new AqError("AQ_BAD_USAGE", `${what}: cannot bind to ${host} (${error.code})`));
       else reject(error);
     });
     server.listen(port, host, resolve);
@@ -56,7 +57,8 @@ export async function readJson(request: IncomingMessage, limit = 1024 * 1024): P
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") return undefined;
-  if (declared !== "application/json") throw new HttpProblem(415, "a request body must be sent as content-type: application/json");
+  if (declared !== "application/json")
+    throw new HttpProblem(415, "a request body must be sent as content-type: application/json");
   try {
     return JSON.parse(text);
   } catch {
@@ -64,11 +66,18 @@ export async function readJson(request: IncomingMessage, limit = 1024 * 1024): P
   }
 }
 
-export function send(response: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+export function send(
+  response: ServerResponse,
+  status: number,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (body === undefined) {
     response.writeHead(status, headers).end();
     return;
   }
   const text = JSON.stringify(body);
-  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers }).end(text);
+  response
+    .writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers })
+    .end(text);
 }

@@ -8,7 +8,10 @@ export const LOCK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const duration = v.pipe(
   v.union([v.string(), v.number()], `must be ${DURATION_HINT}`),
-  v.check((value) => parseDuration(value) !== undefined, (issue) => durationProblem(issue.input)!),
+  v.check(
+    (value) => parseDuration(value) !== undefined,
+    (issue) => durationProblem(issue.input)!,
+  ),
   v.transform((value) => parseDuration(value)!),
 );
 
@@ -20,7 +23,11 @@ const KNOWN = {
   timeout: duration,
   stall: duration,
   priority: v.pipe(v.number("must be an integer"), v.integer("must be an integer")),
-  maxAttempts: v.pipe(v.number("must be an integer of at least 1"), v.integer("must be an integer of at least 1"), v.minValue(1, "must be at least 1")),
+  maxAttempts: v.pipe(
+    v.number("must be an integer of at least 1"),
+    v.integer("must be an integer of at least 1"),
+    v.minValue(1, "must be at least 1"),
+  ),
   tracker: v.pipe(v.union([v.string(), v.number()], "must be a tracker item id"), v.transform(String)),
   test: v.pipe(v.string("must be a shell command"), v.nonEmpty("must be a shell command")),
 } as const;
@@ -53,7 +60,8 @@ export const JOB_LIMITS = Object.freeze({
 
 // The YAML parser is loaded on the first job parsed: commands that read no job file skip it.
 let yaml: typeof import("yaml") | undefined;
-const loadYaml = (): typeof import("yaml") => (yaml ??= createRequire(import.meta.url)("yaml") as typeof import("yaml"));
+const loadYaml = (): typeof import("yaml") =>
+  (yaml ??= createRequire(import.meta.url)("yaml") as typeof import("yaml"));
 
 const FENCE = /^---[ \t]*\r?\n([\s\S]*?)\r?\n?---[ \t]*(?:\r?\n|$)/;
 
@@ -69,7 +77,8 @@ export function parseJob(text: string, source: string): JobSpec {
     if (!match) throw bad("frontmatter has no closing '---' line");
     body = text.slice(match[0].length);
     const parsed = match[1]!.trim() === "" ? {} : parseFrontmatter(match[1]!, bad);
-    if (typeof parsed !== "object" || Array.isArray(parsed)) throw bad("frontmatter must be a YAML mapping of keys to values");
+    if (typeof parsed !== "object" || Array.isArray(parsed))
+      throw bad("frontmatter must be a YAML mapping of keys to values");
     frontmatter = parsed as Record<string, unknown>;
   }
   const result = check(FrontmatterSchema, frontmatter);
@@ -87,7 +96,8 @@ export function parseJob(text: string, source: string): JobSpec {
  */
 function parseFrontmatter(source: string, bad: (problem: string) => AqError): unknown {
   const size = Buffer.byteLength(source);
-  if (size > JOB_LIMITS.frontmatterBytes) throw bad(`frontmatter is ${size} bytes, over the limit of ${JOB_LIMITS.frontmatterBytes}`);
+  if (size > JOB_LIMITS.frontmatterBytes)
+    throw bad(`frontmatter is ${size} bytes, over the limit of ${JOB_LIMITS.frontmatterBytes}`);
   const { parseDocument, isMap, isPair, isScalar, visit } = loadYaml();
   const doc = parseDocument(source, { uniqueKeys: false, logLevel: "silent", prettyErrors: false });
   const problem = doc.errors[0] ?? doc.warnings[0];
@@ -99,7 +109,8 @@ function parseFrontmatter(source: string, bad: (problem: string) => AqError): un
     const seen = new Set<unknown>();
     for (const pair of doc.contents.items) {
       const key = isPair(pair) && isScalar(pair.key) ? pair.key.value : undefined;
-      if (key !== undefined && seen.has(key)) throw bad(`frontmatter is not valid YAML: the key ${JSON.stringify(key)} appears twice`);
+      if (key !== undefined && seen.has(key))
+        throw bad(`frontmatter is not valid YAML: the key ${JSON.stringify(key)} appears twice`);
       seen.add(key);
     }
   }

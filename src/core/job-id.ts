@@ -6,7 +6,10 @@ export const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 
 export function checkJobId(id: string): string {
   if (!JOB_ID.test(id)) {
-    throw new AqError("AQ_BAD_USAGE", `invalid job id ${JSON.stringify(id)}: use letters, digits, '-' and '_' (at most 100, starting with a letter or digit)`);
+    throw new AqError(
+      "AQ_BAD_USAGE",
+      `invalid job id ${JSON.stringify(id)}: use letters, digits, '-' and '_' (at most 100, starting with a letter or digit)`,
+    );
   }
   return id;
 }
@@ -26,6 +29,9 @@ export function newJobId(hint?: string): string {
 
 /** A file stem made into an id, or undefined when nothing usable is left. */
 export function idFromStem(stem: string): string | undefined {
-  const id = stem.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[-_]+/, "").slice(0, 100);
+  const id = stem
+    .replace(/[^A-Za-z0-9_-]+/g, "-")
+    .replace(/^[-_]+/, "")
+    .slice(0, 100);
   return JOB_ID.test(id) ? id : undefined;
 }

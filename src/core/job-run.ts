@@ -50,7 +50,13 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
   let stage: Stage = claimed.stage;
   let maxAttempts = config.defaults.maxAttempts;
   const fail = async (reason: string, retryable: boolean, patch?: (meta: JobMeta) => JobMeta): Promise<Stage> =>
-    (stage = await lifecycle.fail({ id, stage }, reason, { by, retryable, maxAttempts, backoff: config.retry, ...(patch ? { patch } : {}) }));
+    (stage = await lifecycle.fail({ id, stage }, reason, {
+      by,
+      retryable,
+      maxAttempts,
+      backoff: config.retry,
+      ...(patch ? { patch } : {}),
+    }));
 
   try {
     if (claimed.meta.history.at(-1)?.from === "queued") await lifecycle.announceMove(claimed, "queued", by);
@@ -63,10 +69,12 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       return await fail(oneLine(error), false);
     }
     maxAttempts = spec.maxAttempts ?? maxAttempts;
-    if (spec.unknownKeys.length) logger.warn(`${id}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}`);
+    if (spec.unknownKeys.length)
+      logger.warn(`${id}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}`);
     const engineName = spec.engine ?? config.defaults.engine;
     const engine = ctx.engines[engineName];
-    if (!engine) return await fail(`unknown engine "${engineName}" (known: ${Object.keys(ctx.engines).join(", ")})`, false);
+    if (!engine)
+      return await fail(`unknown engine "${engineName}" (known: ${Object.keys(ctx.engines).join(", ")})`, false);
     const asked = spec.cwd ? resolve(config.workdir, spec.cwd) : config.workdir;
     if (!existsSync(asked)) return await fail(`cwd ${asked} does not exist`, false);
     // git answers with real paths: a cwd reached through a symlink must be compared as one too.
@@ -77,7 +85,13 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     let patch: (meta: JobMeta) => JobMeta = (meta) => meta;
     if (repo) {
       const resume = claimed.meta.resume as { commit?: string } | undefined;
-      const worktree = await prepareWorktree({ repo, id, root: config.worktrees.dir, previous: claimed.meta.worktree, startAt: resume?.commit });
+      const worktree = await prepareWorktree({
+        repo,
+        id,
+        root: config.worktrees.dir,
+        previous: claimed.meta.worktree,
+        startAt: resume?.commit,
+      });
       crashPoint("worktree:added");
       if (worktree.created && config.worktrees.setup) {
         const setup = await runInGroup({
@@ -89,7 +103,11 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
           killGraceMs: config.killGraceMs,
           timeoutMs: config.defaults.timeoutMs,
         });
-        if (setup.exitCode !== 0) return await fail(`worktree setup failed (${describeExit(setup.exitCode, setup.signal)}): ${config.worktrees.setup}`, true);
+        if (setup.exitCode !== 0)
+          return await fail(
+            `worktree setup failed (${describeExit(setup.exitCode, setup.signal)}): ${config.worktrees.setup}`,
+            true,
+          );
       }
       workDir = workingDirIn(worktree, cwd);
       // A directory of the repository that no commit holds (new, ignored) is not in a fresh worktree.
@@ -97,17 +115,29 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       // A retry keeps what an earlier attempt left, committed, so the checkpoint names all of it.
       const head = worktree.created
         ? await headOf(worktree.path)
-        : await commitAll(worktree.path, `aq: ${id}: work left by an earlier attempt`, ctx.hooks.commitTrailers.call({}, claimed.meta));
+        : await commitAll(
+            worktree.path,
+            `aq: ${id}: work left by an earlier attempt`,
+            ctx.hooks.commitTrailers.call({}, claimed.meta),
+          );
       patch = (meta) => ({
         ...meta,
-        worktree: { path: worktree.path, repo: worktree.repo, baseBranch: worktree.baseBranch, baseCommit: worktree.baseCommit },
+        worktree: {
+          path: worktree.path,
+          repo: worktree.repo,
+          baseBranch: worktree.baseBranch,
+          baseCommit: worktree.baseCommit,
+        },
         wip: { branch: worktree.branch, commit: head },
       });
     }
     // What an earlier attempt's agent reported is not this attempt's.
     // The engine is on record (by its mark) before it can start; its process group is added once it has one.
     const engineStart = { name: engineName, startedAt: new Date().toISOString() };
-    let meta = await lifecycle.move(id, "assigned", "building", { by, patch: (m) => ({ ...patch(m), agent: undefined, engine: engineStart }) });
+    let meta = await lifecycle.move(id, "assigned", "building", {
+      by,
+      patch: (m) => ({ ...patch(m), agent: undefined, engine: engineStart }),
+    });
     stage = "building";
     const dir = store.jobDir("building", id);
     const promptFile = join(dir, "prompt.txt");
@@ -116,7 +146,10 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     crashPoint("spawn:recorded");
     const separator = openForAppend(join(dir, LOG_FILE));
     try {
-      writeSync(separator, `${attemptSeparator({ attempt: meta.attempts, at: new Date().toISOString(), engine: engineName })}\n`);
+      writeSync(
+        separator,
+        `${attemptSeparator({ attempt: meta.attempts, at: new Date().toISOString(), engine: engineName })}\n`,
+      );
     } finally {
       closeSync(separator);
     }
@@ -139,7 +172,13 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       file: call.file,
       args: call.args,
       cwd: workDir,
-      env: engineEnv(process.env, { ...call.env, AQ_JOB_ID: id, AQ_STAGE: "building", AQ_QUEUE_DIR: store.root, [ENGINE_MARK_ENV]: mark }),
+      env: engineEnv(process.env, {
+        ...call.env,
+        AQ_JOB_ID: id,
+        AQ_STAGE: "building",
+        AQ_QUEUE_DIR: store.root,
+        [ENGINE_MARK_ENV]: mark,
+      }),
       stdin: call.stdin,
       logFile: join(dir, LOG_FILE),
       timeoutMs,
@@ -150,7 +189,12 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
         crashPoint("spawn:started");
         const startTime = processStartTime(pgid);
         const engineRef = { ...engineStart, pgid, ...(startTime ? { startTime } : {}) };
-        recorded = store.update(id, "building", (m) => ({ ...m, engine: engineRef })).then(() => crashPoint("spawn:pgid-recorded"), () => {});
+        recorded = store
+          .update(id, "building", (m) => ({ ...m, engine: engineRef }))
+          .then(
+            () => crashPoint("spawn:pgid-recorded"),
+            () => {},
+          );
       },
       ...agent.groupOptions,
     });
@@ -169,7 +213,17 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     if (personCancel?.request.to === "failed") return await fail(personCancel.message, false, finished);
     if (result.aborted === CANCELLED || personCancel) {
       // What the engine did so far is committed: the checkpoint a resume starts from.
-      const wip = meta.worktree && meta.wip ? { branch: meta.wip.branch, commit: await commitAll(meta.worktree.path, `aq: ${id}: checkpoint (cancelled)`, ctx.hooks.commitTrailers.call({}, meta)) } : undefined;
+      const wip =
+        meta.worktree && meta.wip
+          ? {
+              branch: meta.wip.branch,
+              commit: await commitAll(
+                meta.worktree.path,
+                `aq: ${id}: checkpoint (cancelled)`,
+                ctx.hooks.commitTrailers.call({}, meta),
+              ),
+            }
+          : undefined;
       await lifecycle.move(id, "building", "queued", {
         by,
         reason: personCancel?.message ?? "cancelled: the runner was stopped; the attempt does not count",
@@ -186,20 +240,26 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       return await fail(reason, !missing, finished);
     }
     if (result.timedOut) return await fail(`timeout: killed after ${formatDuration(timeoutMs)}`, true, finished);
-    if (result.stalled) return await fail(`stalled: no agent activity for ${formatDuration(stallMs ?? 0)}`, true, finished);
+    if (result.stalled)
+      return await fail(`stalled: no agent activity for ${formatDuration(stallMs ?? 0)}`, true, finished);
     if (blocked !== undefined || result.exitCode === BLOCKED_EXIT_CODE) {
       const reason = blocked ?? `engine exited ${BLOCKED_EXIT_CODE} (blocked)`;
       meta = await lifecycle.move(id, "building", "blocked", { by, reason, patch: finished });
       logger.warn(`${id}: blocked: ${reason}`);
       return (stage = "blocked");
     }
-    if (result.exitCode !== 0) return await fail(`engine ${describeExit(result.exitCode, result.signal)}`, true, finished);
+    if (result.exitCode !== 0)
+      return await fail(`engine ${describeExit(result.exitCode, result.signal)}`, true, finished);
 
     let wipPatch = finished;
     if (meta.worktree && meta.wip) {
       const astray = await backOnBranch(meta.worktree.path, meta.wip.branch);
       if (astray) return await fail(astray, false, finished);
-      const commit = await commitAll(meta.worktree.path, `aq: ${id} (attempt ${meta.attempts})`, ctx.hooks.commitTrailers.call({}, meta));
+      const commit = await commitAll(
+        meta.worktree.path,
+        `aq: ${id} (attempt ${meta.attempts})`,
+        ctx.hooks.commitTrailers.call({}, meta),
+      );
       const branch = meta.wip.branch;
       wipPatch = (m) => ({ ...finished(m), wip: { branch, commit } });
     }
@@ -214,10 +274,12 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
       return current;
     }
     stage = current;
-    return await fail(error instanceof AqError ? oneLine(error) : `internal error: ${oneLine(error)}`, true).catch((inner) => {
-      logger.error(`${id}: could not record the failure: ${oneLine(inner)}`);
-      return stage;
-    });
+    return await fail(error instanceof AqError ? oneLine(error) : `internal error: ${oneLine(error)}`, true).catch(
+      (inner) => {
+        logger.error(`${id}: could not record the failure: ${oneLine(inner)}`);
+        return stage;
+      },
+    );
   } finally {
     await lock?.release();
   }
@@ -226,4 +288,3 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
 export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `killed by ${signal}` : `exited ${code}`;
 }
-

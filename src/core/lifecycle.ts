@@ -34,19 +34,35 @@ export class Lifecycle {
   async move(id: string, from: Stage, to: Stage, options: MoveOptions & { comesToRest?: boolean }): Promise<JobMeta> {
     const { after } = await this.store.move(id, from, to, options);
     this.logger.debug(`${id}: ${from} → ${to}${options.reason ? ` (${options.reason})` : ""}`);
-    await this.announce({ jobId: id, from, to, reason: options.reason, by: options.by, meta: after }, options.comesToRest ?? STAGES[to].terminal);
+    await this.announce(
+      { jobId: id, from, to, reason: options.reason, by: options.by, meta: after },
+      options.comesToRest ?? STAGES[to].terminal,
+    );
     return after;
   }
 
   /** Tells the hooks of a move made under another lock (the claim). */
   async announceMove(record: JobRecord, from: Stage, by: string): Promise<void> {
-    await this.announce({ jobId: record.id, from, to: record.stage, reason: record.meta.reason, by, meta: record.meta }, STAGES[record.stage].terminal);
+    await this.announce(
+      { jobId: record.id, from, to: record.stage, reason: record.meta.reason, by, meta: record.meta },
+      STAGES[record.stage].terminal,
+    );
   }
 
   /** Tells the hooks of a job that was just created (from: null). */
   async created(record: JobRecord, by: string): Promise<void> {
     const entry = record.meta.history.at(-1);
-    await this.announce({ jobId: record.id, from: entry?.from ?? null, to: record.stage, reason: record.meta.reason, by, meta: record.meta }, STAGES[record.stage].terminal);
+    await this.announce(
+      {
+        jobId: record.id,
+        from: entry?.from ?? null,
+        to: record.stage,
+        reason: record.meta.reason,
+        by,
+        meta: record.meta,
+      },
+      STAGES[record.stage].terminal,
+    );
   }
 
   private async announce(event: StageEvent, comesToRest: boolean): Promise<void> {
@@ -62,13 +78,20 @@ export class Lifecycle {
     const meta = (await this.store.read(record.stage, record.id)).meta;
     const attemptsLeft = meta.attempts < options.maxAttempts;
     const retry = options.retryable && attemptsLeft;
-    const delay = Math.min(options.backoff.backoffMs * 2 ** Math.max(0, meta.attempts - 1), options.backoff.maxBackoffMs);
+    const delay = Math.min(
+      options.backoff.backoffMs * 2 ** Math.max(0, meta.attempts - 1),
+      options.backoff.maxBackoffMs,
+    );
     const notBefore = new Date(Date.now() + delay).toISOString();
     // The step after failed/ travels with the move into it, so a crash in between is completed by recovery.
     const requeue: JobMeta["requeue"] = !options.retryable
       ? undefined
       : retry
-        ? { to: "queued", reason: `retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`, notBefore }
+        ? {
+            to: "queued",
+            reason: `retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`,
+            notBefore,
+          }
         : { to: "dead_letter", reason: `${meta.attempts} of ${options.maxAttempts} attempts failed; last: ${reason}` };
     const patch = options.patch;
     await this.move(record.id, record.stage, "failed", {
@@ -82,7 +105,8 @@ export class Lifecycle {
       return "failed";
     }
     crashPoint("fail:before-requeue");
-    if (requeue.to === "dead_letter") this.logger.warn(`${record.id}: failed (${reason}); no attempts left → dead_letter`);
+    if (requeue.to === "dead_letter")
+      this.logger.warn(`${record.id}: failed (${reason}); no attempts left → dead_letter`);
     else this.logger.warn(`${record.id}: failed (${reason}); ${requeue.reason}`);
     return this.requeue(record.id, requeue, options.by);
   }
@@ -114,7 +138,10 @@ export class Lifecycle {
         reason: "fenced",
         patch: (m) => {
           const events = Array.isArray(m.events) ? m.events : [];
-          return { ...withoutEngine(m), events: [...events, { type: "fenced-abort", at: new Date().toISOString(), detail: error.message }] };
+          return {
+            ...withoutEngine(m),
+            events: [...events, { type: "fenced-abort", at: new Date().toISOString(), detail: error.message }],
+          };
         },
       });
     } catch (inner) {

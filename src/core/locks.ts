@@ -31,7 +31,10 @@ export class FileLock {
     return undefined;
   }
 
-  static async acquire(path: string, options: { note?: string; pollMs?: number; signal?: AbortSignal } = {}): Promise<FileLock> {
+  static async acquire(
+    path: string,
+    options: { note?: string; pollMs?: number; signal?: AbortSignal } = {},
+  ): Promise<FileLock> {
     for (;;) {
       const lock = await FileLock.tryAcquire(path, options.note);
       if (lock) return lock;

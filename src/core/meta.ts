@@ -63,10 +63,21 @@ export const MetaSchema = v.looseObject({
    */
   mark: v.optional(v.string()),
   /** The engine's process group while it runs (its leader's start time, so a reused pid is not taken for it). */
-  engine: v.optional(v.object({ name: v.string(), pgid: v.optional(v.number()), startTime: v.optional(v.string()), startedAt: v.string() })),
+  engine: v.optional(
+    v.object({
+      name: v.string(),
+      pgid: v.optional(v.number()),
+      startTime: v.optional(v.string()),
+      startedAt: v.string(),
+    }),
+  ),
   /** A failed job's next step, written with the move into failed/: a crash before it is made is completed by recovery. */
-  requeue: v.optional(v.object({ to: v.picklist(["queued", "dead_letter"]), reason: v.string(), notBefore: v.optional(v.string()) })),
-  worktree: v.optional(v.object({ path: v.string(), repo: v.string(), baseBranch: v.string(), baseCommit: v.string() })),
+  requeue: v.optional(
+    v.object({ to: v.picklist(["queued", "dead_letter"]), reason: v.string(), notBefore: v.optional(v.string()) }),
+  ),
+  worktree: v.optional(
+    v.object({ path: v.string(), repo: v.string(), baseBranch: v.string(), baseCommit: v.string() }),
+  ),
   wip: v.optional(v.object({ branch: v.string(), commit: v.string() })),
   shipped: v.optional(v.object({ commit: v.string(), into: v.string() })),
   /** The agent CLI's session as it reported it: kept after the run, for `aq status` and the dashboard. */
@@ -105,7 +116,8 @@ export function readMetaSync(path: string): JobMeta {
 
 function unreadable(path: string, error: unknown): AqError {
   if (isErrno(error, "ENOENT")) return new AqError("AQ_NOT_FOUND", `${path}: missing`);
-  if (isErrno(error, "ELOOP")) return new AqError("AQ_BAD_JOB", `${path}: is a symbolic link (aq follows no link inside the queue)`);
+  if (isErrno(error, "ELOOP"))
+    return new AqError("AQ_BAD_JOB", `${path}: is a symbolic link (aq follows no link inside the queue)`);
   return new AqError("AQ_BAD_JOB", `${path}: cannot be read: ${oneLine(error)}`);
 }
 

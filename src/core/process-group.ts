@@ -26,7 +26,11 @@ export interface GroupRun {
    * Structured stdout (an agent CLI's JSON lines): the raw stream goes to `rawLogFile`, and the
    * log gets what `line` makes of each line (and `end` at the end), so it stays readable by a person.
    */
-  readonly render?: { readonly line: (raw: string) => readonly string[]; readonly end: () => readonly string[]; readonly rawLogFile: string };
+  readonly render?: {
+    readonly line: (raw: string) => readonly string[];
+    readonly end: () => readonly string[];
+    readonly rawLogFile: string;
+  };
   /** Called on any output, stdout or stderr. */
   readonly onOutput?: () => void;
 }
@@ -73,14 +77,30 @@ export function runInGroup(run: GroupRun): Promise<GroupResult> {
     const pgid = child.pid;
     const kill = () => (killing ??= pgid === undefined ? Promise.resolve() : killGroup(pgid, run.killGraceMs));
     const timers: NodeJS.Timeout[] = [];
-    if (run.timeoutMs !== undefined) timers.push(setTimeout(() => ((timedOut = true), void kill()), run.timeoutMs));
+    if (run.timeoutMs !== undefined)
+      timers.push(
+        setTimeout(() => {
+          timedOut = true;
+          void kill();
+        }, run.timeoutMs),
+      );
     if (run.stallMs !== undefined) {
       const stallMs = run.stallMs;
-      timers.push(setInterval(() => {
-        if (Date.now() - lastOutput >= stallMs) ((stalled = true), void kill());
-      }, Math.min(stallMs, 1000)));
+      timers.push(
+        setInterval(
+          () => {
+            if (Date.now() - lastOutput < stallMs) return;
+            stalled = true;
+            void kill();
+          },
+          Math.min(stallMs, 1000),
+        ),
+      );
     }
-    const onAbort = () => ((aborted = run.signal?.reason ?? new Error("aborted")), void kill());
+    const onAbort = () => {
+      aborted = run.signal?.reason ?? new Error("aborted");
+      void kill();
+    };
     if (run.signal?.aborted) onAbort();
     else run.signal?.addEventListener("abort", onAbort, { once: true });
     if (pgid !== undefined) run.onSpawn?.(pgid);
@@ -138,7 +158,9 @@ export function runInGroup(run: GroupRun): Promise<GroupResult> {
       for (const timer of timers) clearTimeout(timer);
       run.signal?.removeEventListener("abort", onAbort);
       rawLog?.end();
-      log.end(() => resolve({ exitCode, signal, timedOut, stalled, aborted, spawnError, durationMs: Date.now() - started }));
+      log.end(() =>
+        resolve({ exitCode, signal, timedOut, stalled, aborted, spawnError, durationMs: Date.now() - started }),
+      );
     };
     if (pgid === undefined) child.once("error", () => finish(null, null));
   });

@@ -24,16 +24,19 @@ export function linkProblem(names: readonly string[]): string {
  */
 export async function openQueueFile(root: string, path: string): Promise<FileHandle> {
   const rel = relative(root, path);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) throw new AqError("AQ_BAD_USAGE", "not a file inside the queue");
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel))
+    throw new AqError("AQ_BAD_USAGE", "not a file inside the queue");
   let at = root;
   for (const part of rel.split(sep).slice(0, -1)) {
     at = join(at, part);
-    if (lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink()) throw new AqError("AQ_BAD_JOB", `${relative(root, at)} is a symbolic link: aq follows no link inside the queue`);
+    if (lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink())
+      throw new AqError("AQ_BAD_JOB", `${relative(root, at)} is a symbolic link: aq follows no link inside the queue`);
   }
   try {
     return await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
-    if (isErrno(error, "ELOOP")) throw new AqError("AQ_BAD_JOB", `${rel} is a symbolic link: aq follows no link inside the queue`);
+    if (isErrno(error, "ELOOP"))
+      throw new AqError("AQ_BAD_JOB", `${rel} is a symbolic link: aq follows no link inside the queue`);
     if (isErrno(error, "ENOENT")) throw new AqError("AQ_NOT_FOUND", `${rel}: missing`);
     throw error;
   }
@@ -54,7 +57,11 @@ export function openForAppend(path: string): number {
   try {
     return openSync(path, APPEND_NO_FOLLOW, 0o644);
   } catch (error) {
-    if (isErrno(error, "ELOOP")) throw new AqError("AQ_BAD_JOB", `${path.split(sep).slice(-2).join("/")} is a symbolic link: aq follows no link inside the queue`);
+    if (isErrno(error, "ELOOP"))
+      throw new AqError(
+        "AQ_BAD_JOB",
+        `${path.split(sep).slice(-2).join("/")} is a symbolic link: aq follows no link inside the queue`,
+      );
     throw error;
   }
 }

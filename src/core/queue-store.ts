@@ -10,7 +10,16 @@ import { DEFAULT_QUEUE_REF, GitQueue } from "./git-queue.ts";
 import type { JobSpec } from "./job-file.ts";
 import { parseJob } from "./job-file.ts";
 import { FileLock, withLock } from "./locks.ts";
-import { type HistoryEntry, type JobMeta, NO_FOLLOW, type Origin, type ProcessRef, readMeta, readMetaSync, writeMeta } from "./meta.ts";
+import {
+  type HistoryEntry,
+  type JobMeta,
+  NO_FOLLOW,
+  type Origin,
+  type ProcessRef,
+  readMeta,
+  readMetaSync,
+  writeMeta,
+} from "./meta.ts";
 import { openForAppend } from "./queue-file.ts";
 import { STAGE_NAMES, type Stage, canMove } from "./stages.ts";
 
@@ -56,7 +65,15 @@ export const LOG_FILE = "log.txt";
 export const AGENT_LOG_FILE = "agent.jsonl";
 
 const REASON_STAGES: ReadonlySet<Stage> = new Set(["failed", "blocked", "dead_letter", "quarantine"]);
-const GITIGNORE = [".aq/", ".worktrees/", "*/*/log.txt", "*/*/prompt.txt", "*/*/agent.jsonl", "*/*/meta.json.corrupt.*", ""].join("\n");
+const GITIGNORE = [
+  ".aq/",
+  ".worktrees/",
+  "*/*/log.txt",
+  "*/*/prompt.txt",
+  "*/*/agent.jsonl",
+  "*/*/meta.json.corrupt.*",
+  "",
+].join("\n");
 
 /**
  * The queue on disk: one directory per stage, one directory per job, and a stage transition
@@ -71,7 +88,11 @@ export class QueueStore {
   private readonly metaCache = new Map<string, { stamp: string; meta: JobMeta }>();
   private readonly gitOptions: { ref: string; warn?: ((message: string) => void) | undefined };
 
-  private constructor(root: string, gitMode: boolean | "auto", gitOptions: { ref: string; warn?: ((message: string) => void) | undefined }) {
+  private constructor(
+    root: string,
+    gitMode: boolean | "auto",
+    gitOptions: { ref: string; warn?: ((message: string) => void) | undefined },
+  ) {
     this.root = root;
     this.gitMode = gitMode;
     this.gitOptions = gitOptions;
@@ -82,26 +103,42 @@ export class QueueStore {
     return (this.detected ??=
       this.gitMode === false
         ? Promise.resolve(undefined)
-        : GitQueue.detect(this.root, { ...this.gitOptions, stateDir: this.stateDir("git"), lockPath: this.lockPath("git") }));
+        : GitQueue.detect(this.root, {
+            ...this.gitOptions,
+            stateDir: this.stateDir("git"),
+            lockPath: this.lockPath("git"),
+          }));
   }
 
   /** Opens the queue, creating its skeleton; `readOnly` (status, logs) creates nothing and reads what is there. */
-  static async open(root: string, options: { gitQueue?: boolean | "auto"; gitRef?: string | undefined; readOnly?: boolean; warn?: (message: string) => void } = {}): Promise<QueueStore> {
+  static async open(
+    root: string,
+    options: {
+      gitQueue?: boolean | "auto";
+      gitRef?: string | undefined;
+      readOnly?: boolean;
+      warn?: (message: string) => void;
+    } = {},
+  ): Promise<QueueStore> {
     const gitOptions = { ref: options.gitRef ?? DEFAULT_QUEUE_REF, warn: options.warn };
-    if (options.readOnly) return new QueueStore(await realpath(root).catch(() => resolve(root)), options.gitQueue ?? "auto", gitOptions);
+    if (options.readOnly)
+      return new QueueStore(await realpath(root).catch(() => resolve(root)), options.gitQueue ?? "auto", gitOptions);
     await mkdir(root, { recursive: true });
     const real = await realpath(root);
-    await Promise.all([...STAGE_NAMES.map((stage) => mkdir(join(real, stage), { recursive: true })), mkdir(join(real, ".aq", "tmp"), { recursive: true })]);
+    await Promise.all([
+      ...STAGE_NAMES.map((stage) => mkdir(join(real, stage), { recursive: true })),
+      mkdir(join(real, ".aq", "tmp"), { recursive: true }),
+    ]);
     // Written once: a person's edits stay (a queue made by an older aq lacks the agent.jsonl line).
     await writeFile(join(real, ".gitignore"), GITIGNORE, { flag: "wx" }).catch((error) => {
       if (!isErrno(error, "EEXIST")) throw error;
     });
     const mode = options.gitQueue ?? "auto";
     const store = new QueueStore(real, mode, gitOptions);
-    if (mode === true && !(await store.gitQueue())) throw new AqError("AQ_BAD_CONFIG", `gitQueue is true but ${real} is not inside a git work tree`);
+    if (mode === true && !(await store.gitQueue()))
+      throw new AqError("AQ_BAD_CONFIG", `gitQueue is true but ${real} is not inside a git work tree`);
     return store;
   }
-
 
   stageDir(stage: Stage): string {
     return join(this.root, stage);
@@ -127,7 +164,9 @@ export class QueueStore {
 
   /** The stage a job is in now, from the directory that holds it. */
   async locate(id: string): Promise<Stage | undefined> {
-    const found = await Promise.all(STAGE_NAMES.map(async (stage) => ((await exists(this.jobDir(stage, id))) ? stage : undefined)));
+    const found = await Promise.all(
+      STAGE_NAMES.map(async (stage) => ((await exists(this.jobDir(stage, id))) ? stage : undefined)),
+    );
     return found.find((stage) => stage !== undefined);
   }
 
@@ -195,13 +234,29 @@ export class QueueStore {
    * processes creating one id, exactly one succeeds: the check and the rename happen under the
    * job's lock, which every move of that job takes too.
    */
-  async create(job: NewJob, options: { stage?: "queued" | "assigned" | "failed"; by: string; reason?: string; owner?: ProcessRef; mark?: string }): Promise<JobRecord> {
+  async create(
+    job: NewJob,
+    options: {
+      stage?: "queued" | "assigned" | "failed";
+      by: string;
+      reason?: string;
+      owner?: ProcessRef;
+      mark?: string;
+    },
+  ): Promise<JobRecord> {
     const stage = options.stage ?? "queued";
     const existing = await this.locate(job.id);
     if (existing) throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${existing}/)`);
     const now = new Date().toISOString();
     const history: HistoryEntry[] = [{ from: null, to: "queued", at: now, by: options.by }];
-    if (stage !== "queued") history.push({ from: "queued", to: stage, at: now, by: options.by, ...(options.reason ? { reason: options.reason } : {}) });
+    if (stage !== "queued")
+      history.push({
+        from: "queued",
+        to: stage,
+        at: now,
+        by: options.by,
+        ...(options.reason ? { reason: options.reason } : {}),
+      });
     const meta: JobMeta = {
       id: job.id,
       stage,
@@ -217,24 +272,29 @@ export class QueueStore {
       ...(options.mark ? { mark: options.mark } : {}),
       ...job.extra,
     };
-    await withLock(this.jobLock(job.id), async () => {
-      const raced = await this.locate(job.id);
-      if (raced) throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${raced}/)`);
-      const scratch = this.stateDir("tmp", `${job.id}.${randomBytes(4).toString("hex")}`);
-      await mkdir(scratch, { recursive: true });
-      try {
-        await writeFile(join(scratch, JOB_FILE), job.text);
-        await writeMeta(join(scratch, META_FILE), meta);
-        crashPoint("create:scratch-written");
-        await rename(scratch, this.jobDir(stage, job.id));
-      } catch (error) {
-        await rm(scratch, { recursive: true, force: true });
-        if (isErrno(error, "ENOTEMPTY", "EEXIST")) throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${stage}/)`);
-        throw error;
-      }
-      crashPoint("create:renamed");
-      await this.commit(job.id, `aq: ${job.id} → ${stage}`);
-    }, "create");
+    await withLock(
+      this.jobLock(job.id),
+      async () => {
+        const raced = await this.locate(job.id);
+        if (raced) throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${raced}/)`);
+        const scratch = this.stateDir("tmp", `${job.id}.${randomBytes(4).toString("hex")}`);
+        await mkdir(scratch, { recursive: true });
+        try {
+          await writeFile(join(scratch, JOB_FILE), job.text);
+          await writeMeta(join(scratch, META_FILE), meta);
+          crashPoint("create:scratch-written");
+          await rename(scratch, this.jobDir(stage, job.id));
+        } catch (error) {
+          await rm(scratch, { recursive: true, force: true });
+          if (isErrno(error, "ENOTEMPTY", "EEXIST"))
+            throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${stage}/)`);
+          throw error;
+        }
+        crashPoint("create:renamed");
+        await this.commit(job.id, `aq: ${job.id} → ${stage}`);
+      },
+      "create",
+    );
     return { id: job.id, stage, dir: this.jobDir(stage, job.id), meta };
   }
 
@@ -270,60 +330,90 @@ export class QueueStore {
    * directory is renamed, then the new meta takes meta.json's place. A crash between any two
    * of these is finished or rolled back by the next reader that holds the job's lock (settle).
    */
-  private async moveNow(id: string, from: Stage, to: Stage, options: MoveOptions): Promise<{ before: JobMeta; after: JobMeta }> {
-    return withLock(this.jobLock(id), async () => {
-      const fromDir = this.jobDir(from, id);
-      const toDir = this.jobDir(to, id);
-      await this.settleNow(from, id);
-      const before = await readMeta(join(fromDir, META_FILE)).catch(async (error) => {
-        if (!(error instanceof AqError) || error.code !== "AQ_NOT_FOUND" || (await exists(fromDir))) throw error;
-        throw await this.notIn(id, from);
-      });
-      let after: JobMeta = {
-        ...before,
-        stage: to,
-        history: [...before.history, { from, to, at: new Date().toISOString(), by: options.by, ...(options.reason ? { reason: options.reason } : {}) }],
-      };
-      if (REASON_STAGES.has(to) && options.reason) after.reason = options.reason;
-      else delete after.reason;
-      // Whoever moves a job out of failed/ (a person's retry, the requeue itself) takes its pending next step with it.
-      if (from === "failed") delete after.requeue;
-      if (options.patch) after = options.patch(after);
-      await writeMeta(join(fromDir, NEXT_META_FILE), after);
-      crashPoint("move:next-meta-written");
-      try {
-        await rename(fromDir, toDir);
-      } catch (error) {
-        await unlink(join(fromDir, NEXT_META_FILE)).catch(() => {});
-        if (!isErrno(error, "ENOENT", "ENOTEMPTY", "EEXIST")) throw error;
-        throw await this.notIn(id, from);
-      }
-      crashPoint("move:renamed");
-      await rename(join(toDir, NEXT_META_FILE), join(toDir, META_FILE));
-      crashPoint("move:meta-settled");
-      await this.commit(id, `aq: ${id} ${from} → ${to}${options.reason ? ` (${options.reason})` : ""}`);
-      return { before: { ...before, stage: from }, after };
-    }, "move");
+  private async moveNow(
+    id: string,
+    from: Stage,
+    to: Stage,
+    options: MoveOptions,
+  ): Promise<{ before: JobMeta; after: JobMeta }> {
+    return withLock(
+      this.jobLock(id),
+      async () => {
+        const fromDir = this.jobDir(from, id);
+        const toDir = this.jobDir(to, id);
+        await this.settleNow(from, id);
+        const before = await readMeta(join(fromDir, META_FILE)).catch(async (error) => {
+          if (!(error instanceof AqError) || error.code !== "AQ_NOT_FOUND" || (await exists(fromDir))) throw error;
+          throw await this.notIn(id, from);
+        });
+        let after: JobMeta = {
+          ...before,
+          stage: to,
+          history: [
+            ...before.history,
+            {
+              from,
+              to,
+              at: new Date().toISOString(),
+              by: options.by,
+              ...(options.reason ? { reason: options.reason } : {}),
+            },
+          ],
+        };
+        if (REASON_STAGES.has(to) && options.reason) after.reason = options.reason;
+        else delete after.reason;
+        // Whoever moves a job out of failed/ (a person's retry, the requeue itself) takes its pending next step with it.
+        if (from === "failed") delete after.requeue;
+        if (options.patch) after = options.patch(after);
+        await writeMeta(join(fromDir, NEXT_META_FILE), after);
+        crashPoint("move:next-meta-written");
+        try {
+          await rename(fromDir, toDir);
+        } catch (error) {
+          await unlink(join(fromDir, NEXT_META_FILE)).catch(() => {});
+          if (!isErrno(error, "ENOENT", "ENOTEMPTY", "EEXIST")) throw error;
+          throw await this.notIn(id, from);
+        }
+        crashPoint("move:renamed");
+        await rename(join(toDir, NEXT_META_FILE), join(toDir, META_FILE));
+        crashPoint("move:meta-settled");
+        await this.commit(id, `aq: ${id} ${from} → ${to}${options.reason ? ` (${options.reason})` : ""}`);
+        return { before: { ...before, stage: from }, after };
+      },
+      "move",
+    );
   }
 
   private async notIn(id: string, from: Stage): Promise<AqError> {
     const now = await this.locate(id);
-    return new AqError(now ? "AQ_CONFLICT" : "AQ_NOT_FOUND", now ? `job ${id} is in ${now}/, not ${from}/` : `no job ${JSON.stringify(id)} in ${this.root}`);
+    return new AqError(
+      now ? "AQ_CONFLICT" : "AQ_NOT_FOUND",
+      now ? `job ${id} is in ${now}/, not ${from}/` : `no job ${JSON.stringify(id)} in ${this.root}`,
+    );
   }
 
   /** Rewrites a job's meta in place, wherever the job is now (`stage` is where to look first). */
-  async update(id: string, stage: Stage | undefined, patch: (meta: JobMeta) => JobMeta, options: { commit?: string } = {}): Promise<JobMeta> {
+  async update(
+    id: string,
+    stage: Stage | undefined,
+    patch: (meta: JobMeta) => JobMeta,
+    options: { commit?: string } = {},
+  ): Promise<JobMeta> {
     return this.serialized(id, () =>
-      withLock(this.jobLock(id), async () => {
-        const now = stage !== undefined && (await exists(this.jobDir(stage, id))) ? stage : await this.locate(id);
-        if (!now) throw new AqError("AQ_NOT_FOUND", `no job ${JSON.stringify(id)} in ${this.root}`);
-        await this.settleNow(now, id);
-        const path = join(this.jobDir(now, id), META_FILE);
-        const meta = patch(await readMeta(path));
-        await writeMeta(path, meta);
-        if (options.commit) await this.commit(id, options.commit);
-        return meta;
-      }, "update"),
+      withLock(
+        this.jobLock(id),
+        async () => {
+          const now = stage !== undefined && (await exists(this.jobDir(stage, id))) ? stage : await this.locate(id);
+          if (!now) throw new AqError("AQ_NOT_FOUND", `no job ${JSON.stringify(id)} in ${this.root}`);
+          await this.settleNow(now, id);
+          const path = join(this.jobDir(now, id), META_FILE);
+          const meta = patch(await readMeta(path));
+          await writeMeta(path, meta);
+          if (options.commit) await this.commit(id, options.commit);
+          return meta;
+        },
+        "update",
+      ),
     );
   }
 

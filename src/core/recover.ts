@@ -30,7 +30,11 @@ export interface Recovery {
  * leader's recorded start time matches, are signalled. Takes no queue-wide lock: each step is
  * one job's move, and of two runners recovering one job one wins, the other finds it moved.
  */
-export async function recoverOrphans(lifecycle: Lifecycle, logger: Logger, options: RecoverOptions & { sweep?: boolean }): Promise<Recovery> {
+export async function recoverOrphans(
+  lifecycle: Lifecycle,
+  logger: Logger,
+  options: RecoverOptions & { sweep?: boolean },
+): Promise<Recovery> {
   const { store } = lifecycle;
   const recovered: string[] = [];
   const problems: string[] = [];
@@ -55,7 +59,9 @@ export async function recoverOrphans(lifecycle: Lifecycle, logger: Logger, optio
     const job = fresh;
     const who = job.meta.owner ? `runner ${job.meta.owner.pid}` : "a runner";
     try {
-      const left = await endLeftovers(job.meta, options.killGraceMs, (line) => logger.warn(`${job.id}: ${line}, left by ${who}`));
+      const left = await endLeftovers(job.meta, options.killGraceMs, (line) =>
+        logger.warn(`${job.id}: ${line}, left by ${who}`),
+      );
       if (left) {
         problems.push(`${job.id}: not requeued: ${left}`);
         continue;
@@ -95,7 +101,12 @@ async function endLeftovers(meta: JobMeta, graceMs: number, say: (line: string) 
   if (meta.mark) for (const process of processesWithEnv(ENGINE_MARK_ENV, meta.mark)) groups.add(process.pgid);
   const engine = meta.engine;
   // A group recorded by an aq without marks is ours only if its leader is the process that was recorded.
-  if (engine?.pgid !== undefined && engine.startTime !== undefined && processStartTime(engine.pgid) === engine.startTime) groups.add(engine.pgid);
+  if (
+    engine?.pgid !== undefined &&
+    engine.startTime !== undefined &&
+    processStartTime(engine.pgid) === engine.startTime
+  )
+    groups.add(engine.pgid);
   if (engine?.pgid !== undefined && !groups.has(engine.pgid) && groupAlive(engine.pgid) && !meta.mark) {
     say(`process group ${engine.pgid} is not provably its engine (no start time or mark matches): not signalled`);
   }
@@ -103,6 +114,7 @@ async function endLeftovers(meta: JobMeta, graceMs: number, say: (line: string) 
     say(`ending the engine (process group ${pgid})`);
     await killGroup(pgid, graceMs);
   }
-  if (meta.mark && processesWithEnv(ENGINE_MARK_ENV, meta.mark).length > 0) return "a process of its last attempt still runs after SIGKILL";
+  if (meta.mark && processesWithEnv(ENGINE_MARK_ENV, meta.mark).length > 0)
+    return "a process of its last attempt still runs after SIGKILL";
   return undefined;
 }

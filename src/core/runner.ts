@@ -106,7 +106,9 @@ export class Runner {
         by: this.id,
         killGraceMs: config.killGraceMs,
         sweep,
-        maxAttemptsOf: async (meta, dir) => (await store.readSpec({ dir, id: meta.id }).catch(() => undefined))?.maxAttempts ?? config.defaults.maxAttempts,
+        maxAttemptsOf: async (meta, dir) =>
+          (await store.readSpec({ dir, id: meta.id }).catch(() => undefined))?.maxAttempts ??
+          config.defaults.maxAttempts,
       }).catch((error: unknown) => {
         logger.error(`recovery failed: ${oneLine(error)}`);
         return { recovered: [], problems: [`recovery failed: ${oneLine(error)}`] };
@@ -153,12 +155,16 @@ export class Runner {
           started++;
           this.start(next.job.record, next.job.lock);
         }
-        if (nothingNow && !this.stopping && Date.now() - lastRecovery >= recoveryEveryMs && (await recover()) > 0) continue;
+        if (nothingNow && !this.stopping && Date.now() - lastRecovery >= recoveryEveryMs && (await recover()) > 0)
+          continue;
         const idle = this.running.size === 0;
         if (idle && (this.stopping || (options.mode === "once" && (started >= 1 || nothingNow)))) break;
         if (idle && options.mode === "drain" && nothingNow && waiting === 0) break;
         // Finite even when full: a wake-up lost between the check and the sleep costs one poll, no more.
-        const delay = waitUntil === undefined ? config.pollIntervalMs : Math.max(10, Math.min(config.pollIntervalMs, waitUntil - Date.now()));
+        const delay =
+          waitUntil === undefined
+            ? config.pollIntervalMs
+            : Math.max(10, Math.min(config.pollIntervalMs, waitUntil - Date.now()));
         await this.sleep(delay);
       }
       await Promise.allSettled(this.running.values());
@@ -171,13 +177,19 @@ export class Runner {
     return { outcomes: { ...this.outcomes }, recovered, problems };
   }
 
-  private async claim(slots: number): Promise<{ job?: { record: JobRecord; lock: FileLock | undefined }; waiting: number; nextAt: number | undefined }> {
+  private async claim(
+    slots: number,
+  ): Promise<{ job?: { record: JobRecord; lock: FileLock | undefined }; waiting: number; nextAt: number | undefined }> {
     const { lifecycle, hooks, logger } = this.deps;
     const store = lifecycle.store;
     const result = await claimNext(store, { by: this.id, owner: this.owner });
     for (const id of result.adopted) logger.info(`${id}: adopted from queued/${id}.md`);
     for (const { id, problem } of result.rejected) logger.warn(`${id}: moved to failed: ${problem}`);
-    await Promise.all([...result.adopted, ...result.rejected.map((r) => r.id)].map(async (id) => lifecycle.created(await store.get(id), this.id).catch(() => {})));
+    await Promise.all(
+      [...result.adopted, ...result.rejected.map((r) => r.id)].map(async (id) =>
+        lifecycle.created(await store.get(id), this.id).catch(() => {}),
+      ),
+    );
     if (result.claimed) return { job: result.claimed, waiting: result.waiting, nextAt: result.nextAt };
     const supplied: ClaimedJob | undefined = await hooks.onIdle.promise(this.idleContext(slots));
     if (supplied) {

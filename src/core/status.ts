@@ -40,7 +40,18 @@ export async function collectStatus(store: QueueStore, hooks: RunnerHooks): Prom
  * order it will be claimed (priority, then oldest; a retry waiting on its backoff after the
  * claimable ones), and what shipped last, newest first.
  */
-export const ATTENTION_ORDER: readonly Stage[] = ["quarantine", "blocked", "failed", "dead_letter", "building", "assigned", "review", "testing", "queued", "shipped"];
+export const ATTENTION_ORDER: readonly Stage[] = [
+  "quarantine",
+  "blocked",
+  "failed",
+  "dead_letter",
+  "building",
+  "assigned",
+  "review",
+  "testing",
+  "queued",
+  "shipped",
+];
 
 export function byAttention(now = new Date().toISOString()): (a: StatusJob, b: StatusJob) => number {
   return (a, b) => {
@@ -60,11 +71,16 @@ function compare(a: string, b: string): number {
 /** The order claimNext takes queued jobs in: priority, then the oldest, then the id. */
 function claimOrder(a: StatusJob, b: StatusJob, now: string): number {
   const waits = (job: StatusJob) => (job.notBefore && job.notBefore > now ? 1 : 0);
-  return waits(a) - waits(b) || b.priority - a.priority || compare(a.createdAt, b.createdAt) || a.id.localeCompare(b.id);
+  return (
+    waits(a) - waits(b) || b.priority - a.priority || compare(a.createdAt, b.createdAt) || a.id.localeCompare(b.id)
+  );
 }
 
 function statusJob(meta: JobMeta, stage: Stage): StatusJob {
-  const fleet = meta.origin.kind === "fleet" && typeof meta.fleet === "object" && meta.fleet ? (meta.fleet as { jobId: string; leaseEpoch: number }) : undefined;
+  const fleet =
+    meta.origin.kind === "fleet" && typeof meta.fleet === "object" && meta.fleet
+      ? (meta.fleet as { jobId: string; leaseEpoch: number })
+      : undefined;
   return {
     id: meta.id,
     stage,
@@ -88,8 +104,20 @@ export async function liveRunners(store: QueueStore): Promise<RunnerInfo[]> {
   const runners: RunnerInfo[] = [];
   for (const name of names.filter((n) => n.endsWith(".json"))) {
     try {
-      const record = JSON.parse(await readFile(join(dir, name), "utf8")) as RunnerInfo & { startTime?: string; host?: string };
-      if (isAlive(record)) runners.push({ pid: record.pid, startTime: record.startTime, host: record.host, id: record.id, startedAt: record.startedAt, mode: record.mode, concurrency: record.concurrency });
+      const record = JSON.parse(await readFile(join(dir, name), "utf8")) as RunnerInfo & {
+        startTime?: string;
+        host?: string;
+      };
+      if (isAlive(record))
+        runners.push({
+          pid: record.pid,
+          startTime: record.startTime,
+          host: record.host,
+          id: record.id,
+          startedAt: record.startedAt,
+          mode: record.mode,
+          concurrency: record.concurrency,
+        });
     } catch {
       // a runner writing its record right now, or a stale one: neither is listed
     }

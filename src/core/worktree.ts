@@ -50,16 +50,30 @@ export async function prepareWorktree(input: {
   const path = input.previous?.path ?? join(input.root, input.id);
   const base = input.previous ?? (await baseOf(input.repo));
   if (await reusable(path)) return { path, repo: input.repo, branch, ...pick(base), created: false };
-  if (existsSync(path) && !isInside(input.root, path)) throw new AqError("AQ_FAILED", `${path} is not a complete worktree and is not under the worktree directory ${input.root}; aq leaves it alone`);
+  if (existsSync(path) && !isInside(input.root, path))
+    throw new AqError(
+      "AQ_FAILED",
+      `${path} is not a complete worktree and is not under the worktree directory ${input.root}; aq leaves it alone`,
+    );
   await mkdir(dirname(path), { recursive: true });
   await serializedInRepo(input.repo, async () => {
     if (isInside(input.root, path)) await discardHalfMade(input.repo, path);
     await git(input.repo, ["worktree", "prune"]);
-    const branchExists = (await gitMaybe(input.repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
+    const branchExists =
+      (await gitMaybe(input.repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
     if (branchExists) await git(input.repo, ["worktree", "add", "--quiet", path, branch]);
     else {
-      const resumable = input.startAt && (await gitMaybe(input.repo, ["cat-file", "-e", `${input.startAt}^{commit}`])) !== undefined;
-      await git(input.repo, ["worktree", "add", "--quiet", "-b", branch, path, resumable ? input.startAt! : base.baseCommit]);
+      const resumable =
+        input.startAt && (await gitMaybe(input.repo, ["cat-file", "-e", `${input.startAt}^{commit}`])) !== undefined;
+      await git(input.repo, [
+        "worktree",
+        "add",
+        "--quiet",
+        "-b",
+        branch,
+        path,
+        resumable ? input.startAt! : base.baseCommit,
+      ]);
     }
   });
   return { path, repo: input.repo, branch, ...pick(base), created: true };
@@ -92,7 +106,11 @@ async function reusable(path: string): Promise<boolean> {
   if (!admin || !existsSync(join(admin, "index")) || !existsSync(join(admin, "HEAD"))) return false;
   const lock = join(admin, "index.lock");
   if (existsSync(lock)) {
-    if (gitRunsIn([path, admin])) throw new AqError("AQ_FAILED", `a git command is running in ${path} (its index is locked); the job waits for its next attempt`);
+    if (gitRunsIn([path, admin]))
+      throw new AqError(
+        "AQ_FAILED",
+        `a git command is running in ${path} (its index is locked); the job waits for its next attempt`,
+      );
     await unlink(lock).catch(() => {});
   }
   return true;
@@ -108,7 +126,8 @@ async function discardHalfMade(repo: string, path: string): Promise<void> {
     const gitdir = await readFile(join(common, "worktrees", name, "gitdir"), "utf8").catch(() => "");
     if (gitdir && resolve(gitdir.trim()) === join(path, ".git")) records.push(join(common, "worktrees", name));
   }
-  for (const record of records) if (record.startsWith(join(common, "worktrees"))) await rm(record, { recursive: true, force: true });
+  for (const record of records)
+    if (record.startsWith(join(common, "worktrees"))) await rm(record, { recursive: true, force: true });
 }
 
 /**
@@ -126,7 +145,8 @@ function pick(base: { baseBranch: string; baseCommit: string }) {
 
 async function baseOf(repo: string): Promise<{ baseBranch: string; baseCommit: string }> {
   const baseCommit = await gitMaybe(repo, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
-  if (!baseCommit) throw new AqError("AQ_FAILED", `${repo}: the repository has no commit yet; make one so jobs can branch from it`);
+  if (!baseCommit)
+    throw new AqError("AQ_FAILED", `${repo}: the repository has no commit yet; make one so jobs can branch from it`);
   const baseBranch = (await gitMaybe(repo, ["symbolic-ref", "--short", "-q", "HEAD"])) ?? "";
   return { baseBranch, baseCommit };
 }
@@ -141,12 +161,24 @@ export function workingDirIn(worktree: { path: string; repo: string }, cwd: stri
  * changed). With trailers, a commit is made even when nothing changed, so the branch always
  * carries the newest trailers (a fleet job's lease epoch).
  */
-export async function commitAll(path: string, message: string, trailers: Readonly<Record<string, string>> = {}): Promise<string> {
+export async function commitAll(
+  path: string,
+  message: string,
+  trailers: Readonly<Record<string, string>> = {},
+): Promise<string> {
   await git(path, ["add", "-A"]);
   const changed = (await gitMaybe(path, ["diff", "--cached", "--quiet"])) === undefined;
   const trailerArgs = Object.entries(trailers).flatMap(([key, value]) => ["--trailer", `${key}: ${value}`]);
   if (changed || trailerArgs.length) {
-    await gitWithIdentity(path, ["commit", "-q", "--no-verify", ...(changed ? [] : ["--allow-empty"]), "-m", message, ...trailerArgs]);
+    await gitWithIdentity(path, [
+      "commit",
+      "-q",
+      "--no-verify",
+      ...(changed ? [] : ["--allow-empty"]),
+      "-m",
+      message,
+      ...trailerArgs,
+    ]);
   }
   return headOf(path);
 }
@@ -188,11 +220,17 @@ export async function backOnBranch(path: string, branch: string): Promise<string
 
 /** A merge, cherry-pick or rebase a person has under way in a worktree: aq must not touch it. */
 export async function operationInProgress(path: string): Promise<string | undefined> {
-  for (const [ref, what] of [["MERGE_HEAD", "a merge"], ["CHERRY_PICK_HEAD", "a cherry-pick"], ["REVERT_HEAD", "a revert"], ["REBASE_HEAD", "a rebase"]] as const) {
+  for (const [ref, what] of [
+    ["MERGE_HEAD", "a merge"],
+    ["CHERRY_PICK_HEAD", "a cherry-pick"],
+    ["REVERT_HEAD", "a revert"],
+    ["REBASE_HEAD", "a rebase"],
+  ] as const) {
     if ((await gitMaybe(path, ["rev-parse", "-q", "--verify", ref])) !== undefined) return what;
   }
   const gitDir = await gitMaybe(path, ["rev-parse", "--absolute-git-dir"]);
-  if (gitDir && (existsSync(join(gitDir, "rebase-merge")) || existsSync(join(gitDir, "rebase-apply")))) return "a rebase";
+  if (gitDir && (existsSync(join(gitDir, "rebase-merge")) || existsSync(join(gitDir, "rebase-apply"))))
+    return "a rebase";
   if (await gitMaybe(path, ["ls-files", "-u"])) return "unresolved conflicts";
   return undefined;
 }
@@ -207,11 +245,16 @@ export async function branchExists(repo: string, branch: string): Promise<boolea
 }
 
 /** Removes a worktree and, when asked, its branch. The caller has checked it is safe. */
-export async function removeWorktree(repo: string, path: string, options: { deleteBranch?: string | undefined } = {}): Promise<void> {
+export async function removeWorktree(
+  repo: string,
+  path: string,
+  options: { deleteBranch?: string | undefined } = {},
+): Promise<void> {
   await serializedInRepo(repo, async () => {
     if (existsSync(path)) await git(repo, ["worktree", "remove", "--force", path]);
     await git(repo, ["worktree", "prune"]);
-    if (options.deleteBranch && (await branchExists(repo, options.deleteBranch))) await git(repo, ["branch", "-D", options.deleteBranch]);
+    if (options.deleteBranch && (await branchExists(repo, options.deleteBranch)))
+      await git(repo, ["branch", "-D", options.deleteBranch]);
   });
 }
 
@@ -235,7 +278,11 @@ export async function mergeBranch(repo: string, branch: string, into: string, me
   const at = await checkedOutAt(repo, into);
   if (at) {
     const busy = await operationInProgress(at);
-    if (busy) throw new AqError("AQ_FAILED", `${at} (where ${into} is checked out) has ${busy} in progress; finish it, then ship again`);
+    if (busy)
+      throw new AqError(
+        "AQ_FAILED",
+        `${at} (where ${into} is checked out) has ${busy} in progress; finish it, then ship again`,
+      );
     try {
       await gitWithIdentity(at, ["merge", "--no-ff", "--no-edit", "-m", message, branch]);
     } catch (error) {
@@ -243,21 +290,36 @@ export async function mergeBranch(repo: string, branch: string, into: string, me
       await gitMaybe(at, ["merge", "--abort"]);
       const files = conflicts.split("\n").filter(Boolean);
       if (files.length) {
-        throw new AqError("AQ_FAILED", `${branch} does not merge cleanly into ${into} (conflict in ${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}); nothing was changed: resolve it on ${branch} and ship again`);
+        throw new AqError(
+          "AQ_FAILED",
+          `${branch} does not merge cleanly into ${into} (conflict in ${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}); nothing was changed: resolve it on ${branch} and ship again`,
+        );
       }
-      throw new AqError("AQ_FAILED", `merge of ${branch} into ${into} failed (${(error as Error).message}); nothing was changed`);
+      throw new AqError(
+        "AQ_FAILED",
+        `merge of ${branch} into ${into} failed (${(error as Error).message}); nothing was changed`,
+      );
     }
     return (await git(at, ["rev-parse", "HEAD"])).stdout.trim();
   }
   const old = await gitMaybe(repo, ["rev-parse", "--verify", "-q", `refs/heads/${into}`]);
-  if (!old) throw new AqError("AQ_FAILED", `the base branch ${into} no longer exists in ${repo}; nothing to merge ${branch} into`);
+  if (!old)
+    throw new AqError(
+      "AQ_FAILED",
+      `the base branch ${into} no longer exists in ${repo}; nothing to merge ${branch} into`,
+    );
   let tree: string;
   try {
     tree = (await git(repo, ["merge-tree", "--write-tree", old, branch])).stdout.split("\n")[0]!.trim();
   } catch {
-    throw new AqError("AQ_FAILED", `${branch} does not merge cleanly into ${into}; resolve the conflict and ship again`);
+    throw new AqError(
+      "AQ_FAILED",
+      `${branch} does not merge cleanly into ${into}; resolve the conflict and ship again`,
+    );
   }
-  const commit = (await gitWithIdentity(repo, ["commit-tree", tree, "-p", old, "-p", branch, "-m", message])).stdout.trim();
+  const commit = (
+    await gitWithIdentity(repo, ["commit-tree", tree, "-p", old, "-p", branch, "-m", message])
+  ).stdout.trim();
   await git(repo, ["update-ref", `refs/heads/${into}`, commit, old]);
   return commit;
 }

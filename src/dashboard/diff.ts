@@ -29,7 +29,10 @@ export async function jobDiff(meta: JobMeta, stage: Stage): Promise<JobDiff | un
   if (!existsSync(cwd)) return undefined;
   const range = live ? [worktree.baseCommit] : [worktree.baseCommit, meta.wip.commit];
   const common = ["-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-renames"];
-  const [numstat, patch] = await Promise.all([git(cwd, [...common, "--numstat", "-z", ...range, "--"]), git(cwd, [...common, "--patch", ...range, "--"])]);
+  const [numstat, patch] = await Promise.all([
+    git(cwd, [...common, "--numstat", "-z", ...range, "--"]),
+    git(cwd, [...common, "--patch", ...range, "--"]),
+  ]);
   const truncated = patch.stdout.length > PATCH_MAX;
   return {
     branch: meta.wip.branch,
@@ -47,7 +50,11 @@ function parseNumstat(text: string): Array<{ path: string; added: number | null;
   for (const entry of text.split("\0")) {
     const match = /^(\d+|-)\t(\d+|-)\t([\s\S]+)$/.exec(entry.replace(/^\n/, ""));
     if (!match) continue;
-    files.push({ path: match[3]!, added: match[1] === "-" ? null : Number(match[1]), removed: match[2] === "-" ? null : Number(match[2]) });
+    files.push({
+      path: match[3]!,
+      added: match[1] === "-" ? null : Number(match[1]),
+      removed: match[2] === "-" ? null : Number(match[2]),
+    });
   }
   return files;
 }

@@ -23,7 +23,12 @@ export class EventHub {
   /** Starts an event stream on `response`; false when too many are open. */
   open(response: ServerResponse, hello: Record<string, unknown>): boolean {
     if (this.clients.size >= this.max) return false;
-    response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+    response.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
     response.write(`retry: 2000\n${frame("hello", hello)}`);
     this.clients.add(response);
     response.once("close", () => this.clients.delete(response));

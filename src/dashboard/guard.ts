@@ -17,7 +17,11 @@ export interface GuardOptions {
 
 /** Beyond loopback the dashboard starts only with AQ_DASHBOARD_TOKEN. */
 export function checkBinding(host: string, accessToken: string | undefined): void {
-  if (!isLoopback(host) && !accessToken) throw new AqError("AQ_BAD_USAGE", `aq dashboard: binding to ${host} (beyond loopback) needs a token: set AQ_DASHBOARD_TOKEN`);
+  if (!isLoopback(host) && !accessToken)
+    throw new AqError(
+      "AQ_BAD_USAGE",
+      `aq dashboard: binding to ${host} (beyond loopback) needs a token: set AQ_DASHBOARD_TOKEN`,
+    );
 }
 
 /** What to do with a request that passed: go on, or send the browser to the URL without its token. */
@@ -30,7 +34,8 @@ export type Admission = { readonly ok: true } | { readonly redirect: string; rea
  * SameSite=Strict cookie and redirects to the same URL without it.
  */
 export function admit(request: IncomingMessage, url: URL, options: GuardOptions): Admission {
-  if (options.loopback && !isLoopback(hostOf(request.headers.host ?? ""))) throw new HttpProblem(403, "this dashboard answers only to a loopback Host");
+  if (options.loopback && !isLoopback(hostOf(request.headers.host ?? "")))
+    throw new HttpProblem(403, "this dashboard answers only to a loopback Host");
   if (!options.accessToken) return { ok: true };
   const query = url.searchParams.get("token");
   if (query !== null && same(query, options.accessToken)) {
@@ -40,8 +45,15 @@ export function admit(request: IncomingMessage, url: URL, options: GuardOptions)
   }
   const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
   const cookie = cookieOf(request.headers.cookie ?? "", COOKIE);
-  if ((bearer !== undefined && same(bearer, options.accessToken)) || (cookie !== undefined && same(cookie, options.accessToken))) return { ok: true };
-  throw new HttpProblem(401, "this dashboard needs its token: open it with ?token=… once, or send Authorization: Bearer …");
+  if (
+    (bearer !== undefined && same(bearer, options.accessToken)) ||
+    (cookie !== undefined && same(cookie, options.accessToken))
+  )
+    return { ok: true };
+  throw new HttpProblem(
+    401,
+    "this dashboard needs its token: open it with ?token=… once, or send Authorization: Bearer …",
+  );
 }
 
 /**
@@ -53,7 +65,8 @@ export function checkAction(request: IncomingMessage, options: GuardOptions): vo
   const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/json") throw new HttpProblem(403, "actions must be sent as application/json");
   const token = request.headers[ACTION_HEADER];
-  if (typeof token !== "string" || !same(token, options.actionToken)) throw new HttpProblem(403, `actions need the page's token in the ${ACTION_HEADER} header`);
+  if (typeof token !== "string" || !same(token, options.actionToken))
+    throw new HttpProblem(403, `actions need the page's token in the ${ACTION_HEADER} header`);
   const origin = request.headers.origin;
   if (origin !== undefined && origin !== "null") {
     let host: string;

@@ -29,7 +29,12 @@ export interface RouteContext {
   readonly changed: () => void;
 }
 
-type Handler = (ctx: RouteContext, request: IncomingMessage, response: ServerResponse, params: { id?: string; url: URL }) => Promise<void> | void;
+type Handler = (
+  ctx: RouteContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  params: { id?: string; url: URL },
+) => Promise<void> | void;
 
 const LOG_TAIL = 64 * 1024;
 const LOG_CHUNK = 256 * 1024;
@@ -39,14 +44,35 @@ const JobsQuery = v.object({
   stage: v.optional(v.picklist([...STAGE_NAMES, "active", "all"] as const, "must be a stage, active or all"), "active"),
   q: v.optional(v.pipe(v.string(), v.maxLength(200, "is longer than 200 characters")), ""),
   offset: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, "must be a whole number"), v.transform(Number)), "0"),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, "must be a whole number"), v.transform(Number), v.minValue(1, "must be 1 to 500"), v.maxValue(500, "must be 1 to 500")), "50"),
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,4}$/, "must be a whole number"),
+      v.transform(Number),
+      v.minValue(1, "must be 1 to 500"),
+      v.maxValue(500, "must be 1 to 500"),
+    ),
+    "50",
+  ),
 });
 
-const LogQuery = v.object({ from: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a byte offset"), v.transform(Number))) });
+const LogQuery = v.object({
+  from: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a byte offset"), v.transform(Number))),
+});
 
 const NoBody = v.optional(v.object({}));
-const BlockBody = v.object({ reason: v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must say why the job is blocked"), v.maxLength(500, "is longer than 500 characters")) });
-const CancelBody = v.optional(v.object({ to: v.optional(v.picklist(["queued", "failed"], "must be queued or failed")) }), {});
+const BlockBody = v.object({
+  reason: v.pipe(
+    v.string("must be a string"),
+    v.trim(),
+    v.nonEmpty("must say why the job is blocked"),
+    v.maxLength(500, "is longer than 500 characters"),
+  ),
+});
+const CancelBody = v.optional(
+  v.object({ to: v.optional(v.picklist(["queued", "failed"], "must be queued or failed")) }),
+  {},
+);
 const ShipBody = v.optional(v.object({ force: v.optional(v.boolean("must be true or false")) }), {});
 
 /**
@@ -54,18 +80,28 @@ const ShipBody = v.optional(v.object({ force: v.optional(v.boolean("must be true
  * person on the page goes through the same checks, hooks (beforeShip) and history entries.
  */
 const ACTIONS: Record<string, (aq: Aq, id: string, body: unknown) => Promise<Record<string, unknown>>> = {
-  retry: async (aq, id, body) => (parse(NoBody, body), { stage: await retry(aq, id) }),
+  retry: async (aq, id, body) => {
+    parse(NoBody, body);
+    return { stage: await retry(aq, id) };
+  },
   block: async (aq, id, body) => ({ stage: await block(aq, id, parse(BlockBody, body).reason) }),
-  promote: async (aq, id, body) => (parse(NoBody, body), { ...(await promote(aq, id)) }),
+  promote: async (aq, id, body) => {
+    parse(NoBody, body);
+    return { ...(await promote(aq, id)) };
+  },
   cancel: async (aq, id, body) => ({ ...(await cancel(aq, id, { to: parse(CancelBody, body)?.to ?? "queued" })) }),
-  ship: async (aq, id, body) => ({ stage: "shipped", ...(await ship(aq, id, { force: parse(ShipBody, body)?.force === true })) }),
+  ship: async (aq, id, body) => ({
+    stage: "shipped",
+    ...(await ship(aq, id, { force: parse(ShipBody, body)?.force === true })),
+  }),
 };
 
 const asset: Handler = (ctx, _request, response, { url }) => {
   const file = ctx.assets[url.pathname]!;
   const headers: Record<string, string> = { "content-type": file.type, "cache-control": "no-store" };
   if (url.pathname === "/") {
-    headers["content-security-policy"] = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    headers["content-security-policy"] =
+      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
   }
   response.writeHead(200, headers).end(file.body);
 };
@@ -74,7 +110,15 @@ const summary: Handler = async (ctx, _request, response) => {
   const report = await ctx.snapshot.current();
   await ctx.snapshot.refreshPanels(2_000);
   const { jobs: _, ...rest } = report;
-  send(response, 200, { ...rest, queue: ctx.aq.store.root, version: ctx.snapshot.version, builtAt: ctx.snapshot.builtAt, buildMs: ctx.snapshot.buildMs, panels: ctx.snapshot.panels, total: report.jobs.length });
+  send(response, 200, {
+    ...rest,
+    queue: ctx.aq.store.root,
+    version: ctx.snapshot.version,
+    builtAt: ctx.snapshot.builtAt,
+    buildMs: ctx.snapshot.buildMs,
+    panels: ctx.snapshot.panels,
+    total: report.jobs.length,
+  });
 };
 
 const jobs: Handler = async (ctx, _request, response, { url }) => {
@@ -84,10 +128,21 @@ const jobs: Handler = async (ctx, _request, response, { url }) => {
 const job: Handler = async (ctx, _request, response, { id }) => {
   const record = await ctx.aq.store.get(id!);
   // A job file that is a link is left out of the view (the log route says why), never followed.
-  const prompt = ctx.guard.loopback ? await readHead(join(record.dir, JOB_FILE), PROMPT_MAX).catch(unlessNotServed(undefined)) : undefined;
+  const prompt = ctx.guard.loopback
+    ? await readHead(join(record.dir, JOB_FILE), PROMPT_MAX).catch(unlessNotServed(undefined))
+    : undefined;
   const agent = record.meta.agent;
   const logSize = await sizeOf(join(record.dir, LOG_FILE)).catch(unlessNotServed(0));
-  send(response, 200, { id: record.id, stage: record.stage, dir: record.dir, engine: agent?.name ?? record.meta.engine?.name ?? (await ctx.snapshot.engineOf(record)), agent, meta: record.meta, logSize, ...(prompt === undefined ? {} : { prompt }) });
+  send(response, 200, {
+    id: record.id,
+    stage: record.stage,
+    dir: record.dir,
+    engine: agent?.name ?? record.meta.engine?.name ?? (await ctx.snapshot.engineOf(record)),
+    agent,
+    meta: record.meta,
+    logSize,
+    ...(prompt === undefined ? {} : { prompt }),
+  });
 };
 
 const log: Handler = async (ctx, _request, response, { id, url }) => {
@@ -98,12 +153,15 @@ const log: Handler = async (ctx, _request, response, { id, url }) => {
 
 const diff: Handler = async (ctx, _request, response, { id }) => {
   const record = await ctx.aq.store.get(id!);
-  const changes = await jobDiff(record.meta, record.stage).catch((error: unknown) => ({ problem: error instanceof Error ? error.message : String(error) }));
+  const changes = await jobDiff(record.meta, record.stage).catch((error: unknown) => ({
+    problem: error instanceof Error ? error.message : String(error),
+  }));
   send(response, 200, { id: record.id, stage: record.stage, ...(changes ? { diff: changes } : {}) });
 };
 
 const events: Handler = async (ctx, _request, response) => {
-  if (!ctx.hub.open(response, { version: ctx.snapshot.version })) throw new HttpProblem(503, `too many open pages (${ctx.hub.max})`);
+  if (!ctx.hub.open(response, { version: ctx.snapshot.version }))
+    throw new HttpProblem(503, `too many open pages (${ctx.hub.max})`);
 };
 
 const action: Handler = async (ctx, request, response, { id, url }) => {
@@ -130,13 +188,23 @@ const ROUTES: Array<{ path: RegExp; methods: Record<string, Handler> }> = [
 ];
 
 /** Routes a request: unknown paths 404, a known path with another method 405, a bad job id 400. */
-export async function route(ctx: RouteContext, request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+export async function route(
+  ctx: RouteContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  url: URL,
+): Promise<void> {
   const method = request.method === "HEAD" ? "GET" : (request.method ?? "GET");
   for (const { path, methods } of ROUTES) {
     const match = path.exec(url.pathname);
     if (!match) continue;
     const handler = methods[method];
-    if (!handler) throw new HttpProblem(405, `${request.method} is not allowed on ${url.pathname}`, Object.keys(methods).join(", "));
+    if (!handler)
+      throw new HttpProblem(
+        405,
+        `${request.method} is not allowed on ${url.pathname}`,
+        Object.keys(methods).join(", "),
+      );
     let id: string | undefined;
     if (url.pathname.startsWith("/api/jobs/")) {
       id = decode(match[1]!);
@@ -159,9 +227,14 @@ const STATUS_OF: Record<AqErrorCode, number> = {
 };
 
 export function problemOf(error: unknown): { status: number; body: { error: string; code?: string }; allow?: string } {
-  if (error instanceof HttpProblem) return { status: error.status, body: { error: error.message }, ...(error.allow ? { allow: error.allow } : {}) };
-  if (error instanceof AqError) return { status: STATUS_OF[error.code], body: { error: error.message, code: error.code } };
-  return { status: 500, body: { error: `internal error: ${error instanceof Error ? error.message.split("\n", 1)[0] : String(error)}` } };
+  if (error instanceof HttpProblem)
+    return { status: error.status, body: { error: error.message }, ...(error.allow ? { allow: error.allow } : {}) };
+  if (error instanceof AqError)
+    return { status: STATUS_OF[error.code], body: { error: error.message, code: error.code } };
+  return {
+    status: 500,
+    body: { error: `internal error: ${error instanceof Error ? error.message.split("\n", 1)[0] : String(error)}` },
+  };
 }
 
 function parse<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
@@ -201,7 +274,11 @@ async function readHead(path: string, max: number): Promise<string | undefined> 
 }
 
 /** Bytes `from`… of a log (the last 64 KiB without `from`), at most 256 KiB per answer. */
-async function readLog(path: string, from: number | undefined, max = LOG_CHUNK): Promise<{ from: number; to: number; size: number; text: string }> {
+async function readLog(
+  path: string,
+  from: number | undefined,
+  max = LOG_CHUNK,
+): Promise<{ from: number; to: number; size: number; text: string }> {
   const handle = await openJobFile(path);
   if (!handle) return { from: 0, to: 0, size: 0, text: "" };
   try {

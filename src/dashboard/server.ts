@@ -37,7 +37,11 @@ export interface RunningDashboard {
 export async function startDashboard(aq: Aq, options: DashboardOptions): Promise<RunningDashboard> {
   checkBinding(options.host, options.accessToken);
   const loopback = isLoopback(options.host);
-  const guard: GuardOptions = { loopback, accessToken: options.accessToken, actionToken: randomBytes(24).toString("base64url") };
+  const guard: GuardOptions = {
+    loopback,
+    accessToken: options.accessToken,
+    actionToken: randomBytes(24).toString("base64url"),
+  };
   const snapshot = new Snapshot(aq);
   const hub = new EventHub();
   let lastVersion = -1;
@@ -50,7 +54,8 @@ export async function startDashboard(aq: Aq, options: DashboardOptions): Promise
     lastVersion = snapshot.version;
     hub.send("change", { version: snapshot.version, counts: report.counts });
   };
-  const publishSoon = () => void publish().catch((error) => aq.logger.warn(`dashboard: cannot read the queue: ${oneLine(error)}`));
+  const publishSoon = () =>
+    void publish().catch((error) => aq.logger.warn(`dashboard: cannot read the queue: ${oneLine(error)}`));
   const watcher = new QueueWatcher(aq.store, aq.logger, {
     debounceMs: options.debounceMs ?? 150,
     onChange: publishSoon,
@@ -62,7 +67,8 @@ export async function startDashboard(aq: Aq, options: DashboardOptions): Promise
     const url = new URL(request.url ?? "/", "http://dashboard");
     void (async () => {
       const admission = admit(request, url, guard);
-      if ("redirect" in admission) return void response.writeHead(303, { location: admission.redirect, "set-cookie": admission.cookie }).end();
+      if ("redirect" in admission)
+        return void response.writeHead(303, { location: admission.redirect, "set-cookie": admission.cookie }).end();
       await route(ctx, request, response, url);
     })().catch((error: unknown) => {
       const { status, body, allow } = problemOf(error);
@@ -80,7 +86,10 @@ export async function startDashboard(aq: Aq, options: DashboardOptions): Promise
   // Plugins' panels may change without the queue changing (the coordinator goes away).
   const panels = setInterval(() => {
     if (hub.size === 0) return;
-    void snapshot.refreshPanels().then((changed) => changed && hub.send("change", { version: snapshot.version, panels: true }), () => {});
+    void snapshot.refreshPanels().then(
+      (changed) => changed && hub.send("change", { version: snapshot.version, panels: true }),
+      () => {},
+    );
   }, options.panelsMs ?? 10_000);
   panels.unref();
   return {

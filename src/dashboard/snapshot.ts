@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import type { Aq } from "../app.ts";
 import type { DashboardPanels, StatusJob, StatusReport } from "../core/hooks.ts";
-import type { JobMeta } from "../core/meta.ts";
 import { JOB_LIMITS } from "../core/job-file.ts";
 import { JOB_FILE } from "../core/queue-store.ts";
 import { openJobFile } from "./safe-file.ts";
@@ -105,13 +104,18 @@ export class Snapshot {
     return this.rows.find((job) => job.id === id)?.stage;
   }
 
-  async page(query: JobsQuery): Promise<{ version: number; total: number; offset: number; limit: number; jobs: JobRow[] }> {
+  async page(
+    query: JobsQuery,
+  ): Promise<{ version: number; total: number; offset: number; limit: number; jobs: JobRow[] }> {
     await this.current();
     const needle = query.q.trim().toLowerCase();
     const matching = this.rows.filter((job) => {
-      if (query.stage === "active" ? job.stage === "shipped" : query.stage !== "all" && job.stage !== query.stage) return false;
+      if (query.stage === "active" ? job.stage === "shipped" : query.stage !== "all" && job.stage !== query.stage)
+        return false;
       if (!needle) return true;
-      return [job.id, job.reason ?? "", job.origin.kind, job.fleet?.jobId ?? ""].some((text) => text.toLowerCase().includes(needle));
+      return [job.id, job.reason ?? "", job.origin.kind, job.fleet?.jobId ?? ""].some((text) =>
+        text.toLowerCase().includes(needle),
+      );
     });
     const slice = matching.slice(query.offset, query.offset + query.limit);
     const jobs = await Promise.all(slice.map((job) => this.row(job)));
@@ -123,7 +127,11 @@ export class Snapshot {
     const record = await this.aq.store.read(job.stage, job.id).catch(() => undefined);
     if (!record) return job; // moved since the build: the next change event brings it back
     const agent = record.meta.agent;
-    return { ...job, engine: agent?.name ?? record.meta.engine?.name ?? (await this.engineOf(record)), lastActivityAt: agent?.lastActivityAt };
+    return {
+      ...job,
+      engine: agent?.name ?? record.meta.engine?.name ?? (await this.engineOf(record)),
+      lastActivityAt: agent?.lastActivityAt,
+    };
   }
 
   /**
@@ -138,7 +146,10 @@ export class Snapshot {
     const frontmatter = /^---\r?\n([\s\S]*?)\r?\n---/.exec(text)?.[1];
     const line = frontmatter === undefined ? undefined : /^engine[ \t]*:(.*)$/m.exec(frontmatter);
     const plain = line && /^[ \t]*([A-Za-z0-9._-]+)[ \t]*(?:#.*)?$/.exec(line[1]!)?.[1];
-    const engine = plain || (line ? (await this.aq.store.readSpec(record).catch(() => undefined))?.engine : undefined) || this.aq.config.defaults.engine;
+    const engine =
+      plain ||
+      (line ? (await this.aq.store.readSpec(record).catch(() => undefined))?.engine : undefined) ||
+      this.aq.config.defaults.engine;
     if (this.specEngine.size > 50_000) this.specEngine.clear();
     this.specEngine.set(record.id, engine);
     return engine;
@@ -158,4 +169,3 @@ async function readHeadText(path: string, max: number): Promise<string> {
     await handle.close();
   }
 }
-

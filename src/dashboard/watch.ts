@@ -68,7 +68,9 @@ export class QueueWatcher {
     for (const [id, stage] of wanted) {
       if (this.jobWatchers.has(id)) continue;
       try {
-        const watcher = watch(this.store.jobDir(stage, id), { persistent: false }, (_event, file) => this.jobChanged(id, String(file ?? "")));
+        const watcher = watch(this.store.jobDir(stage, id), { persistent: false }, (_event, file) =>
+          this.jobChanged(id, String(file ?? "")),
+        );
         watcher.on("error", () => {
           watcher.close();
           this.jobWatchers.delete(id);

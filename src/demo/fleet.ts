@@ -54,12 +54,30 @@ export async function runFleetDemo(options: Options = {}): Promise<number> {
     board = ""; // the live board is drawn afresh below what was said
   };
   let coordinator: RunningCoordinator | undefined;
-  const factories: Factory[] = ["factory-a", "factory-b"].map((name) => ({ name, dir: join(dir, name), queue: join(dir, name, "queue"), api: "", token: "", child: undefined, log: "" }));
+  const factories: Factory[] = ["factory-a", "factory-b"].map((name) => ({
+    name,
+    dir: join(dir, name),
+    queue: join(dir, name, "queue"),
+    api: "",
+    token: "",
+    child: undefined,
+    log: "",
+  }));
   try {
     makeRepository(repo);
-    coordinator = await startCoordinator({ port: 0, host: "127.0.0.1", db: join(dir, "coordinator.sqlite"), leaseMs: LEASE_MS });
+    coordinator = await startCoordinator({
+      port: 0,
+      host: "127.0.0.1",
+      db: join(dir, "coordinator.sqlite"),
+      leaseMs: LEASE_MS,
+    });
     say(`coordinator ${coordinator.api} (lease ${formatDuration(LEASE_MS)}), repository ${repo}`);
-    for (let n = 1; n <= count; n++) coordinator.store.enqueue({ id: `job-${String(n).padStart(2, "0")}`, title: `note ${n}`, bodyMd: jobBody(repo, n) });
+    for (let n = 1; n <= count; n++)
+      coordinator.store.enqueue({
+        id: `job-${String(n).padStart(2, "0")}`,
+        title: `note ${n}`,
+        bodyMd: jobBody(repo, n),
+      });
     say(`${count} jobs enqueued; starting ${factories.map((f) => f.name).join(" and ")}`);
     for (const factory of factories) startFactory(factory, coordinator.api, coordinator.token);
 
@@ -72,7 +90,10 @@ export async function runFleetDemo(options: Options = {}): Promise<number> {
       const jobs = coordinator.store.jobs();
       if (!killed) {
         killed = await maybeKill(factories, repo, jobs, shipped);
-        if (killed) say(`killed ${killed.factory} (SIGKILL, engines too) while it held ${killed.job} under epoch ${killed.epoch}`);
+        if (killed)
+          say(
+            `killed ${killed.factory} (SIGKILL, engines too) while it held ${killed.job} under epoch ${killed.epoch}`,
+          );
       }
       if (killed && fenced.length === 0) {
         const now = coordinator.store.job(killed.job);
@@ -84,7 +105,9 @@ export async function runFleetDemo(options: Options = {}): Promise<number> {
             body: JSON.stringify({ stage: "review", leaseEpoch: killed.epoch }),
           });
           fenced.push(`${killed.job}: zombie report under epoch ${killed.epoch} answered ${answer.status}`);
-          say(`zombie: ${killed.factory}'s late report for ${killed.job} (epoch ${killed.epoch}) → ${answer.status}${answer.status === 409 ? " (fenced)" : ""}`);
+          say(
+            `zombie: ${killed.factory}'s late report for ${killed.job} (epoch ${killed.epoch}) → ${answer.status}${answer.status === 409 ? " (fenced)" : ""}`,
+          );
         }
       }
       await shipReady(factories, jobs, shipped, say);
@@ -117,28 +140,44 @@ export async function runFleetDemo(options: Options = {}): Promise<number> {
       say(`${factory.name.padEnd(12)}${String(mine.length).padEnd(9)}${mine.join(" ")}`);
     }
     say("");
-    say(`jobs ${count} · shipped ${shipped.size} · reclaims ${reclaimed.length} · fenced reports ${fencedEvents.length} · wall time ${formatDuration(Date.now() - started)}`);
+    say(
+      `jobs ${count} · shipped ${shipped.size} · reclaims ${reclaimed.length} · fenced reports ${fencedEvents.length} · wall time ${formatDuration(Date.now() - started)}`,
+    );
     const timelineJob = killed?.job ?? reclaimed[0]?.jobId;
     if (timelineJob) {
       say("");
       say(`events of ${timelineJob}:`);
       for (const event of events.filter((e) => e.jobId === timelineJob && e.type !== "renewed")) {
-        say(`  ${event.at.slice(11, 23)}  ${event.type.padEnd(13)} ${(event.factoryId ?? "").padEnd(10)} epoch ${event.leaseEpoch ?? "-"}  ${event.stage ?? ""}${event.detail && event.type === "fenced" ? `  (${event.detail})` : ""}`);
+        say(
+          `  ${event.at.slice(11, 23)}  ${event.type.padEnd(13)} ${(event.factoryId ?? "").padEnd(10)} epoch ${event.leaseEpoch ?? "-"}  ${event.stage ?? ""}${event.detail && event.type === "fenced" ? `  (${event.detail})` : ""}`,
+        );
       }
     }
     const resumed = killed ? resumedFromCheckpoint(factories, killed.job) : undefined;
-    if (killed) say(resumed ? `${killed.job} was resumed by ${resumed} from the checkpointed commit (its step 1 was kept, not redone)` : `${killed.job} was NOT resumed from its checkpoint`);
+    if (killed)
+      say(
+        resumed
+          ? `${killed.job} was resumed by ${resumed} from the checkpointed commit (its step 1 was kept, not redone)`
+          : `${killed.job} was NOT resumed from its checkpoint`,
+      );
     const exactlyOnce = jobs.every((job) => job.stage === "shipped" && mergesPerJob.get(job.id) === 1);
     say("");
-    say(exactlyOnce ? `every job shipped exactly once${killed ? `, after ${killed.factory} was killed holding ${killed.job}` : ""}` : "NOT every job shipped exactly once");
+    say(
+      exactlyOnce
+        ? `every job shipped exactly once${killed ? `, after ${killed.factory} was killed holding ${killed.job}` : ""}`
+        : "NOT every job shipped exactly once",
+    );
     if (!exactlyOnce) {
-      for (const job of jobs) say(`  ${job.id}: coordinator ${job.stage}, ${mergesPerJob.get(job.id) ?? 0} merge(s) on main`);
-      for (const factory of factories) say(`${factory.name}'s last log lines:\n${factory.log.trimEnd().split("\n").slice(-8).join("\n")}`);
+      for (const job of jobs)
+        say(`  ${job.id}: coordinator ${job.stage}, ${mergesPerJob.get(job.id) ?? 0} merge(s) on main`);
+      for (const factory of factories)
+        say(`${factory.name}'s last log lines:\n${factory.log.trimEnd().split("\n").slice(-8).join("\n")}`);
     }
     if (options.keep) say(`kept in ${dir}`);
     return exactlyOnce && killed !== undefined && resumed !== undefined && fencedEvents.length > 0 ? 0 : 1;
   } finally {
-    for (const factory of factories) if (factory.child && factory.child.exitCode === null) factory.child.kill("SIGKILL");
+    for (const factory of factories)
+      if (factory.child && factory.child.exitCode === null) factory.child.kill("SIGKILL");
     await coordinator?.close();
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
   }
@@ -178,10 +217,21 @@ function startFactory(factory: Factory, api: string, token: string): void {
   factory.api = api;
   factory.token = token;
   mkdirSync(factory.dir, { recursive: true });
-  writeFileSync(join(factory.dir, "aq.config.json"), JSON.stringify({ defaults: { engine: "shell" }, pollInterval: "200ms", killGrace: "1s", concurrency: 2 }));
+  writeFileSync(
+    join(factory.dir, "aq.config.json"),
+    JSON.stringify({ defaults: { engine: "shell" }, pollInterval: "200ms", killGrace: "1s", concurrency: 2 }),
+  );
   const child = spawn(process.execPath, [BIN, "run", "--concurrency", "2"], {
     cwd: factory.dir,
-    env: { ...process.env, AQ_FLEET: "1", AQ_FLEET_API: api, AQ_FLEET_TOKEN: token, AQ_FACTORY_ID: factory.name, AQ_FLEET_LEASE_RENEW_SEC: RENEW_SEC, NO_COLOR: "1" },
+    env: {
+      ...process.env,
+      AQ_FLEET: "1",
+      AQ_FLEET_API: api,
+      AQ_FLEET_TOKEN: token,
+      AQ_FACTORY_ID: factory.name,
+      AQ_FLEET_LEASE_RENEW_SEC: RENEW_SEC,
+      NO_COLOR: "1",
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
   child.stderr?.on("data", (chunk: Buffer) => (factory.log += chunk.toString()));
@@ -192,10 +242,18 @@ function startFactory(factory: Factory, api: string, token: string): void {
  * Kill the first factory the moment it holds a job whose checkpoint already carries work: the
  * runner and its engines, as a machine dying would.
  */
-async function maybeKill(factories: Factory[], repo: string, jobs: CoordinatorJob[], shipped: ReadonlyMap<string, string>): Promise<{ factory: string; job: string; epoch: number } | undefined> {
+async function maybeKill(
+  factories: Factory[],
+  repo: string,
+  jobs: CoordinatorJob[],
+  shipped: ReadonlyMap<string, string>,
+): Promise<{ factory: string; job: string; epoch: number } | undefined> {
   // Midway: once a first job is done, the first factory seen building a job with a checkpoint.
   if (shipped.size === 0 && !jobs.some((job) => job.stage === "review" || job.stage === "testing")) return undefined;
-  const target = jobs.find((job) => job.stage === "building" && factories.some((f) => f.name === job.factoryId && f.child) && stepOneIn(repo, job));
+  const target = jobs.find(
+    (job) =>
+      job.stage === "building" && factories.some((f) => f.name === job.factoryId && f.child) && stepOneIn(repo, job),
+  );
   const factory = factories.find((f) => f.name === target?.factoryId);
   if (!target || !factory?.child) return undefined;
   factory.child.kill("SIGKILL");
@@ -215,7 +273,9 @@ async function maybeKill(factories: Factory[], repo: string, jobs: CoordinatorJo
 function resumedFromCheckpoint(factories: Factory[], job: string): string | undefined {
   for (const factory of factories) {
     for (const stage of ["shipped", "testing", "review"]) {
-      for (const id of safeList(join(factory.queue, stage)).filter((name) => name.startsWith(`fleet-${job}-e`) && !name.endsWith("-e1"))) {
+      for (const id of safeList(join(factory.queue, stage)).filter(
+        (name) => name.startsWith(`fleet-${job}-e`) && !name.endsWith("-e1"),
+      )) {
         const log = readFileSync(join(factory.queue, stage, id, "log.txt"), { encoding: "utf8", flag: "r" });
         if (log.includes("resuming: step 1 is already done")) return factory.name;
       }
@@ -257,14 +317,30 @@ function operatorOf(factory: Factory): Promise<Aq> {
   let aq = operators.get(factory.dir);
   if (!aq) {
     const logger = createLogger({ level: "error" });
-    aq = createAq({ cwd: factory.dir, by: "cli:operator", logger, env: { ...process.env, AQ_FLEET: "1", AQ_FLEET_API: factory.api, AQ_FLEET_TOKEN: factory.token, AQ_FACTORY_ID: factory.name } });
+    aq = createAq({
+      cwd: factory.dir,
+      by: "cli:operator",
+      logger,
+      env: {
+        ...process.env,
+        AQ_FLEET: "1",
+        AQ_FLEET_API: factory.api,
+        AQ_FLEET_TOKEN: factory.token,
+        AQ_FACTORY_ID: factory.name,
+      },
+    });
     operators.set(factory.dir, aq);
   }
   return aq;
 }
 
 /** As an operator would: each job in review at the factory holding its current lease is promoted and shipped. */
-async function shipReady(factories: Factory[], jobs: CoordinatorJob[], shipped: Map<string, string>, say: (line: string) => void): Promise<void> {
+async function shipReady(
+  factories: Factory[],
+  jobs: CoordinatorJob[],
+  shipped: Map<string, string>,
+  say: (line: string) => void,
+): Promise<void> {
   for (const job of jobs) {
     if (job.stage !== "review" || shipped.has(job.id)) continue;
     const factory = factories.find((f) => f.name === job.factoryId && f.child);
@@ -283,7 +359,10 @@ async function shipReady(factories: Factory[], jobs: CoordinatorJob[], shipped: 
 }
 
 function render(jobs: CoordinatorJob[], factories: Factory[], shipped: Map<string, string>): string {
-  const rows = jobs.map((job) => `${job.id.padEnd(8)} ${(shipped.has(job.id) ? "shipped" : job.stage).padEnd(9)} ${(job.factoryId ?? shipped.get(job.id) ?? "").padEnd(10)} epoch ${job.leaseEpoch}`);
+  const rows = jobs.map(
+    (job) =>
+      `${job.id.padEnd(8)} ${(shipped.has(job.id) ? "shipped" : job.stage).padEnd(9)} ${(job.factoryId ?? shipped.get(job.id) ?? "").padEnd(10)} epoch ${job.leaseEpoch}`,
+  );
   const alive = factories.map((f) => `${f.name} ${f.child ? "up" : "DOWN"}`).join(" · ");
   return [alive, ...rows].join("\n");
 }

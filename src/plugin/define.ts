@@ -29,10 +29,19 @@ export interface QueueReader {
 /** A command a plugin adds to the CLI (`aq fleet-status`). */
 export interface PluginCommand {
   readonly description: string;
-  readonly args?: Record<string, { type: "string" | "boolean" | "positional"; description?: string; required?: boolean; default?: string | boolean; valueHint?: string }>;
+  readonly args?: Record<
+    string,
+    {
+      type: "string" | "boolean" | "positional";
+      description?: string;
+      required?: boolean;
+      default?: string | boolean;
+      valueHint?: string;
+    }
+  >;
   /** The command only reads the queue: it then creates nothing on disk (no queue skeleton). */
   readonly readOnly?: boolean;
-  run(args: Record<string, unknown>): Promise<number | void> | number | void;
+  run(args: Record<string, unknown>): Promise<number | undefined> | number | undefined;
 }
 
 /** The `aq` object a plugin's apply() receives: hooks, a tagged logger, and a few narrow doors. */
@@ -66,7 +75,12 @@ export interface OptionsSchema<Output = unknown> {
 
 export type OptionsResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> };
+  | {
+      readonly issues: ReadonlyArray<{
+        readonly message: string;
+        readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+      }>;
+    };
 
 export interface AqPlugin<Options = Record<string, unknown>> {
   readonly name: string;

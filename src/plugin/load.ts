@@ -30,25 +30,45 @@ export interface PluginChoice {
  * Which plugins a command loads: the built-ins unless turned off (fleet only when its switch is
  * on: AQ_FLEET=1, or, with AQ_FLEET unset, `['fleet', { enabled: true }]`), then the listed ones.
  */
-export function choosePlugins(entries: readonly PluginEntry[], env: NodeJS.ProcessEnv, file = "config", available = Object.keys(BUILTIN_PLUGINS)): PluginChoice[] {
-  const listed = entries.map((entry) => (typeof entry === "string" ? { specifier: entry, options: {} as Record<string, unknown> | false } : { specifier: entry[0], options: entry[1] }));
+export function choosePlugins(
+  entries: readonly PluginEntry[],
+  env: NodeJS.ProcessEnv,
+  file = "config",
+  available = Object.keys(BUILTIN_PLUGINS),
+): PluginChoice[] {
+  const listed = entries.map((entry) =>
+    typeof entry === "string"
+      ? { specifier: entry, options: {} as Record<string, unknown> | false }
+      : { specifier: entry[0], options: entry[1] },
+  );
   const fleetSwitch = env.AQ_FLEET;
-  if (fleetSwitch !== undefined && fleetSwitch !== "" && fleetSwitch !== "0" && fleetSwitch !== "1" && fleetSwitch !== "shadow") {
+  if (
+    fleetSwitch !== undefined &&
+    fleetSwitch !== "" &&
+    fleetSwitch !== "0" &&
+    fleetSwitch !== "1" &&
+    fleetSwitch !== "shadow"
+  ) {
     throw new AqError("AQ_BAD_CONFIG", `AQ_FLEET must be 0 or 1, not ${JSON.stringify(fleetSwitch)}`);
   }
   const chosen: PluginChoice[] = [];
   for (const name of [TRACKER_ECHO, FLEET]) {
     const entry = listed.find((item) => item.specifier === name);
     const options = entry?.options || {};
-    const on = name === FLEET
-      ? fleetSwitch !== undefined && fleetSwitch !== "" ? fleetSwitch === "1" || fleetSwitch === "shadow" : entry?.options !== false && options.enabled === true
-      : entry?.options !== false;
+    const on =
+      name === FLEET
+        ? fleetSwitch !== undefined && fleetSwitch !== ""
+          ? fleetSwitch === "1" || fleetSwitch === "shadow"
+          : entry?.options !== false && options.enabled === true
+        : entry?.options !== false;
     // A built-in that is on by default but absent from this build is skipped; one asked for is not.
-    if (on && (entry || name === FLEET || available.includes(name))) chosen.push({ specifier: name, options, builtin: true });
+    if (on && (entry || name === FLEET || available.includes(name)))
+      chosen.push({ specifier: name, options, builtin: true });
   }
   for (const entry of listed) {
     if (entry.specifier === TRACKER_ECHO || entry.specifier === FLEET || entry.options === false) continue;
-    if (chosen.some((choice) => choice.specifier === entry.specifier)) throw new AqError("AQ_BAD_CONFIG", `${file}: plugins: ${entry.specifier} is listed twice`);
+    if (chosen.some((choice) => choice.specifier === entry.specifier))
+      throw new AqError("AQ_BAD_CONFIG", `${file}: plugins: ${entry.specifier} is listed twice`);
     chosen.push({ specifier: entry.specifier, options: entry.options, builtin: false });
   }
   return chosen;
@@ -68,7 +88,10 @@ export async function importPlugins(choices: readonly PluginChoice[], config: Re
     const module = await importPlugin(choice, config.dir, where);
     const plugin = (module.default ?? module) as Partial<AqPlugin<unknown>>;
     if (typeof plugin?.name !== "string" || typeof plugin.apply !== "function") {
-      throw new AqError("AQ_BAD_PLUGIN", `${where}: exports no plugin (its default export must be definePlugin({ name, apply }))`);
+      throw new AqError(
+        "AQ_BAD_PLUGIN",
+        `${where}: exports no plugin (its default export must be definePlugin({ name, apply }))`,
+      );
     }
     const options = plugin.options ? await checkOptions(plugin.options, choice.options, where) : choice.options;
     loaded.push({ plugin: plugin as AqPlugin<unknown>, options });
@@ -76,7 +99,11 @@ export async function importPlugins(choices: readonly PluginChoice[], config: Re
   const names = new Set(loaded.map((item) => item.plugin.name));
   for (const { plugin } of loaded) {
     const missing = (plugin.dependencies ?? []).filter((name) => !names.has(name));
-    if (missing.length) throw new AqError("AQ_BAD_PLUGIN", `${file}: plugin "${plugin.name}" needs ${missing.map((m) => `"${m}"`).join(", ")}, which is not loaded`);
+    if (missing.length)
+      throw new AqError(
+        "AQ_BAD_PLUGIN",
+        `${file}: plugin "${plugin.name}" needs ${missing.map((m) => `"${m}"`).join(", ")}, which is not loaded`,
+      );
   }
   return loaded;
 }
@@ -89,7 +116,8 @@ async function importPlugin(choice: PluginChoice, dir: string, where: string): P
   const spec = choice.specifier;
   const byPath = spec.startsWith(".") || isAbsolute(spec);
   const path = byPath ? resolve(dir, spec) : undefined;
-  if (path !== undefined && !existsSync(path)) throw new AqError("AQ_BAD_PLUGIN", `${where}: not found: no file ${path}`);
+  if (path !== undefined && !existsSync(path))
+    throw new AqError("AQ_BAD_PLUGIN", `${where}: not found: no file ${path}`);
   try {
     if (choice.builtin) {
       const load = BUILTIN_PLUGINS[spec];
@@ -101,11 +129,17 @@ async function importPlugin(choice: PluginChoice, dir: string, where: string): P
     if (error instanceof AqError) throw error;
     const missing = missingModule(error);
     if (missing !== undefined && path === undefined && (missing === spec || spec.startsWith(`${missing}/`))) {
-      throw new AqError("AQ_BAD_PLUGIN", `${where}: not found: no package ${JSON.stringify(spec)} installed where ${dir} can import it (npm install ${spec})`);
+      throw new AqError(
+        "AQ_BAD_PLUGIN",
+        `${where}: not found: no package ${JSON.stringify(spec)} installed where ${dir} can import it (npm install ${spec})`,
+      );
     }
     if (missing !== undefined) {
-      const hint = missing === "valibot" ? "; a plugin can import { v } from \"agent-queue\" instead" : "";
-      throw new AqError("AQ_BAD_PLUGIN", `${where}: found, but its import of ${JSON.stringify(missing)} failed: cannot be found${hint}`);
+      const hint = missing === "valibot" ? '; a plugin can import { v } from "agent-queue" instead' : "";
+      throw new AqError(
+        "AQ_BAD_PLUGIN",
+        `${where}: found, but its import of ${JSON.stringify(missing)} failed: cannot be found${hint}`,
+      );
     }
     throw new AqError("AQ_BAD_PLUGIN", `${where}: found, but it failed while loading: ${oneLine(error)}`);
   }
@@ -121,7 +155,11 @@ function missingModule(error: unknown): string | undefined {
 
 /** Options through the plugin's schema (any Standard Schema), the first problem as `options.key: message`. */
 async function checkOptions(schema: OptionsSchema, input: unknown, where: string): Promise<unknown> {
-  if (typeof schema?.["~standard"]?.validate !== "function") throw new AqError("AQ_BAD_PLUGIN", `${where}: its options must be a schema (valibot's v.object({...}), or another Standard Schema)`);
+  if (typeof schema?.["~standard"]?.validate !== "function")
+    throw new AqError(
+      "AQ_BAD_PLUGIN",
+      `${where}: its options must be a schema (valibot's v.object({...}), or another Standard Schema)`,
+    );
   const result = await schema["~standard"].validate(input);
   if (!result.issues) return result.value;
   const issue = result.issues[0];
@@ -130,7 +168,11 @@ async function checkOptions(schema: OptionsSchema, input: unknown, where: string
 }
 
 /** Runs each plugin's apply() with its own tagged logger, in order. */
-export async function applyPlugins(loaded: readonly LoadedPlugin[], makeApi: (name: string) => PluginApi, file = "config"): Promise<void> {
+export async function applyPlugins(
+  loaded: readonly LoadedPlugin[],
+  makeApi: (name: string) => PluginApi,
+  file = "config",
+): Promise<void> {
   for (const { plugin, options } of loaded) {
     try {
       await plugin.apply(makeApi(plugin.name), options);

@@ -18,7 +18,9 @@ export const CHROMIUM_ARGS = [
 // `node test/browser/chromium.ts` (the first step of `npm run test:browser`): one line and exit 1 when it is missing.
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (!existsSync(CHROMIUM)) {
-    process.stderr.write(`test:browser: no chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set AQ_CHROMIUM to its path\n`);
+    process.stderr.write(
+      `test:browser: no chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set AQ_CHROMIUM to its path\n`,
+    );
     process.exit(1);
   }
 }

@@ -22,10 +22,16 @@ let attackerUrl: string;
 beforeAll(async () => {
   // As `aq coordinator` starts by default: loopback, no token configured.
   coordinator = await startCoordinator({ port: 0, host: "127.0.0.1", db: ":memory:", leaseMs: 60_000 });
-  attacker = createServer((_request, response) => response.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>elsewhere</title>"));
+  attacker = createServer((_request, response) =>
+    response.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>elsewhere</title>"),
+  );
   await new Promise<void>((done) => attacker.listen(0, "127.0.0.1", done));
   attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${REBOUND} 127.0.0.1`], headless: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${REBOUND} 127.0.0.1`],
+    headless: true,
+  });
 });
 
 afterAll(async () => {
@@ -44,7 +50,12 @@ describe("the development coordinator and web pages", () => {
     const before = requests("POST /api/dev/jobs");
     await page.evaluate(async (api) => {
       const body = JSON.stringify({ id: "pwned", bodyMd: "---\nengine: shell\n---\ntouch /tmp/aq-pwned\n" });
-      await fetch(`${api}/dev/jobs`, { method: "POST", mode: "no-cors", headers: { "content-type": "text/plain" }, body });
+      await fetch(`${api}/dev/jobs`, {
+        method: "POST",
+        mode: "no-cors",
+        headers: { "content-type": "text/plain" },
+        body,
+      });
     }, coordinator.api);
     await waitFor(() => requests("POST /api/dev/jobs") > before, 10_000, "the page's POST to reach the coordinator");
     expect(coordinator.store.jobs()).toEqual([]);
@@ -54,14 +65,21 @@ describe("the development coordinator and web pages", () => {
   it("a CORS request carrying a (guessed) token is stopped at its preflight by the Origin check", async () => {
     const page = await browser.newPage();
     await page.goto(attackerUrl);
-    const outcome = await page.evaluate(async ({ api, token }) => {
-      try {
-        const response = await fetch(`${api}/dev/jobs`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ id: "pwned", bodyMd: "true" }) });
-        return `answered ${response.status}`;
-      } catch (error) {
-        return `blocked: ${(error as Error).name}`;
-      }
-    }, { api: coordinator.api, token: coordinator.token });
+    const outcome = await page.evaluate(
+      async ({ api, token }) => {
+        try {
+          const response = await fetch(`${api}/dev/jobs`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+            body: JSON.stringify({ id: "pwned", bodyMd: "true" }),
+          });
+          return `answered ${response.status}`;
+        } catch (error) {
+          return `blocked: ${(error as Error).name}`;
+        }
+      },
+      { api: coordinator.api, token: coordinator.token },
+    );
     expect(outcome).toMatch(/^blocked/);
     expect(requests("OPTIONS /api/dev/jobs")).toBeGreaterThan(0);
     expect(coordinator.store.jobs()).toEqual([]);

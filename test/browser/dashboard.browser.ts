@@ -53,7 +53,11 @@ async function recordStages(page: Page, id: string): Promise<() => Promise<strin
       const stage = dom.document.querySelector(`tr[data-id="${jobId}"]`)?.getAttribute("data-stage");
       if (stage && seen.at(-1) !== stage) seen.push(stage);
     };
-    new dom.MutationObserver(note).observe(dom.document.getElementById("rows"), { childList: true, subtree: true, attributes: true });
+    new dom.MutationObserver(note).observe(dom.document.getElementById("rows"), {
+      childList: true,
+      subtree: true,
+      attributes: true,
+    });
   }, id);
   return () => page.evaluate(() => (globalThis as any).stagesSeen as string[]);
 }
@@ -102,9 +106,15 @@ describe("the dashboard in a real browser", () => {
     await row.waitFor({ timeout: 10_000 });
     await row.locator('button[data-action="retry"]').click();
     await page.locator('tr[data-id="broken"][data-stage="queued"]').waitFor({ timeout: 10_000 });
-    const status = JSON.parse((await project.run(["status", "--json"])).stdout) as { jobs: Array<{ id: string; stage: string; attempts: number }> };
+    const status = JSON.parse((await project.run(["status", "--json"])).stdout) as {
+      jobs: Array<{ id: string; stage: string; attempts: number }>;
+    };
     expect(status.jobs.find((job) => job.id === "broken")).toMatchObject({ stage: "queued", attempts: 0 });
-    expect(metaOf(project.queue, "broken").history.at(-1)).toMatchObject({ from: "failed", to: "queued", by: "cli:dashboard" });
+    expect(metaOf(project.queue, "broken").history.at(-1)).toMatchObject({
+      from: "failed",
+      to: "queued",
+      by: "cli:dashboard",
+    });
     expect(await page.locator("#toast").textContent()).toBe("broken: retry → queued");
     expect(await notReloaded(page)).toBe(true);
     expect((page as Page & { problems: string[] }).problems).toEqual([]);
@@ -119,9 +129,16 @@ describe("the dashboard in a real browser", () => {
     const page = await openPage(dashboard.url);
 
     const answers = await page.evaluate(async () => {
-      const post = (headers: Record<string, string>) => fetch("/api/jobs/stuck/retry", { method: "POST", headers, body: "{}" }).then((r) => r.status);
-      const token = (globalThis as any).document.querySelector('meta[name="aq-token"]').getAttribute("content") as string;
-      return { none: await post({ "content-type": "application/json" }), wrong: await post({ "content-type": "application/json", "x-aq-token": "guess" }), form: await post({ "content-type": "text/plain", "x-aq-token": token }) };
+      const post = (headers: Record<string, string>) =>
+        fetch("/api/jobs/stuck/retry", { method: "POST", headers, body: "{}" }).then((r) => r.status);
+      const token = (globalThis as any).document
+        .querySelector('meta[name="aq-token"]')
+        .getAttribute("content") as string;
+      return {
+        none: await post({ "content-type": "application/json" }),
+        wrong: await post({ "content-type": "application/json", "x-aq-token": "guess" }),
+        form: await post({ "content-type": "text/plain", "x-aq-token": token }),
+      };
     });
 
     expect(answers).toEqual({ none: 403, wrong: 403, form: 403 });
@@ -139,8 +156,12 @@ describe("the dashboard in a real browser", () => {
     await page.locator("#rows tr[data-id]").nth(49).waitFor();
     const firstPaintMs = Date.now() - started;
     // From the navigation's start to the first rows in the DOM, as the page itself measured it.
-    const inPage = await page.evaluate(() => (globalThis as any).performance.getEntriesByName("aq-first-rows")[0].startTime as number);
-    process.stderr.write(`dashboard: 50 rows of 10,000 jobs in the DOM ${inPage.toFixed(0)} ms after navigation (${firstPaintMs} ms from goto, new tab included)\n`);
+    const inPage = await page.evaluate(
+      () => (globalThis as any).performance.getEntriesByName("aq-first-rows")[0].startTime as number,
+    );
+    process.stderr.write(
+      `dashboard: 50 rows of 10,000 jobs in the DOM ${inPage.toFixed(0)} ms after navigation (${firstPaintMs} ms from goto, new tab included)\n`,
+    );
 
     expect(firstPaintMs).toBeLessThan(3000);
     expect(await page.locator("#range").textContent()).toBe("1–50 of 8,750");
@@ -149,19 +170,41 @@ describe("the dashboard in a real browser", () => {
     await expect.poll(() => page.locator("#range").textContent()).toBe("51–100 of 8,750");
     await page.locator("#stage").selectOption("failed");
     await expect.poll(() => page.locator("#range").textContent()).toBe("1–50 of 1,250");
-    expect(new Set(await page.locator("#rows tr[data-id]").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-stage"))))).toEqual(new Set(["failed"]));
+    expect(
+      new Set(
+        await page
+          .locator("#rows tr[data-id]")
+          .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-stage"))),
+      ),
+    ).toEqual(new Set(["failed"]));
   });
 
   // Written to docs/ (the README's picture) only when asked, so a test run leaves the tree clean.
   it("writes a screenshot of a busy queue (docs/dashboard.png with AQ_UPDATE_SCREENSHOT=1)", async () => {
     const project = cliProject();
     const store = await storeOf(project.queue);
-    const seed = async (id: string, to: "queued" | "review" | "failed" | "blocked" | "quarantine" | "shipped" | "testing", reason?: string, fleet?: { jobId: string; leaseEpoch: number }) => {
+    const seed = async (
+      id: string,
+      to: "queued" | "review" | "failed" | "blocked" | "quarantine" | "shipped" | "testing",
+      reason?: string,
+      fleet?: { jobId: string; leaseEpoch: number },
+    ) => {
       const job = newJob(id, { engine: "shell" }, "echo hi");
-      await store.create(fleet ? { ...job, origin: { kind: "fleet" }, extra: { fleet: { ...fleet, factoryId: "factory-b" } } } : job, { by: "test" });
-      const path: Record<string, Array<"assigned" | "building" | "review" | "testing" | "shipped" | "failed" | "blocked" | "quarantine">> = {
-        queued: [], review: ["assigned", "building", "review"], testing: ["assigned", "building", "review", "testing"], shipped: ["assigned", "building", "review", "testing", "shipped"],
-        failed: ["failed"], blocked: ["blocked"], quarantine: ["assigned", "building", "review", "quarantine"],
+      await store.create(
+        fleet ? { ...job, origin: { kind: "fleet" }, extra: { fleet: { ...fleet, factoryId: "factory-b" } } } : job,
+        { by: "test" },
+      );
+      const path: Record<
+        string,
+        Array<"assigned" | "building" | "review" | "testing" | "shipped" | "failed" | "blocked" | "quarantine">
+      > = {
+        queued: [],
+        review: ["assigned", "building", "review"],
+        testing: ["assigned", "building", "review", "testing"],
+        shipped: ["assigned", "building", "review", "testing", "shipped"],
+        failed: ["failed"],
+        blocked: ["blocked"],
+        quarantine: ["assigned", "building", "review", "quarantine"],
       };
       let from: Parameters<typeof store.move>[1] = "queued";
       for (const stage of path[to]!) {
@@ -169,7 +212,10 @@ describe("the dashboard in a real browser", () => {
         from = stage;
       }
     };
-    await seed("fleet-J7-e2", "quarantine", "stale lease: the coordinator answered 409 (epoch 3 holds it)", { jobId: "J7", leaseEpoch: 2 });
+    await seed("fleet-J7-e2", "quarantine", "stale lease: the coordinator answered 409 (epoch 3 holds it)", {
+      jobId: "J7",
+      leaseEpoch: 2,
+    });
     await seed("refactor-auth", "blocked", "AQ_BLOCKED: needs the staging API key");
     await seed("fix-flaky-test", "review");
     await seed("bump-deps", "testing");
@@ -178,7 +224,12 @@ describe("the dashboard in a real browser", () => {
     for (const id of ["add-metrics", "split-config", "cache-warmup"]) await seed(id, "queued");
     const dashboard = await startDashboard(project.dir);
     const page = await openPage(dashboard.url);
-    await cliAdd(project, "write-changelog", { engine: "shell", priority: 5 }, 'echo "reading the git log…"\necho "3 entries written to CHANGELOG.md"');
+    await cliAdd(
+      project,
+      "write-changelog",
+      { engine: "shell", priority: 5 },
+      'echo "reading the git log…"\necho "3 entries written to CHANGELOG.md"',
+    );
     expect((await project.run(["run", "--once"])).code).toBe(0);
     await page.locator('tr[data-id="write-changelog"][data-stage="review"]').waitFor({ timeout: 10_000 });
     await page.locator('tr[data-id="write-changelog"]').click();

@@ -41,8 +41,16 @@ async function openPage(url: string, width = 1440): Promise<Page & { problems: s
 /** A project whose job changes a real repository and lands in review. */
 async function reviewedJob() {
   const project = cliProject();
-  const repo = gitRepo(join(project.dir, "repo"), { "README.md": "# the project\n", "src.ts": "export const a = 1;\n" });
-  await cliAdd(project, "add-answer", { engine: "shell", cwd: repo }, 'echo "working on it"\necho "export const answer = 42;" > answer.ts\necho "export const a = 2;" > src.ts');
+  const repo = gitRepo(join(project.dir, "repo"), {
+    "README.md": "# the project\n",
+    "src.ts": "export const a = 1;\n",
+  });
+  await cliAdd(
+    project,
+    "add-answer",
+    { engine: "shell", cwd: repo },
+    'echo "working on it"\necho "export const answer = 42;" > answer.ts\necho "export const a = 2;" > src.ts',
+  );
   const ran = await project.run(["run", "--once"]);
   expect(ran.code, ran.stderr).toBe(0);
   expect(stageOf(project.queue, "add-answer")).toBe("review");
@@ -58,7 +66,12 @@ describe("a job's work on the dashboard", () => {
     await page.locator('#detail[data-id="add-answer"] #patch').waitFor({ timeout: 10_000 });
 
     const files = await page.locator("#diff .files li").allTextContents();
-    expect(files).toEqual(expect.arrayContaining([expect.stringMatching(/^\+1 −0\s+answer\.ts$/), expect.stringMatching(/^\+1 −1\s+src\.ts$/)]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\+1 −0\s+answer\.ts$/),
+        expect.stringMatching(/^\+1 −1\s+src\.ts$/),
+      ]),
+    );
     expect(await page.locator("#patch .add").allTextContents()).toContain("+export const answer = 42;\n");
     expect(await page.locator("#patch .del").allTextContents()).toContain("-export const a = 1;\n");
     const meta = metaOf(project.queue, "add-answer");
@@ -70,7 +83,9 @@ describe("a job's work on the dashboard", () => {
     expect(await page.locator("#build-time").textContent()).toMatch(/^\d+(ms|s)$/);
     expect(await page.locator("#durations tr[data-attempt]").count()).toBe(1);
     await expect.poll(() => page.locator("#log").textContent()).toContain("working on it");
-    expect(await page.locator('#log .attempt[data-attempt="1"]').textContent()).toMatch(/^attempt 1 · shell · started .* ago$/);
+    expect(await page.locator('#log .attempt[data-attempt="1"]').textContent()).toMatch(
+      /^attempt 1 · shell · started .* ago$/,
+    );
     // One time format: relative, the exact time on hover.
     const title = await page.locator("#detail .timeline time").first().getAttribute("title");
     expect(title).toContain(meta.history[0]!.at);
@@ -102,7 +117,11 @@ describe("a job's work on the dashboard", () => {
     const project = cliProject();
     await cliAdd(project, "long-one", { engine: "shell" }, 'echo "started"\nsleep 300 &\nwait');
     const runner = startAq(["run", "--once"], { cwd: project.dir, timeoutMs: 60_000 });
-    const pgid = await waitFor(() => stageOf(project.queue, "long-one") === "building" && metaOf(project.queue, "long-one").engine?.pgid, 15_000, "the engine's process group in meta");
+    const pgid = await waitFor(
+      () => stageOf(project.queue, "long-one") === "building" && metaOf(project.queue, "long-one").engine?.pgid,
+      15_000,
+      "the engine's process group in meta",
+    );
     // The group is recorded before the engine runs: wait for sh and its sleep to be in it.
     await waitFor(() => groupMembers(pgid).length >= 2, 15_000, "sh and its sleep in the engine's group");
 
@@ -117,7 +136,11 @@ describe("a job's work on the dashboard", () => {
     expect(groupMembers(pgid)).toEqual([]);
     const meta = metaOf(project.queue, "long-one");
     expect(meta.attempts).toBe(0);
-    expect(meta.history.at(-1)).toMatchObject({ from: "building", to: "queued", reason: "cancelled by cli:dashboard; the attempt does not count" });
+    expect(meta.history.at(-1)).toMatchObject({
+      from: "building",
+      to: "queued",
+      reason: "cancelled by cli:dashboard; the attempt does not count",
+    });
     expect(meta.engine).toBeUndefined();
     const ran = await runner.exited;
     expect(ran.code, ran.stderr).toBe(0);

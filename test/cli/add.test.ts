@@ -21,7 +21,13 @@ describe("aq add", () => {
     const id = result.stdout.trim();
     expect(everyJob(project.queue)).toEqual([`queued/${id}`]);
     expect(readFileSync(join(project.queue, "queued", id, "job.md"), "utf8")).toBe(text);
-    expect(readJson(join(project.queue, "queued", id, "meta.json"))).toMatchObject({ id, stage: "queued", attempts: 0, priority: 2, origin: { kind: "local" } });
+    expect(readJson(join(project.queue, "queued", id, "meta.json"))).toMatchObject({
+      id,
+      stage: "queued",
+      attempts: 0,
+      priority: 2,
+      origin: { kind: "local" },
+    });
   });
 
   it("aq add - reads the job from stdin", async () => {
@@ -60,14 +66,18 @@ describe("aq add", () => {
 
   it("of concurrent adds with one id exactly one succeeds, the others exit 1 with one line", async () => {
     const project = cliProject();
-    const files = Array.from({ length: 6 }, (_, i) => writeJob(project.dir, `racer-${i}.md`, { engine: "shell" }, `echo racer ${i}`));
+    const files = Array.from({ length: 6 }, (_, i) =>
+      writeJob(project.dir, `racer-${i}.md`, { engine: "shell" }, `echo racer ${i}`),
+    );
     const results = await Promise.all(files.map((file) => project.run(["add", file, "--id", "same-id"])));
     const codes = results.map((r) => r.code).sort();
     expect(codes, results.map((r) => r.stderr).join("")).toEqual([0, 1, 1, 1, 1, 1]);
     const winner = results.findIndex((r) => r.code === 0);
     expect(results[winner]!.stdout).toBe("same-id\n");
     expect(everyJob(project.queue)).toEqual(["queued/same-id"]);
-    expect(readFileSync(join(project.queue, "queued", "same-id", "job.md"), "utf8")).toBe(readFileSync(files[winner]!, "utf8"));
+    expect(readFileSync(join(project.queue, "queued", "same-id", "job.md"), "utf8")).toBe(
+      readFileSync(files[winner]!, "utf8"),
+    );
     for (const loser of results.filter((r) => r.code === 1)) expect(expectOneLine(loser.stderr)).toContain("same-id");
     expect(readdirSync(join(project.queue, ".aq", "tmp"))).toEqual([]); // no scratch directory left behind
   });

@@ -40,7 +40,9 @@ describe("durations have a range", () => {
   it("aq add refuses timeout: 30d (past Node's longest timer) in one line, exit 2", async () => {
     const { line } = await refusedAdd(jobText({ engine: "shell", timeout: "30d" }, "true"));
     expect(line).toMatch(/^aq: stdin: frontmatter timeout: "30d" is longer than 24d, the longest timer aq can keep$/);
-    expect((await refusedAdd(jobText({ engine: "shell", stall: "1000d" }, "true"))).line).toMatch(/stall: "1000d" is longer than 24d/);
+    expect((await refusedAdd(jobText({ engine: "shell", stall: "1000d" }, "true"))).line).toMatch(
+      /stall: "1000d" is longer than 24d/,
+    );
   });
 
   it("a dropped job with timeout: 30d goes to failed/ with the reason, and is never run", async () => {
@@ -51,7 +53,14 @@ describe("durations have a range", () => {
 
   it("timeout: 24d is kept: the engine is not killed early and Node prints no TimeoutOverflowWarning", async () => {
     const project = cliProject();
-    expect((await project.run(["add", "-", "--id", "long"], jobText({ engine: "shell", timeout: "24d", stall: "24d" }, "sleep 0.3\necho finished"))).code).toBe(0);
+    expect(
+      (
+        await project.run(
+          ["add", "-", "--id", "long"],
+          jobText({ engine: "shell", timeout: "24d", stall: "24d" }, "sleep 0.3\necho finished"),
+        )
+      ).code,
+    ).toBe(0);
     const ran = await project.run(["run", "--once"]);
     expect(ran.code, ran.stderr).toBe(0);
     expect(ran.stderr).not.toMatch(/TimeoutOverflowWarning/);
@@ -68,7 +77,9 @@ describe("durations have a range", () => {
 
 describe("job files have limits", () => {
   it("more than 256 frontmatter keys are refused in one line, exit 2", async () => {
-    expect((await refusedAdd(jobText({ engine: "shell", ...keys(300) }, "true"))).line).toMatch(/^aq: stdin: frontmatter has more than 256 keys$/);
+    expect((await refusedAdd(jobText({ engine: "shell", ...keys(300) }, "true"))).line).toMatch(
+      /^aq: stdin: frontmatter has more than 256 keys$/,
+    );
   });
 
   it("200,000 keys (a job past 1 MiB) are refused at once, before any YAML is parsed", async () => {
@@ -79,12 +90,30 @@ describe("job files have limits", () => {
   });
 
   it("a frontmatter over 64 KiB, a prompt past 1 MiB and a billion laughs are each refused in one line", async () => {
-    expect((await refusedAdd(jobText({ engine: "shell", note: "x".repeat(70_000) }, "true"))).line).toMatch(/^aq: stdin: frontmatter is \d+ bytes, over the limit of 65536$/);
-    expect((await refusedAdd(jobText({ engine: "shell" }, "y".repeat(1_100_000)))).line).toMatch(/^aq: stdin: the job is \d+ bytes, over the limit of 1048576$/);
+    expect((await refusedAdd(jobText({ engine: "shell", note: "x".repeat(70_000) }, "true"))).line).toMatch(
+      /^aq: stdin: frontmatter is \d+ bytes, over the limit of 65536$/,
+    );
+    expect((await refusedAdd(jobText({ engine: "shell" }, "y".repeat(1_100_000)))).line).toMatch(
+      /^aq: stdin: the job is \d+ bytes, over the limit of 1048576$/,
+    );
     const laughs = ["---", "engine: shell", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (const [name, prev] of [["b", "a"], ["c", "b"], ["d", "c"], ["e", "d"], ["f", "e"], ["g", "f"], ["h", "g"], ["i", "h"]]) laughs.push(`${name}: &${name} [*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev}]`);
+    for (const [name, prev] of [
+      ["b", "a"],
+      ["c", "b"],
+      ["d", "c"],
+      ["e", "d"],
+      ["f", "e"],
+      ["g", "f"],
+      ["h", "g"],
+      ["i", "h"],
+    ])
+      laughs.push(
+        `${name}: &${name} [*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev}]`,
+      );
     laughs.push("---", "true");
-    expect((await refusedAdd(`${laughs.join("\n")}\n`)).line).toMatch(/^aq: stdin: frontmatter is not valid YAML: .*alias/i);
+    expect((await refusedAdd(`${laughs.join("\n")}\n`)).line).toMatch(
+      /^aq: stdin: frontmatter is not valid YAML: .*alias/i,
+    );
   });
 
   it("a dropped job over the limits is moved to failed/ with a one-line reason", async () => {
@@ -94,12 +123,16 @@ describe("job files have limits", () => {
   });
 
   it("an unknown YAML tag (!!js/function) is refused in one line: no library warning is printed", async () => {
-    const { line } = await refusedAdd("---\nengine: shell\nhook: !!js/function 'function () { return 1 }'\n---\ntrue\n");
+    const { line } = await refusedAdd(
+      "---\nengine: shell\nhook: !!js/function 'function () { return 1 }'\n---\ntrue\n",
+    );
     expect(line).toMatch(/^aq: stdin: frontmatter is not valid YAML: .*tag/i);
   });
 
   it("a duplicated top-level key is still refused", async () => {
-    expect((await refusedAdd("---\nengine: shell\nengine: codex\n---\ntrue\n")).line).toMatch(/the key "engine" appears twice/);
+    expect((await refusedAdd("---\nengine: shell\nengine: codex\n---\ntrue\n")).line).toMatch(
+      /the key "engine" appears twice/,
+    );
   });
 });
 
@@ -109,16 +142,23 @@ describe("a broken config is one line, exit 2", () => {
     writeFileSync(join(dir, "package.json"), '{"name": ');
     const result = await aq(["status"], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(expectOneLine(result.stderr)).toMatch(/^aq: the config cannot be read: JSON Error in .*package\.json: Unexpected end of JSON input$/);
+    expect(expectOneLine(result.stderr)).toMatch(
+      /^aq: the config cannot be read: JSON Error in .*package\.json: Unexpected end of JSON input$/,
+    );
     expect(existsSync(join(dir, "queue"))).toBe(false);
   });
 
   it("a config whose getter throws", async () => {
     const dir = tempDir("aq-getter-");
-    writeFileSync(join(dir, "aq.config.mjs"), 'export default { get concurrency() { throw new Error("no concurrency for you\\nat line two"); } };\n');
+    writeFileSync(
+      join(dir, "aq.config.mjs"),
+      'export default { get concurrency() { throw new Error("no concurrency for you\\nat line two"); } };\n',
+    );
     const result = await aq(["status"], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(expectOneLine(result.stderr)).toBe("aq: the config cannot be read: no concurrency for you at line two\n".trimEnd());
+    expect(expectOneLine(result.stderr)).toBe(
+      "aq: the config cannot be read: no concurrency for you at line two\n".trimEnd(),
+    );
   });
 
   it.each([

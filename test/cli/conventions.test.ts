@@ -26,7 +26,10 @@ describe("aq's command line follows the conventions of gh, git and npm", () => {
       { args: ["status", "--jsn"], says: "unknown option --jsn; did you mean --json?" },
       { args: ["run", "--onc"], says: "unknown option --onc; did you mean --once?" },
       { args: ["--verison"], says: "unknown option --verison; did you mean --version?" },
-      { args: ["hello", "--shot", "--config", pluginCommandConfig], says: "unknown option --shot; did you mean --shout?" },
+      {
+        args: ["hello", "--shot", "--config", pluginCommandConfig],
+        says: "unknown option --shot; did you mean --shout?",
+      },
     ];
     const results = await Promise.all(cases.map(({ args }) => project.run(args)));
     for (const [i, { args, says }] of cases.entries()) {
@@ -40,7 +43,12 @@ describe("aq's command line follows the conventions of gh, git and npm", () => {
   it("aq help CMD prints what aq CMD --help prints; usage lines start with aq; each command has one description", async () => {
     const project = cliProject();
     const names = Object.keys(COMMANDS);
-    const [viaHelp, top, unknown, ...helps] = await Promise.all([project.run(["help", "status"]), project.run(["--help"]), project.run(["help", "stauts"]), ...names.map((name) => project.run([name, "--help"]))]);
+    const [viaHelp, top, unknown, ...helps] = await Promise.all([
+      project.run(["help", "status"]),
+      project.run(["--help"]),
+      project.run(["help", "stauts"]),
+      ...names.map((name) => project.run([name, "--help"])),
+    ]);
     expect(viaHelp.code, viaHelp.stderr).toBe(0);
     expect(viaHelp.stdout).toBe(helps[names.indexOf("status")]!.stdout);
     const width = Math.max(...names.map((n) => n.length));
@@ -80,11 +88,18 @@ describe("aq's command line follows the conventions of gh, git and npm", () => {
     expect(bogus.code).toBe(2);
     expect(expectOneLine(bogus.stderr)).toBe("aq hello: unknown option --bogus (see aq hello --help)");
 
-    const anywhere = [["--config", pluginCommandConfig, "hello", "--name", "ann"], ["hello", "--config", pluginCommandConfig, "--name", "ann"], [`--config=${pluginCommandConfig}`, "hello", "--name", "ann"]];
+    const anywhere = [
+      ["--config", pluginCommandConfig, "hello", "--name", "ann"],
+      ["hello", "--config", pluginCommandConfig, "--name", "ann"],
+      [`--config=${pluginCommandConfig}`, "hello", "--name", "ann"],
+    ];
     const ran = await Promise.all(anywhere.map((args) => aq(args, { cwd: dir, env })));
-    for (const [i, args] of anywhere.entries()) expect(ran[i], args.join(" ")).toMatchObject({ code: 0, stdout: "hello ann (0 queued)\n" });
+    for (const [i, args] of anywhere.entries())
+      expect(ran[i], args.join(" ")).toMatchObject({ code: 0, stdout: "hello ann (0 queued)\n" });
     const listed = await aq(["--help", "--config", pluginCommandConfig], { cwd: dir, env });
-    expect(listed.stdout).toMatch(/PLUGIN COMMANDS\n {2}hello {2}Greets someone and counts the queued jobs \(plugin hello\)/);
+    expect(listed.stdout).toMatch(
+      /PLUGIN COMMANDS\n {2}hello {2}Greets someone and counts the queued jobs \(plugin hello\)/,
+    );
   });
 
   it("aq fleet-status --help prints its help and sends nothing; with fleet off it says how to turn it on", async () => {
@@ -132,7 +147,14 @@ describe("aq's command line follows the conventions of gh, git and npm", () => {
     const outside = join(project.dir, "x");
     mkdirSync(outside);
     writeFileSync(join(outside, "meta.json"), "{}");
-    const runs = [["status", "../../x"], ["block", "../../x", "--reason", "r"], ["retry", "../x"], ["promote", "../../x"], ["ship", "../../x", "--force"], ["status", "../x", "--json"]];
+    const runs = [
+      ["status", "../../x"],
+      ["block", "../../x", "--reason", "r"],
+      ["retry", "../x"],
+      ["promote", "../../x"],
+      ["ship", "../../x", "--force"],
+      ["status", "../x", "--json"],
+    ];
     const results = await Promise.all(runs.map((args) => project.run(args)));
     for (const [i, args] of runs.entries()) {
       expect(results[i]!.code, args.join(" ")).toBe(2);
@@ -182,7 +204,11 @@ describe("shell completion", () => {
     const complete = async (line: string) => {
       const words = line.split(" ");
       const program = `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _aq_complete; printf '%s\\n' "\${COMPREPLY[@]}"`;
-      const { stdout } = await run("bash", ["-c", program], { cwd: project.dir, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      const { stdout } = await run("bash", ["-c", program], {
+        cwd: project.dir,
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      });
       return stdout.split("\n").filter(Boolean).sort();
     };
     const answers = await Promise.all(["aq st", "aq status --j", "aq block fix-", "aq completion f"].map(complete));
@@ -204,7 +230,9 @@ describe("config search stops at the project's boundary", () => {
     expect(JSON.parse(added.stdout).dir).toContain(join(repo, "src", "queue"));
     expect(existsSync(join(outer, "planted-queue"))).toBe(false);
 
-    const named = await aq(["add", "job.md", "--json", "--config", join(outer, "aq.config.json")], { cwd: join(repo, "src") });
+    const named = await aq(["add", "job.md", "--json", "--config", join(outer, "aq.config.json")], {
+      cwd: join(repo, "src"),
+    });
     expect(named.code, named.stderr).toBe(0);
     expect(JSON.parse(named.stdout).dir).toContain(join(outer, "planted-queue"));
   });
@@ -235,10 +263,13 @@ describe("aq add refuses what could only fail later", () => {
     write("near.md", "---\nengine: shel\n---\nhi\n");
     write("cwd.md", "---\nengine: shell\ncwd: /nonexistent/aq-test\n---\nhi\n");
     write("typo.md", "---\nengin: shell\n---\nhi\n");
-    write("plugin-key.md", "---\nengine: shell\nslack: \"#agents\"\n---\nhi\n");
+    write("plugin-key.md", '---\nengine: shell\nslack: "#agents"\n---\nhi\n');
     write("configured.md", "---\nengine: aiderx\n---\nhi\n");
     const cases = [
-      { file: "engine.md", says: 'engine "aider" is neither built in nor in the config\'s engines; did you mean "aiderx"?' },
+      {
+        file: "engine.md",
+        says: 'engine "aider" is neither built in nor in the config\'s engines; did you mean "aiderx"?',
+      },
       { file: "near.md", says: 'did you mean "shell"?' },
       { file: "cwd.md", says: "cwd /nonexistent/aq-test does not exist" },
       { file: "typo.md", says: 'unknown key "engin"; did you mean "engine"?' },
@@ -254,7 +285,10 @@ describe("aq add refuses what could only fail later", () => {
     }
     const store = await storeOf(project.queue);
     expect((await store.list()).jobs).toEqual([]);
-    const [kept, configured] = await Promise.all([project.run(["add", "plugin-key.md", "--id", "kept"]), project.run(["add", "configured.md", "--id", "configured"])]);
+    const [kept, configured] = await Promise.all([
+      project.run(["add", "plugin-key.md", "--id", "kept"]),
+      project.run(["add", "configured.md", "--id", "configured"]),
+    ]);
     expect(kept.code, kept.stderr).toBe(0);
     expect(kept.stderr).toContain("unknown frontmatter keys kept for plugins: slack");
     expect(configured.code, configured.stderr).toBe(0);

@@ -28,7 +28,8 @@ describe("aq --help, --version and bad usage", () => {
     const [long, short] = await Promise.all([project.run(["--help"]), project.run(["-h"])]);
     for (const result of [long, short]) {
       expect(result.code, result.stderr).toBe(0);
-      for (const name of [...Object.keys(DESIGN_OPTIONS), ...Object.keys(COMMANDS)]) expect(result.stdout).toMatch(new RegExp(`^\\s+${name}\\s`, "m"));
+      for (const name of [...Object.keys(DESIGN_OPTIONS), ...Object.keys(COMMANDS)])
+        expect(result.stdout).toMatch(new RegExp(`^\\s+${name}\\s`, "m"));
       expect(result.stdout).toContain("--help");
     }
   });

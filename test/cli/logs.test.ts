@@ -14,7 +14,12 @@ describe("aq logs", () => {
   it("-f follows a running job's log as it grows and returns once the job comes to rest", async () => {
     const project = cliProject();
     const gate = join(project.dir, "go-on");
-    await addJob(await storeOf(project.queue), "slow-job", { engine: "shell" }, `echo "first half"\nwhile [ ! -e '${gate}' ]; do sleep 0.05; done\necho "second half"`);
+    await addJob(
+      await storeOf(project.queue),
+      "slow-job",
+      { engine: "shell" },
+      `echo "first half"\nwhile [ ! -e '${gate}' ]; do sleep 0.05; done\necho "second half"`,
+    );
     const runner = startAq(["run", "--once"], { cwd: project.dir, timeoutMs: 60_000 });
     await waitFor(() => stageOf(project.queue, "slow-job") === "building", 15_000, "the job to be building");
     const follower = startAq(["logs", "slow-job", "-f"], { cwd: project.dir, timeoutMs: 60_000 });
@@ -35,7 +40,12 @@ describe("aq logs", () => {
   it("separates attempts, and --attempt N prints only that one", async () => {
     const project = cliProject();
     const marker = join(project.dir, "tried-once");
-    await addJob(await storeOf(project.queue), "flaky", { engine: "shell" }, `if [ -e '${marker}' ]; then echo "second try works"; else touch '${marker}'; echo "first try breaks"; exit 1; fi`);
+    await addJob(
+      await storeOf(project.queue),
+      "flaky",
+      { engine: "shell" },
+      `if [ -e '${marker}' ]; then echo "second try works"; else touch '${marker}'; echo "first try breaks"; exit 1; fi`,
+    );
     const ran = await startAq(["run", "--drain"], { cwd: project.dir, timeoutMs: 60_000 }).exited;
     expect(ran.code, ran.stderr).toBe(0);
     expect(existsSync(marker)).toBe(true);
@@ -44,13 +54,25 @@ describe("aq logs", () => {
     const all = await project.run(["logs", "flaky"]);
     expect(all.code, all.stderr).toBe(0);
     const lines = all.stdout.trimEnd().split("\n");
-    expect(lines.map((line) => SEPARATOR.exec(line)?.[1] ?? line)).toEqual(["1", "first try breaks", "2", "second try works"]);
+    expect(lines.map((line) => SEPARATOR.exec(line)?.[1] ?? line)).toEqual([
+      "1",
+      "first try breaks",
+      "2",
+      "second try works",
+    ]);
     const second = await project.run(["logs", "flaky", "--attempt", "2"]);
-    expect(second.stdout.trimEnd().split("\n").map((line) => SEPARATOR.exec(line)?.[1] ?? line)).toEqual(["2", "second try works"]);
+    expect(
+      second.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => SEPARATOR.exec(line)?.[1] ?? line),
+    ).toEqual(["2", "second try works"]);
 
     // aq status ID says how long each attempt took and how it ended, and points here.
     const status = await project.run(["status", "flaky"]);
-    expect(status.stdout).toMatch(/waited in the queue \S+, built \S+ in 2 attempt\(s\): #1 \S+ → failed, #2 \S+ → review\n/);
+    expect(status.stdout).toMatch(
+      /waited in the queue \S+, built \S+ in 2 attempt\(s\): #1 \S+ → failed, #2 \S+ → review\n/,
+    );
     expect(status.stdout).toContain("read it with: aq logs flaky\n");
     const missing = await project.run(["logs", "flaky", "--attempt", "3"]);
     expect(missing.code).toBe(1);

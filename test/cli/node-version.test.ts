@@ -8,7 +8,8 @@ import { tempDir } from "../helpers/temp.ts";
 function findOldNode(): { path: string; version: string } | undefined {
   const candidates = new Set<string>(["/usr/bin/node", "/usr/local/bin/node", "/bin/node"]);
   try {
-    for (const line of execFileSync("which", ["-a", "node"], { encoding: "utf8" }).split("\n")) if (line.trim()) candidates.add(line.trim());
+    for (const line of execFileSync("which", ["-a", "node"], { encoding: "utf8" }).split("\n"))
+      if (line.trim()) candidates.add(line.trim());
   } catch {
     // no `which`, or no node on PATH: the fixed candidates remain
   }
@@ -27,11 +28,18 @@ const old = findOldNode();
 
 describe("bin/aq.js on an unsupported Node", () => {
   it.skipIf(!old)(
-    old ? `prints one line saying it needs Node ^22.19 or >=24 and exits non-zero (on ${old.path}, ${old.version})` : "prints one line saying it needs Node ^22.19 or >=24 — SKIPPED: no Node older than 22.19 on this machine",
+    old
+      ? `prints one line saying it needs Node ^22.19 or >=24 and exits non-zero (on ${old.path}, ${old.version})`
+      : "prints one line saying it needs Node ^22.19 or >=24 — SKIPPED: no Node older than 22.19 on this machine",
     () => {
       const dir = tempDir();
       for (const args of [["status"], ["--version"], []]) {
-        const result = spawnSync(old!.path, [BIN, ...args], { cwd: dir, env: cliEnv(), encoding: "utf8", timeout: 20_000 });
+        const result = spawnSync(old!.path, [BIN, ...args], {
+          cwd: dir,
+          env: cliEnv(),
+          encoding: "utf8",
+          timeout: 20_000,
+        });
         expect(result.status, args.join(" ")).not.toBe(0);
         expect(result.status).not.toBeNull();
         expect(result.stdout).toBe("");

@@ -13,7 +13,11 @@ describe("aq retry and aq block", () => {
     const later = new Date(Date.now() + 3600_000).toISOString();
     const spent = (meta: any) => ({ ...meta, attempts: 3, notBefore: later });
     await store.move("was-failed", "queued", "failed", { by: "test", reason: "engine exited 1", patch: spent });
-    await store.move("was-blocked", "queued", "blocked", { by: "test", reason: "AQ_BLOCKED: needs input", patch: spent });
+    await store.move("was-blocked", "queued", "blocked", {
+      by: "test",
+      reason: "AQ_BLOCKED: needs input",
+      patch: spent,
+    });
     await store.move("was-dead", "queued", "failed", { by: "test", reason: "timeout", patch: spent });
     await store.move("was-dead", "failed", "dead_letter", { by: "test", reason: "attempts exhausted" });
     const from = { "was-failed": "failed", "was-blocked": "blocked", "was-dead": "dead_letter" } as const;
@@ -74,7 +78,10 @@ describe("aq retry and aq block", () => {
   it("aq block ID without --reason exits 2 with one line and leaves the job queued", async () => {
     const project = cliProject();
     await cliAdd(project, "not-parked");
-    const [bare, empty] = await Promise.all([project.run(["block", "not-parked"]), project.run(["block", "not-parked", "--reason="])]);
+    const [bare, empty] = await Promise.all([
+      project.run(["block", "not-parked"]),
+      project.run(["block", "not-parked", "--reason="]),
+    ]);
     for (const result of [bare, empty]) {
       expect(result.code).toBe(2);
       expect(result.stdout).toBe("");

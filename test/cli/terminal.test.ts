@@ -27,16 +27,23 @@ describe("colour and tables on a terminal", () => {
     expect(truncate("needs the staging API key from the vault", 20)).toBe("needs the staging…");
     expect(truncate("abcdefghijklmnopqrstuvwxyz", 10)).toBe("abcdefghi…");
     expect(truncate("short", 10)).toBe("short");
-    const lines = renderTable([{ header: "ID" }, { header: "REASON", flex: true }], [["job-1", "a long reason that would wrap at forty columns and more"]], 40);
+    const lines = renderTable(
+      [{ header: "ID" }, { header: "REASON", flex: true }],
+      [["job-1", "a long reason that would wrap at forty columns and more"]],
+      40,
+    );
     expect(lines).toEqual(["ID     REASON", "job-1  a long reason that would wrap at…"]);
     for (const line of lines) expect([...line].length).toBeLessThanOrEqual(40);
     // Without a width (a pipe) nothing is cut.
-    expect(renderTable([{ header: "ID" }, { header: "REASON" }], [["a", "x".repeat(300)]])[1]).toBe(`a   ${"x".repeat(300)}`);
+    expect(renderTable([{ header: "ID" }, { header: "REASON" }], [["a", "x".repeat(300)]])[1]).toBe(
+      `a   ${"x".repeat(300)}`,
+    );
   });
 });
 
 describe("aq status on a terminal and in a pipe", () => {
-  const REASON = "AQ_BLOCKED: needs the staging API key, which only the release manager holds, and she is on holiday until Monday";
+  const REASON =
+    "AQ_BLOCKED: needs the staging API key, which only the release manager holds, and she is on holiday until Monday";
   async function busyQueue() {
     const project = cliProject();
     const store = await storeOf(project.queue);
@@ -59,13 +66,18 @@ describe("aq status on a terminal and in a pipe", () => {
     const lines = result.stdout.split("\n");
     const header = lines.findIndex((line) => line.startsWith("ID "));
     expect(lines[header]).toMatch(/^ID\s+STAGE\s+PRI\s+TRIES\s+LOCK\s+SINCE\s+REASON$/);
-    const ids = lines.slice(header + 1).filter(Boolean).map((line) => line.split(/\s+/)[0]);
+    const ids = lines
+      .slice(header + 1)
+      .filter(Boolean)
+      .map((line) => line.split(/\s+/)[0]);
     expect(ids).toEqual(["parked", "done", "high-new", "mid", "low-old"]);
     expect(lines.find((line) => line.startsWith("high-new"))).toMatch(/^high-new\s+queued\s+5\s+0\s+db\s/);
     // A pipe: no colour and no cut, the whole reason on one line.
     expect(result.stdout).not.toContain(ESC);
     expect(result.stdout).toContain("she is on holiday until Monday");
-    const json = JSON.parse((await project.run(["status", "--json"])).stdout) as { jobs: Array<{ id: string; lock?: string; priority: number }> };
+    const json = JSON.parse((await project.run(["status", "--json"])).stdout) as {
+      jobs: Array<{ id: string; lock?: string; priority: number }>;
+    };
     expect(json.jobs.map((job) => job.id)).toEqual(["parked", "done", "high-new", "mid", "low-old"]);
     expect(json.jobs.find((job) => job.id === "high-new")).toMatchObject({ lock: "db", priority: 5 });
   });
@@ -103,7 +115,12 @@ describe("aq status on a terminal and in a pipe", () => {
 describe("aq run: a live board on a terminal, plain lines in a pipe", () => {
   it("on a terminal it redraws a board of its slots in place: job, engine, stage, elapsed and the last line of output", async () => {
     const project = cliProject();
-    await addJob(await storeOf(project.queue), "boarded", { engine: "shell" }, 'echo "compiling the parser"\nsleep 2.5\necho done');
+    await addJob(
+      await storeOf(project.queue),
+      "boarded",
+      { engine: "shell" },
+      'echo "compiling the parser"\nsleep 2.5\necho done',
+    );
     const { code, output } = await aqInPty(["run", "--once"], { cwd: project.dir, cols: 100, env: colorOn });
     expect(code, output).toBe(0);
     const plain = output.replace(/\u001B\[[0-9;]*m/g, "");

@@ -32,7 +32,10 @@ async function repoWithQueue(files: Record<string, string>): Promise<string> {
   const dir = tempDir();
   const store = await QueueStore.open(join(dir, "q"), { gitQueue: false });
   const text = jobText({ engine: "shell" }, "echo ran > ran.txt");
-  await store.create({ id: "waiting", text, spec: parseJob(text, "waiting.md"), origin: { kind: "local" } }, { by: "test" });
+  await store.create(
+    { id: "waiting", text, spec: parseJob(text, "waiting.md"), origin: { kind: "local" } },
+    { by: "test" },
+  );
   writeFileSync(join(dir, "new-job.md"), jobText({ engine: "shell" }, "true"));
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   return dir;
@@ -52,7 +55,10 @@ function oneLineFailure(result: CliResult): string {
 async function expectRejected(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<string[]> {
   const before = snapshot(dir);
   const lines: string[] = [];
-  for (const command of [["add", "new-job.md", ...args], ["run", "--once", ...args]]) {
+  for (const command of [
+    ["add", "new-job.md", ...args],
+    ["run", "--once", ...args],
+  ]) {
     lines.push(oneLineFailure(await aq(command, { cwd: dir, env })));
   }
   expect(snapshot(dir)).toEqual(before);
@@ -68,27 +74,34 @@ const json = (config: Record<string, unknown>) => `${JSON.stringify({ ...BASE, .
 describe("a bad config stops the command with exit 2 and one line naming the file and the key", () => {
   it("rejects an unknown top-level key", async () => {
     const dir = await repoWithQueue({ "aq.config.json": json({ bogus: 1 }) });
-    for (const line of await expectRejected(dir)) expect(line).toMatch(startsWith(dir, "aq.config.json", `bogus: unknown key`));
+    for (const line of await expectRejected(dir))
+      expect(line).toMatch(startsWith(dir, "aq.config.json", `bogus: unknown key`));
   });
 
   it('rejects a bad duration (killGrace: "soon")', async () => {
     const dir = await repoWithQueue({ "aq.config.json": json({ killGrace: "soon" }) });
-    for (const line of await expectRejected(dir)) expect(line).toMatch(startsWith(dir, "aq.config.json", `killGrace: "soon" is not a duration`));
+    for (const line of await expectRejected(dir))
+      expect(line).toMatch(startsWith(dir, "aq.config.json", `killGrace: "soon" is not a duration`));
   });
 
   it("rejects concurrency 0", async () => {
     const dir = await repoWithQueue({ "aq.config.json": json({ concurrency: 0 }) });
-    for (const line of await expectRejected(dir)) expect(line).toMatch(startsWith(dir, "aq.config.json", `concurrency: `));
+    for (const line of await expectRejected(dir))
+      expect(line).toMatch(startsWith(dir, "aq.config.json", `concurrency: `));
   });
 
   it("rejects a plugins entry of the wrong shape", async () => {
     const dir = await repoWithQueue({ "aq.config.json": json({ plugins: ["./ok.ts", ["./plugins/sink.ts", "yes"]] }) });
-    for (const line of await expectRejected(dir)) expect(line).toMatch(startsWith(dir, "aq.config.json", `plugins\\.1: must be a specifier`));
+    for (const line of await expectRejected(dir))
+      expect(line).toMatch(startsWith(dir, "aq.config.json", `plugins\\.1: must be a specifier`));
   });
 
   it("rejects an aq.config.ts with a syntax error, naming the file", async () => {
-    const dir = await repoWithQueue({ "aq.config.ts": 'export default {\n  queueDir: "q",,\n  defaults: { engine: "shell" },\n};\n' });
-    for (const line of await expectRejected(dir)) expect(line).toMatch(startsWith(dir, "aq.config.ts", `cannot be loaded: `));
+    const dir = await repoWithQueue({
+      "aq.config.ts": 'export default {\n  queueDir: "q",,\n  defaults: { engine: "shell" },\n};\n',
+    });
+    for (const line of await expectRejected(dir))
+      expect(line).toMatch(startsWith(dir, "aq.config.ts", `cannot be loaded: `));
   });
 
   it("rejects a --config file that does not exist, without falling back to the config it would find", async () => {
@@ -101,6 +114,7 @@ describe("a bad config stops the command with exit 2 and one line naming the fil
 
   it("rejects an AQ_FLEET that is neither 0 nor 1 (AQ_FLEET=yes)", async () => {
     const dir = await repoWithQueue({ "aq.config.json": json({}) });
-    for (const line of await expectRejected(dir, [], { AQ_FLEET: "yes" })) expect(line).toBe('aq: AQ_FLEET must be 0 or 1, not "yes"');
+    for (const line of await expectRejected(dir, [], { AQ_FLEET: "yes" }))
+      expect(line).toBe('aq: AQ_FLEET must be 0 or 1, not "yes"');
   });
 });

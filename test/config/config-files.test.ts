@@ -16,7 +16,11 @@ function write(dir: string, files: Record<string, string>): void {
 }
 
 /** `aq add job.md --json` in `cwd`: where the job landed tells which queue directory was used. */
-async function addJob(cwd: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ id: string; dir: string; result: CliResult }> {
+async function addJob(
+  cwd: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): Promise<{ id: string; dir: string; result: CliResult }> {
   writeFileSync(join(cwd, "job.md"), JOB);
   const result = await aq(["add", "job.md", "--json", ...args], { cwd, env });
   expect(result.code, result.stderr).toBe(0);
@@ -25,16 +29,31 @@ async function addJob(cwd: string, env: Record<string, string> = {}, args: strin
 }
 
 const FORMS: Array<{ file: string; queueDir: string; files: Record<string, string> }> = [
-  { file: "aq.config.ts", queueDir: "q-ts", files: { "aq.config.ts": 'const queueDir: string = "q-ts";\nexport default { queueDir };\n' } },
-  { file: "aq.config.mts", queueDir: "q-mts", files: { "aq.config.mts": 'const queueDir: string = "q-mts";\nexport default { queueDir };\n' } },
+  {
+    file: "aq.config.ts",
+    queueDir: "q-ts",
+    files: { "aq.config.ts": 'const queueDir: string = "q-ts";\nexport default { queueDir };\n' },
+  },
+  {
+    file: "aq.config.mts",
+    queueDir: "q-mts",
+    files: { "aq.config.mts": 'const queueDir: string = "q-mts";\nexport default { queueDir };\n' },
+  },
   {
     file: "aq.config.js",
     queueDir: "q-js",
-    files: { "package.json": '{ "name": "repo", "type": "commonjs" }\n', "aq.config.js": 'module.exports = { queueDir: "q-js" };\n' },
+    files: {
+      "package.json": '{ "name": "repo", "type": "commonjs" }\n',
+      "aq.config.js": 'module.exports = { queueDir: "q-js" };\n',
+    },
   },
   { file: "aq.config.mjs", queueDir: "q-mjs", files: { "aq.config.mjs": 'export default { queueDir: "q-mjs" };\n' } },
   { file: "aq.config.json", queueDir: "q-json", files: { "aq.config.json": '{ "queueDir": "q-json" }\n' } },
-  { file: "package.json#aq", queueDir: "q-pkg", files: { "package.json": '{ "name": "repo", "aq": { "queueDir": "q-pkg" } }\n' } },
+  {
+    file: "package.json#aq",
+    queueDir: "q-pkg",
+    files: { "package.json": '{ "name": "repo", "aq": { "queueDir": "q-pkg" } }\n' },
+  },
 ];
 
 describe("finding the config", () => {
@@ -89,7 +108,10 @@ describe("aq.config.ts in any kind of repository", () => {
   for (const { kind, packageJson } of cases) {
     it(`loads aq.config.ts with defineConfig from "agent-queue" and TypeScript-only syntax in ${kind}`, async () => {
       const root = tempDir();
-      write(root, { "aq.config.ts": TYPESCRIPT_CONFIG("q-typed"), ...(packageJson ? { "package.json": packageJson } : {}) });
+      write(root, {
+        "aq.config.ts": TYPESCRIPT_CONFIG("q-typed"),
+        ...(packageJson ? { "package.json": packageJson } : {}),
+      });
       // A job without an engine: only the config's defaults make it a shell job.
       writeFileSync(join(root, "job.md"), "echo ran > ran.txt\n");
 

@@ -14,7 +14,12 @@ describe("defineConfig", () => {
       workdir: "..",
       defaults: { engine: "claude", timeout: "4h", stall: "20m", maxAttempts: 3, yolo: true },
       engines: {
-        mine: { command: ["my-agent", "{yolo}", "--prompt-file", "{promptFile}"], prompt: "file", yolo: ["--yes"], env: { MODE: "ci" } },
+        mine: {
+          command: ["my-agent", "{yolo}", "--prompt-file", "{promptFile}"],
+          prompt: "file",
+          yolo: ["--yes"],
+          env: { MODE: "ci" },
+        },
         other: { command: ["other"] },
       },
       concurrency: 2,
@@ -23,7 +28,12 @@ describe("defineConfig", () => {
       pollInterval: "1s",
       worktrees: { dir: ".worktrees", setup: "npm ci" },
       gitQueue: "auto",
-      plugins: ["./plugins/sink.ts", ["fleet", { enabled: true, api: "http://localhost:4003/api" }], ["tracker-echo", false], "aq-plugin-slack"],
+      plugins: [
+        "./plugins/sink.ts",
+        ["fleet", { enabled: true, api: "http://localhost:4003/api" }],
+        ["tracker-echo", false],
+        "aq-plugin-slack",
+      ],
     });
     expectTypeOf(config).toEqualTypeOf<UserConfig>();
     expectTypeOf(defineConfig({})).toEqualTypeOf<UserConfig>();

@@ -11,13 +11,20 @@ import { tempDir } from "../helpers/temp.ts";
 /** Who the development coordinator answers: a token always, a loopback Host, no web page, JSON bodies only. */
 
 /** A raw request, so that Host, Origin and content-type are exactly what the test says. */
-function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; text: string }> {
+function raw(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { method: options.method ?? "GET", headers: options.headers ?? {} }, (response) => {
-      let text = "";
-      response.on("data", (chunk: Buffer) => (text += chunk.toString()));
-      response.on("end", () => resolve({ status: response.statusCode!, text }));
-    });
+    const request = httpRequest(
+      url,
+      { method: options.method ?? "GET", headers: options.headers ?? {} },
+      (response) => {
+        let text = "";
+        response.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        response.on("end", () => resolve({ status: response.statusCode!, text }));
+      },
+    );
     request.on("error", reject);
     request.end(options.body);
   });
@@ -33,15 +40,24 @@ describe("the coordinator's request guard", () => {
     const rebound = await raw(`${coord.api}/dev/jobs`, { headers: { ...auth, host: `evil.example:${port}` } });
     expect(rebound.status).toBe(403);
     expect(JSON.parse(rebound.text).error).toMatch(/loopback Host/);
-    const claim = await raw(`${coord.api}/fleet/claim`, { method: "POST", headers: { ...auth, host: "evil.example", "content-type": "application/json" }, body: JSON.stringify({ factoryId: "f", capabilities: [] }) });
+    const claim = await raw(`${coord.api}/fleet/claim`, {
+      method: "POST",
+      headers: { ...auth, host: "evil.example", "content-type": "application/json" },
+      body: JSON.stringify({ factoryId: "f", capabilities: [] }),
+    });
     expect(claim.status).toBe(403);
-    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`]) expect((await raw(`${coord.api}/dev/jobs`, { headers: { ...auth, host } })).status).toBe(200);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`])
+      expect((await raw(`${coord.api}/dev/jobs`, { headers: { ...auth, host } })).status).toBe(200);
   });
 
   it("refuses a foreign or opaque Origin, even with the token", async () => {
     const coord = await coordinator();
     for (const origin of ["http://evil.example", "null", `http://localhost:${portOf(coord.url) + 1}`]) {
-      const answer = await raw(`${coord.api}/dev/jobs`, { method: "POST", headers: { ...auth, origin, "content-type": "application/json" }, body: JOB });
+      const answer = await raw(`${coord.api}/dev/jobs`, {
+        method: "POST",
+        headers: { ...auth, origin, "content-type": "application/json" },
+        body: JOB,
+      });
       expect(answer.status, origin).toBe(403);
     }
     expect(coord.store.jobs()).toEqual([]);
@@ -49,25 +65,42 @@ describe("the coordinator's request guard", () => {
 
   it("requires content-type: application/json for every body: a text/plain POST is 415 and enqueues nothing", async () => {
     const coord = await coordinator();
-    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", undefined]) {
+    for (const type of [
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      undefined,
+    ]) {
       const headers: Record<string, string> = { ...auth };
       if (type) headers["content-type"] = type;
       const answer = await raw(`${coord.api}/dev/jobs`, { method: "POST", headers, body: JOB });
       expect(answer.status, String(type)).toBe(415);
     }
     expect(coord.store.jobs()).toEqual([]);
-    expect((await raw(`${coord.api}/dev/jobs`, { method: "POST", headers: { ...auth, "content-type": "application/json; charset=utf-8" }, body: JOB })).status).toBe(201);
+    expect(
+      (
+        await raw(`${coord.api}/dev/jobs`, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json; charset=utf-8" },
+          body: JOB,
+        })
+      ).status,
+    ).toBe(201);
   });
 
   it("without a configured token it generates one and asks it of every request", async () => {
     const running = await startCoordinator({ port: 0, host: "127.0.0.1", db: ":memory:", leaseMs: 60_000 });
     try {
       expect(running.token.length).toBeGreaterThanOrEqual(32);
-      expect((await sendJson("POST", `${running.api}/dev/jobs`, { id: "J1", bodyMd: "echo hi" }, null)).status).toBe(401);
+      expect((await sendJson("POST", `${running.api}/dev/jobs`, { id: "J1", bodyMd: "echo hi" }, null)).status).toBe(
+        401,
+      );
       expect((await getJson(`${running.api}/dev/jobs`, null)).status).toBe(401);
       expect((await getJson(`${running.api}/fleet/jobs/J1`, "guess")).status).toBe(401);
       expect(running.store.jobs()).toEqual([]);
-      expect((await sendJson("POST", `${running.api}/dev/jobs`, { id: "J1", bodyMd: "echo hi" }, running.token)).status).toBe(201);
+      expect(
+        (await sendJson("POST", `${running.api}/dev/jobs`, { id: "J1", bodyMd: "echo hi" }, running.token)).status,
+      ).toBe(201);
     } finally {
       await running.close();
     }
@@ -92,7 +125,11 @@ describe("the coordinator's request guard", () => {
       const file = join(state, "aq", `coordinator-${portOf(coord.url)}.token`);
       const project = tempDir("aq-token-project-");
       writeTestConfig(project, { plugins: [["tracker-echo", false]] });
-      const status = () => aq(["fleet-status"], { cwd: project, env: { AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FACTORY_ID: "factory-t", XDG_STATE_HOME: state } });
+      const status = () =>
+        aq(["fleet-status"], {
+          cwd: project,
+          env: { AQ_FLEET: "1", AQ_FLEET_API: coord.api, AQ_FACTORY_ID: "factory-t", XDG_STATE_HOME: state },
+        });
 
       writeFileSync(file, "local-token-3e9a\n", { mode: 0o600 });
       expect((await status()).code).toBe(0);
@@ -109,26 +146,63 @@ describe("the coordinator's request guard", () => {
     it("writes its generated token to a 0600 file named on stderr, which a loopback factory reads when AQ_FLEET_TOKEN is unset", async () => {
       const dir = tempDir("aq-coord-token-");
       const state = join(dir, "state");
-      const child = startAq(["coordinator", "--port", "0", "--db", ":memory:"], { cwd: dir, env: { XDG_STATE_HOME: state }, timeoutMs: 30_000 });
+      const child = startAq(["coordinator", "--port", "0", "--db", ":memory:"], {
+        cwd: dir,
+        env: { XDG_STATE_HOME: state },
+        timeoutMs: 30_000,
+      });
       try {
-        const api = await waitFor(() => child.output().stdout.split("\n")[0]?.trim().match(/^http:\/\/127\.0\.0\.1:\d+\/api$/)?.[0], 10_000, "the API URL");
+        const api = await waitFor(
+          () =>
+            child
+              .output()
+              .stdout.split("\n")[0]
+              ?.trim()
+              .match(/^http:\/\/127\.0\.0\.1:\d+\/api$/)?.[0],
+          10_000,
+          "the API URL",
+        );
         const file = join(state, "aq", `coordinator-${portOf(api)}.token`);
         await waitFor(() => child.output().stderr.includes(file), 10_000, "the token file named on stderr");
         expect(statSync(file).mode & 0o777).toBe(0o600);
         expect(statSync(join(state, "aq")).mode & 0o777).toBe(0o700);
         const token = readFileSync(file, "utf8").trim();
         expect(child.output().stderr).not.toContain(token);
-        expect((await sendJson("POST", `${api}/dev/jobs`, { id: "J1", bodyMd: "---\nengine: shell\n---\necho ran > ran.txt\n" }, null)).status).toBe(401);
-        expect((await sendJson("POST", `${api}/dev/jobs`, { id: "J1", bodyMd: "---\nengine: shell\n---\necho ran > ran.txt\n" }, token)).status).toBe(201);
+        expect(
+          (
+            await sendJson(
+              "POST",
+              `${api}/dev/jobs`,
+              { id: "J1", bodyMd: "---\nengine: shell\n---\necho ran > ran.txt\n" },
+              null,
+            )
+          ).status,
+        ).toBe(401);
+        expect(
+          (
+            await sendJson(
+              "POST",
+              `${api}/dev/jobs`,
+              { id: "J1", bodyMd: "---\nengine: shell\n---\necho ran > ran.txt\n" },
+              token,
+            )
+          ).status,
+        ).toBe(201);
 
         const project = tempDir("aq-coord-token-factory-");
         writeTestConfig(project, { plugins: [["tracker-echo", false]] });
         const env = { AQ_FLEET: "1", AQ_FLEET_API: api, AQ_FACTORY_ID: "factory-local", XDG_STATE_HOME: state };
         const ran = await aq(["run", "--once"], { cwd: project, env });
         expect(ran.code, ran.stderr).toBe(0);
-        expect((await getJson(`${api}/fleet/jobs/J1`, token)).body).toMatchObject({ factoryId: "factory-local", stage: "review" });
+        expect((await getJson(`${api}/fleet/jobs/J1`, token)).body).toMatchObject({
+          factoryId: "factory-local",
+          stage: "review",
+        });
         // Another user's state directory (here: none) gives no token: the factory is refused.
-        const elsewhere = await aq(["fleet-status"], { cwd: project, env: { ...env, XDG_STATE_HOME: join(dir, "other") } });
+        const elsewhere = await aq(["fleet-status"], {
+          cwd: project,
+          env: { ...env, XDG_STATE_HOME: join(dir, "other") },
+        });
         expect(elsewhere.code).toBe(1);
         expect(elsewhere.stdout + elsewhere.stderr).toMatch(/401/);
         child.kill("SIGTERM");

@@ -33,7 +33,13 @@ describe.skipIf(pg.skip)("a fleet on two coordinator processes over PostgreSQL",
     const factories = ["factory-1", "factory-2", "factory-3"].map((factoryId) => {
       const dir = tempDir(`aq-${factoryId}-`);
       writeTestConfig(dir, { plugins: [["tracker-echo", false]] });
-      const env = { AQ_FLEET: "1", AQ_FLEET_API: balancer.api, AQ_FACTORY_ID: factoryId, AQ_FLEET_TOKEN: "tok-e2e", AQ_FLEET_LEASE_RENEW_SEC: "0.2" };
+      const env = {
+        AQ_FLEET: "1",
+        AQ_FLEET_API: balancer.api,
+        AQ_FACTORY_ID: factoryId,
+        AQ_FLEET_TOKEN: "tok-e2e",
+        AQ_FLEET_LEASE_RENEW_SEC: "0.2",
+      };
       const child = startAq(["run"], { cwd: dir, env });
       onTestFinished(() => {
         if (child.exitCode === null) child.kill("SIGKILL");
@@ -50,24 +56,50 @@ describe.skipIf(pg.skip)("a fleet on two coordinator processes over PostgreSQL",
     for (const exit of exits) expect(exit.code, exit.stderr).toBe(0);
 
     // Each job reached review once, at exactly one factory, under the epoch the coordinator holds.
-    const local = factories.flatMap((factory) => idsIn(factory.queue, "review").map((localId) => ({ factory: factory.factoryId, localId })));
+    const local = factories.flatMap((factory) =>
+      idsIn(factory.queue, "review").map((localId) => ({ factory: factory.factoryId, localId })),
+    );
     expect(local).toHaveLength(ids.length);
     for (const id of ids) {
       const job = (await store.job(id))!;
       const events = await store.events(id);
       const reviews = events.filter((event) => event.type === "stage" && event.stage === "review");
-      expect(reviews.map((event) => [event.factoryId, event.leaseEpoch]), id).toEqual([[job.factoryId, job.leaseEpoch]]);
-      expect(local.filter((entry) => entry.localId === `fleet-${id}-e${job.leaseEpoch}`).map((entry) => entry.factory), id).toEqual([job.factoryId]);
-      const epochs = events.filter((event) => event.type !== "fenced" && event.leaseEpoch !== null).map((event) => event.leaseEpoch!);
+      expect(
+        reviews.map((event) => [event.factoryId, event.leaseEpoch]),
+        id,
+      ).toEqual([[job.factoryId, job.leaseEpoch]]);
+      expect(
+        local.filter((entry) => entry.localId === `fleet-${id}-e${job.leaseEpoch}`).map((entry) => entry.factory),
+        id,
+      ).toEqual([job.factoryId]);
+      const epochs = events
+        .filter((event) => event.type !== "fenced" && event.leaseEpoch !== null)
+        .map((event) => event.leaseEpoch!);
       expect(epochs, id).toEqual([...epochs].sort((a, b) => a - b));
       expect(events[0]!.type).toBe("enqueued");
-      expect(events.filter((event) => event.type === "claimed" || event.type === "reclaimed").map((event) => event.leaseEpoch), id).toEqual(Array.from({ length: job.leaseEpoch }, (_, i) => i + 1));
-      expect(events.some((event) => event.type === "stage" && event.stage === "building" && event.leaseEpoch === job.leaseEpoch), id).toBe(true);
+      expect(
+        events
+          .filter((event) => event.type === "claimed" || event.type === "reclaimed")
+          .map((event) => event.leaseEpoch),
+        id,
+      ).toEqual(Array.from({ length: job.leaseEpoch }, (_, i) => i + 1));
+      expect(
+        events.some(
+          (event) => event.type === "stage" && event.stage === "building" && event.leaseEpoch === job.leaseEpoch,
+        ),
+        id,
+      ).toBe(true);
       // One run per epoch; all but the current one ended (lease expired or released), the current one open in review.
       const runs = await store.runs(id);
-      expect(runs.map((run) => run.leaseEpoch), id).toEqual(Array.from({ length: job.leaseEpoch }, (_, i) => i + 1));
+      expect(
+        runs.map((run) => run.leaseEpoch),
+        id,
+      ).toEqual(Array.from({ length: job.leaseEpoch }, (_, i) => i + 1));
       expect(runs.at(-1), id).toMatchObject({ factoryId: job.factoryId, endedAt: null, outcome: null });
-      expect(runs.slice(0, -1).every((run) => run.endedAt !== null), id).toBe(true);
+      expect(
+        runs.slice(0, -1).every((run) => run.endedAt !== null),
+        id,
+      ).toBe(true);
     }
     // Both coordinators served factories before the kill.
     expect(Object.keys(balancer.connections()).length).toBe(2);

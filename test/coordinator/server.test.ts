@@ -20,7 +20,8 @@ async function enqueue(api: string, job: Record<string, unknown>, token?: string
   return answer.body;
 }
 
-const claim = (api: string, factoryId: string, token?: string) => sendJson("POST", `${api}/fleet/claim`, { factoryId, capabilities: CAPS }, token);
+const claim = (api: string, factoryId: string, token?: string) =>
+  sendJson("POST", `${api}/fleet/claim`, { factoryId, capabilities: CAPS }, token);
 
 describe("development coordinator over HTTP", () => {
   it("claim grows the epoch on every (re)claim and answers 204 when there is nothing to claim", async () => {
@@ -38,7 +39,11 @@ describe("development coordinator over HTTP", () => {
     expect((await sendJson("POST", `${coord.api}/fleet/jobs/J1/lease/release`, { leaseEpoch: 1 })).status).toBe(200);
     const second = await claim(coord.api, "factory-b");
     expect(second.body.leaseEpoch).toBe(2);
-    expect((await getJson(`${coord.api}/fleet/jobs/J1`)).body).toMatchObject({ leaseEpoch: 2, factoryId: "factory-b", stage: "assigned" });
+    expect((await getJson(`${coord.api}/fleet/jobs/J1`)).body).toMatchObject({
+      leaseEpoch: 2,
+      factoryId: "factory-b",
+      stage: "assigned",
+    });
   });
 
   it("a PATCH, renew or release with a stale epoch answers 409 and changes nothing", async () => {
@@ -47,18 +52,28 @@ describe("development coordinator over HTTP", () => {
     await claim(coord.api, "factory-a");
     await sendJson("POST", `${coord.api}/fleet/jobs/J1/lease/release`, { leaseEpoch: 1 });
     await claim(coord.api, "factory-b");
-    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 2 })).status).toBe(200);
+    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 2 })).status).toBe(
+      200,
+    );
     const before = (await getJson(`${coord.api}/fleet/jobs/J1`)).body;
 
-    const patch = await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1, checkpoint: { wipBranch: "aq/stale", wipCommit: "0000" } });
+    const patch = await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, {
+      stage: "review",
+      leaseEpoch: 1,
+      checkpoint: { wipBranch: "aq/stale", wipCommit: "0000" },
+    });
     expect(patch.status).toBe(409);
     expect(patch.body).toMatchObject({ currentEpoch: 2 });
     expect((await sendJson("POST", `${coord.api}/fleet/jobs/J1/lease/renew`, { leaseEpoch: 1 })).status).toBe(409);
     expect((await sendJson("POST", `${coord.api}/fleet/jobs/J1/lease/release`, { leaseEpoch: 1 })).status).toBe(409);
     expect((await getJson(`${coord.api}/fleet/jobs/J1`)).body).toEqual(before);
     // Not a 409 for what is not a stale epoch: unknown job 404, a bad body 400.
-    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/nope`, { stage: "review", leaseEpoch: 1 })).status).toBe(404);
-    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "sideways", leaseEpoch: 2 })).status).toBe(400);
+    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/nope`, { stage: "review", leaseEpoch: 1 })).status).toBe(
+      404,
+    );
+    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "sideways", leaseEpoch: 2 })).status).toBe(
+      400,
+    );
     expect((await getJson(`${coord.api}/fleet/jobs/J1`)).body).toEqual(before);
   });
 
@@ -71,17 +86,34 @@ describe("development coordinator over HTTP", () => {
     const reclaimed = await claim(coord.api, "factory-b");
     expect(reclaimed.status).toBe(200);
     expect(reclaimed.body).toMatchObject({ job: { id: "J1" }, leaseEpoch: 2 });
-    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 1 })).status).toBe(409);
+    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 1 })).status).toBe(
+      409,
+    );
     expect((await sendJson("POST", `${coord.api}/fleet/jobs/J1/lease/renew`, { leaseEpoch: 1 })).status).toBe(409);
-    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 2 })).status).toBe(200);
+    expect((await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 2 })).status).toBe(
+      200,
+    );
   });
 
   it("records events and runs, readable at GET /api/fleet/jobs/:id/events and /runs", async () => {
     const coord = await coordinator({ leaseMs: 60_000 });
     await enqueue(coord.api, { id: "J1", bodyMd: "echo hi" });
-    expect((await sendJson("POST", `${coord.api}/fleet/factories/heartbeat`, { factoryId: "factory-a", capabilities: CAPS, health: "ok", load: 0 })).body).toEqual({ ok: true, claimable: 1 });
+    expect(
+      (
+        await sendJson("POST", `${coord.api}/fleet/factories/heartbeat`, {
+          factoryId: "factory-a",
+          capabilities: CAPS,
+          health: "ok",
+          load: 0,
+        })
+      ).body,
+    ).toEqual({ ok: true, claimable: 1 });
     await claim(coord.api, "factory-a");
-    await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 1, checkpoint: { wipBranch: "aq/fleet-J1-e1", wipCommit: "c0" } });
+    await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, {
+      stage: "building",
+      leaseEpoch: 1,
+      checkpoint: { wipBranch: "aq/fleet-J1-e1", wipCommit: "c0" },
+    });
     const renewed = await sendJson("POST", `${coord.api}/fleet/jobs/J1/lease/renew`, { leaseEpoch: 1 });
     expect(renewed.body).toEqual({ ok: true, leaseExpiresAt: expect.any(String) });
     await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1 });
@@ -102,8 +134,21 @@ describe("development coordinator over HTTP", () => {
     ]);
     expect(JSON.parse(events[2].detail)).toEqual({ wipBranch: "aq/fleet-J1-e1", wipCommit: "c0" });
     const runs = (await getJson(`${coord.api}/fleet/jobs/J1/runs`)).body.runs;
-    expect(runs).toEqual([{ id: expect.any(Number), factoryId: "factory-a", leaseEpoch: 1, startedAt: expect.any(String), endedAt: expect.any(String), outcome: "shipped" }]);
-    expect((await getJson(`${coord.api}/fleet/jobs/J1`)).body).toMatchObject({ stage: "shipped", factoryId: null, leaseEpoch: 1 });
+    expect(runs).toEqual([
+      {
+        id: expect.any(Number),
+        factoryId: "factory-a",
+        leaseEpoch: 1,
+        startedAt: expect.any(String),
+        endedAt: expect.any(String),
+        outcome: "shipped",
+      },
+    ]);
+    expect((await getJson(`${coord.api}/fleet/jobs/J1`)).body).toMatchObject({
+      stage: "shipped",
+      factoryId: null,
+      leaseEpoch: 1,
+    });
     expect((await getJson(`${coord.api}/fleet/jobs/nope/events`)).status).toBe(404);
   });
 
@@ -115,7 +160,9 @@ describe("development coordinator over HTTP", () => {
     await claim(first.api, "factory-a");
     await sendJson("POST", `${first.api}/fleet/jobs/J1/lease/release`, { leaseEpoch: 1 });
     await claim(first.api, "factory-a");
-    expect((await sendJson("PATCH", `${first.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 2 })).status).toBe(200);
+    expect((await sendJson("PATCH", `${first.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 2 })).status).toBe(
+      200,
+    );
     const job = (await getJson(`${first.api}/fleet/jobs/J1`)).body;
     const events = (await getJson(`${first.api}/fleet/jobs/J1/events`)).body.events;
     const runs = (await getJson(`${first.api}/fleet/jobs/J1/runs`)).body.runs;
@@ -126,8 +173,12 @@ describe("development coordinator over HTTP", () => {
     expect((await getJson(`${again.api}/fleet/jobs/J1`)).body).toEqual(job);
     expect((await getJson(`${again.api}/fleet/jobs/J1/events`)).body.events).toEqual(events);
     expect((await getJson(`${again.api}/fleet/jobs/J1/runs`)).body.runs).toEqual(runs);
-    expect((await sendJson("PATCH", `${again.api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1 })).status).toBe(409);
-    expect((await sendJson("PATCH", `${again.api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 2 })).status).toBe(200);
+    expect((await sendJson("PATCH", `${again.api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1 })).status).toBe(
+      409,
+    );
+    expect((await sendJson("PATCH", `${again.api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 2 })).status).toBe(
+      200,
+    );
     // J1 is still leased to factory-a: another factory gets J2, then nothing.
     expect((await claim(again.api, "factory-b")).body).toMatchObject({ job: { id: "J2" }, leaseEpoch: 1 });
     expect((await claim(again.api, "factory-b")).status).toBe(204);
@@ -163,7 +214,16 @@ describe("development coordinator over HTTP", () => {
       expect((await sendJson("POST", `${api}/dev/jobs`, { id: "J1", bodyMd: "echo hi" }, "wrong")).status).toBe(401);
       expect(running.store.jobs()).toEqual([]);
       await enqueue(api, { id: "J1", bodyMd: "echo hi" }, token);
-      expect((await sendJson("POST", `${api}/fleet/factories/heartbeat`, { factoryId: "f", capabilities: [], health: "ok", load: 0 })).status).toBe(401);
+      expect(
+        (
+          await sendJson("POST", `${api}/fleet/factories/heartbeat`, {
+            factoryId: "f",
+            capabilities: [],
+            health: "ok",
+            load: 0,
+          })
+        ).status,
+      ).toBe(401);
       expect((await claim(api, "factory-a")).status).toBe(401);
       expect((await getJson(`${api}/fleet/jobs/J1`)).status).toBe(401);
       expect(running.store.job("J1")).toMatchObject({ stage: "queued", leaseEpoch: 0 });
@@ -176,16 +236,35 @@ describe("development coordinator over HTTP", () => {
 
   it("enqueues through the dev-only POST /api/dev/jobs, validating the job and refusing a duplicate id", async () => {
     const coord = await coordinator();
-    const created = await sendJson("POST", `${coord.api}/dev/jobs`, { id: "J1", title: "Fix it", bodyMd: "echo hi", options: { engine: "shell" }, requires: ["os:linux"], priority: 3 });
+    const created = await sendJson("POST", `${coord.api}/dev/jobs`, {
+      id: "J1",
+      title: "Fix it",
+      bodyMd: "echo hi",
+      options: { engine: "shell" },
+      requires: ["os:linux"],
+      priority: 3,
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: "J1", title: "Fix it", options: { engine: "shell" }, requires: ["os:linux"], priority: 3, stage: "queued", leaseEpoch: 0, factoryId: null });
+    expect(created.body).toMatchObject({
+      id: "J1",
+      title: "Fix it",
+      options: { engine: "shell" },
+      requires: ["os:linux"],
+      priority: 3,
+      stage: "queued",
+      leaseEpoch: 0,
+      factoryId: null,
+    });
     expect((await sendJson("POST", `${coord.api}/dev/jobs`, { id: "J1", bodyMd: "again" })).status).toBe(409);
     expect((await sendJson("POST", `${coord.api}/dev/jobs`, { id: "J2", bodyMd: "" })).status).toBe(400);
     expect((await sendJson("POST", `${coord.api}/dev/jobs`, { id: "../etc", bodyMd: "x" })).status).toBe(400);
     const generated = await sendJson("POST", `${coord.api}/dev/jobs`, { bodyMd: "echo generated" });
     expect(generated.status).toBe(201);
     expect(generated.body.id).toMatch(/^fj-/);
-    expect((await getJson(`${coord.api}/dev/jobs`)).body.jobs.map((job: any) => job.id)).toEqual(["J1", generated.body.id]);
+    expect((await getJson(`${coord.api}/dev/jobs`)).body.jobs.map((job: any) => job.id)).toEqual([
+      "J1",
+      generated.body.id,
+    ]);
     expect(coord.store.job("J1")?.bodyMd).toBe("echo hi");
   });
 
@@ -195,7 +274,14 @@ describe("development coordinator over HTTP", () => {
     const claimed = await claim(coord.api, "factory-a");
     expect(claimed.body.job.bodyMd).toBe(`echo ${SECRET_PROMPT}`);
     await sendJson("PATCH", `${coord.api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 1 });
-    for (const path of ["/fleet/jobs/J1", "/fleet/jobs/J1/runs", "/fleet/jobs/J1/events", "/dev/jobs", "/dev/events", "/fleet/factories"]) {
+    for (const path of [
+      "/fleet/jobs/J1",
+      "/fleet/jobs/J1/runs",
+      "/fleet/jobs/J1/events",
+      "/dev/jobs",
+      "/dev/events",
+      "/fleet/factories",
+    ]) {
       const view = await getJson(`${coord.api}${path}`);
       expect(view.status, path).toBe(200);
       expect(view.text, path).not.toContain(SECRET_PROMPT);
@@ -209,8 +295,21 @@ describe("development coordinator over HTTP", () => {
 
     it("prints its API URL first, serves the contract, and stops cleanly on SIGTERM", async () => {
       const dir = tempDir("aq-coord-cli-");
-      const child = startAq(["coordinator", "--port", "0", "--db", join(dir, "c.sqlite"), "--lease", "1m"], { cwd: dir, env: { XDG_STATE_HOME: join(dir, "state") }, timeoutMs: 20_000 });
-      const api = await waitFor(() => child.output().stdout.split("\n")[0]?.trim().match(/^http:\/\/127\.0\.0\.1:\d+\/api$/)?.[0], 10_000, "the API URL");
+      const child = startAq(["coordinator", "--port", "0", "--db", join(dir, "c.sqlite"), "--lease", "1m"], {
+        cwd: dir,
+        env: { XDG_STATE_HOME: join(dir, "state") },
+        timeoutMs: 20_000,
+      });
+      const api = await waitFor(
+        () =>
+          child
+            .output()
+            .stdout.split("\n")[0]
+            ?.trim()
+            .match(/^http:\/\/127\.0\.0\.1:\d+\/api$/)?.[0],
+        10_000,
+        "the API URL",
+      );
       const token = readFileSync(join(dir, "state", "aq", `coordinator-${portOf(api)}.token`), "utf8").trim();
       await enqueue(api, { id: "J1", bodyMd: "echo hi" }, token);
       expect((await claim(api, "factory-a", token)).body).toMatchObject({ leaseEpoch: 1 });
@@ -224,7 +323,10 @@ describe("development coordinator over HTTP", () => {
 
     it("refuses --host beyond loopback without AQ_COORDINATOR_TOKEN: one line, exit 2, nothing served", async () => {
       const dir = tempDir("aq-coord-cli-");
-      const result = await aq(["coordinator", "--host", "0.0.0.0", "--port", "0", "--db", ":memory:"], { cwd: dir, timeoutMs: 10_000 });
+      const result = await aq(["coordinator", "--host", "0.0.0.0", "--port", "0", "--db", ":memory:"], {
+        cwd: dir,
+        timeoutMs: 10_000,
+      });
       expect(result.code).toBe(2);
       expect(result.stdout).toBe("");
       expect(expectOneLine(result.stderr)).toMatch(/AQ_COORDINATOR_TOKEN/);

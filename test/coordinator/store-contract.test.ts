@@ -5,7 +5,12 @@ import { type FleetStore, openStore } from "../../src/coordinator/fleet-store.ts
 import { startCoordinator } from "../../src/coordinator/server.ts";
 import { useDispatcher } from "../../plugins/shared/http.ts";
 import { aq, waitFor } from "../helpers/cli.ts";
-import { coordinatorProcess, simFactory, type CoordinatorProcess, type SimRecord } from "../helpers/coordinator-fleet.ts";
+import {
+  coordinatorProcess,
+  simFactory,
+  type CoordinatorProcess,
+  type SimRecord,
+} from "../helpers/coordinator-fleet.ts";
 import { usePostgres } from "../helpers/postgres.ts";
 import { requireBuild } from "../helpers/store-cli.ts";
 import { fleetAq, getJson, sendJson } from "../helpers/fleet-world.ts";
@@ -40,21 +45,36 @@ for (const engine of engines) {
       const a = await open(db, 300);
       const b = await open(db, 300);
       await a.enqueue({ id: "J1", bodyMd: "echo hi" });
-      expect(await a.claim("factory-a", CAPS)).toMatchObject({ reclaimed: false, job: { id: "J1", leaseEpoch: 1, factoryId: "factory-a", stage: "assigned" } });
+      expect(await a.claim("factory-a", CAPS)).toMatchObject({
+        reclaimed: false,
+        job: { id: "J1", leaseEpoch: 1, factoryId: "factory-a", stage: "assigned" },
+      });
       expect(await b.claim("factory-b", CAPS)).toBeUndefined();
-      expect((await a.report("J1", { stage: "building", leaseEpoch: 1, checkpoint: { wipBranch: "aq/x", wipCommit: "c1" } })).ok).toBe(true);
+      expect(
+        (await a.report("J1", { stage: "building", leaseEpoch: 1, checkpoint: { wipBranch: "aq/x", wipCommit: "c1" } }))
+          .ok,
+      ).toBe(true);
       const taken = await waitFor(() => b.claim("factory-b", CAPS), 5_000, "the lease to expire");
-      expect(taken).toMatchObject({ reclaimed: true, job: { leaseEpoch: 2, factoryId: "factory-b", checkpoint: { wipCommit: "c1" } } });
+      expect(taken).toMatchObject({
+        reclaimed: true,
+        job: { leaseEpoch: 2, factoryId: "factory-b", checkpoint: { wipCommit: "c1" } },
+      });
       const before = await b.job("J1");
 
-      expect(await a.report("J1", { stage: "review", leaseEpoch: 1 })).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
+      expect(await a.report("J1", { stage: "review", leaseEpoch: 1 })).toEqual({
+        ok: false,
+        reason: "stale",
+        currentEpoch: 2,
+      });
       expect(await a.renew("J1", 1)).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
       expect(await a.release("J1", 1)).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
       expect(await a.report("nope", { stage: "review", leaseEpoch: 1 })).toEqual({ ok: false, reason: "missing" });
       expect(await a.job("J1")).toEqual(before);
       expect((await b.report("J1", { stage: "review", leaseEpoch: 2 })).ok).toBe(true);
 
-      expect((await a.events("J1")).map((event) => [event.type, event.factoryId, event.leaseEpoch, event.stage])).toEqual([
+      expect(
+        (await a.events("J1")).map((event) => [event.type, event.factoryId, event.leaseEpoch, event.stage]),
+      ).toEqual([
         ["enqueued", null, null, "queued"],
         ["claimed", "factory-a", 1, "assigned"],
         ["stage", "factory-a", 1, "building"],
@@ -71,7 +91,12 @@ for (const engine of engines) {
         "release with stale epoch 1; current 2",
       ]);
       expect(await b.runs("J1")).toEqual([
-        expect.objectContaining({ factoryId: "factory-a", leaseEpoch: 1, outcome: "lease-expired", endedAt: expect.any(String) }),
+        expect.objectContaining({
+          factoryId: "factory-a",
+          leaseEpoch: 1,
+          outcome: "lease-expired",
+          endedAt: expect.any(String),
+        }),
         expect.objectContaining({ factoryId: "factory-b", leaseEpoch: 2, outcome: null, endedAt: null }),
       ]);
     });
@@ -83,10 +108,16 @@ for (const engine of engines) {
       await a.enqueue({ id: "J1", bodyMd: "echo hi" });
       expect(await a.claim("factory-a", CAPS)).toMatchObject({ job: { leaseEpoch: 1 } });
       const c1 = { wipBranch: "aq/x", wipCommit: "c1" };
-      for (const store of [a, b]) expect((await store.report("J1", { stage: "building", leaseEpoch: 1, checkpoint: c1 })).ok).toBe(true);
-      expect((await b.report("J1", { stage: "building", leaseEpoch: 1, checkpoint: { ...c1, wipCommit: "c2" } })).ok).toBe(true);
-      for (const store of [a, b, a]) expect((await store.report("J1", { stage: "review", leaseEpoch: 1 })).ok).toBe(true);
-      const stages = (await b.events("J1")).filter((event) => event.type === "stage").map((event) => [event.stage, event.leaseEpoch, event.detail]);
+      for (const store of [a, b])
+        expect((await store.report("J1", { stage: "building", leaseEpoch: 1, checkpoint: c1 })).ok).toBe(true);
+      expect(
+        (await b.report("J1", { stage: "building", leaseEpoch: 1, checkpoint: { ...c1, wipCommit: "c2" } })).ok,
+      ).toBe(true);
+      for (const store of [a, b, a])
+        expect((await store.report("J1", { stage: "review", leaseEpoch: 1 })).ok).toBe(true);
+      const stages = (await b.events("J1"))
+        .filter((event) => event.type === "stage")
+        .map((event) => [event.stage, event.leaseEpoch, event.detail]);
       expect(stages).toEqual([
         ["building", 1, JSON.stringify(c1)],
         ["building", 1, JSON.stringify({ ...c1, wipCommit: "c2" })],
@@ -125,18 +156,35 @@ for (const engine of engines) {
       expect(await a.claim("factory-a", CAPS)).toMatchObject({ job: { id: "J1" } });
       const keptUntil = Date.now() + 900;
       while (Date.now() < keptUntil) {
-        expect(await a.renew("J1", 1)).toMatchObject({ ok: true, value: { leaseEpoch: 1, factoryId: "factory-a", leaseExpiresAt: expect.any(Number) } });
+        expect(await a.renew("J1", 1)).toMatchObject({
+          ok: true,
+          value: { leaseEpoch: 1, factoryId: "factory-a", leaseExpiresAt: expect.any(Number) },
+        });
         expect(await c.claim("factory-c", CAPS)).toBeUndefined();
         await new Promise((done) => setTimeout(done, 100));
       }
-      expect(await c.heartbeat({ factoryId: "factory-c", capabilities: CAPS, health: "ok", load: 0 })).toEqual({ claimable: 0 });
-      await waitFor(async () => (await c.heartbeat({ factoryId: "factory-c", capabilities: CAPS, health: "ok", load: 0 })).claimable === 1, 5_000, "the lease to expire");
+      expect(await c.heartbeat({ factoryId: "factory-c", capabilities: CAPS, health: "ok", load: 0 })).toEqual({
+        claimable: 0,
+      });
+      await waitFor(
+        async () =>
+          (await c.heartbeat({ factoryId: "factory-c", capabilities: CAPS, health: "ok", load: 0 })).claimable === 1,
+        5_000,
+        "the lease to expire",
+      );
       const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? c : d).claim(`racer-${i}`, CAPS)));
       const won = racing.filter((claim) => claim !== undefined);
       expect(won).toHaveLength(1);
       expect(won[0]).toMatchObject({ reclaimed: true, job: { id: "J1", leaseEpoch: 2, stage: "assigned" } });
       expect(await a.renew("J1", 1)).toMatchObject({ ok: false, reason: "stale", currentEpoch: 2 });
-      expect((await a.events("J1")).map((event) => `${event.type}:${event.leaseEpoch ?? "-"}`)).toEqual(["enqueued:-", "claimed:1", "renewed:1", "lease-expired:1", "reclaimed:2", "fenced:1"]);
+      expect((await a.events("J1")).map((event) => `${event.type}:${event.leaseEpoch ?? "-"}`)).toEqual([
+        "enqueued:-",
+        "claimed:1",
+        "renewed:1",
+        "lease-expired:1",
+        "reclaimed:2",
+        "fenced:1",
+      ]);
       expect((await a.runs("J1")).map((run) => [run.leaseEpoch, run.outcome])).toEqual([
         [1, "lease-expired"],
         [2, null],
@@ -152,21 +200,47 @@ for (const engine of engines) {
       const b = await open(db, 60_000);
       await a.enqueue({ id: "J1", bodyMd: "x" });
       await a.claim("factory-a", CAPS);
-      expect(await b.release("J1", 1)).toEqual({ ok: true, value: { stage: "queued", leaseEpoch: 1, factoryId: null, leaseExpiresAt: null } });
+      expect(await b.release("J1", 1)).toEqual({
+        ok: true,
+        value: { stage: "queued", leaseEpoch: 1, factoryId: null, leaseExpiresAt: null },
+      });
       expect(await a.release("J1", 1)).toEqual({ ok: false, reason: "stale", currentEpoch: 1 });
-      expect(await a.report("J1", { stage: "building", leaseEpoch: 1 })).toEqual({ ok: false, reason: "stale", currentEpoch: 1 });
-      expect(await b.claim("factory-b", CAPS)).toMatchObject({ reclaimed: false, job: { leaseEpoch: 2, factoryId: "factory-b" } });
+      expect(await a.report("J1", { stage: "building", leaseEpoch: 1 })).toEqual({
+        ok: false,
+        reason: "stale",
+        currentEpoch: 1,
+      });
+      expect(await b.claim("factory-b", CAPS)).toMatchObject({
+        reclaimed: false,
+        job: { leaseEpoch: 2, factoryId: "factory-b" },
+      });
       expect((await b.report("J1", { stage: "shipped", leaseEpoch: 2 })).ok).toBe(true);
       expect(await a.renew("J1", 2)).toMatchObject({ ok: false, reason: "stale" });
       expect(await b.release("J1", 2)).toMatchObject({ ok: true, value: { stage: "shipped", factoryId: null } });
       expect(await b.release("J1", 2)).toMatchObject({ ok: false, reason: "stale" });
       expect(await a.claim("factory-a", CAPS)).toBeUndefined();
-      expect(await a.job("J1")).toMatchObject({ stage: "shipped", leaseEpoch: 2, factoryId: null, leaseExpiresAt: null });
+      expect(await a.job("J1")).toMatchObject({
+        stage: "shipped",
+        leaseEpoch: 2,
+        factoryId: null,
+        leaseExpiresAt: null,
+      });
       expect((await a.runs("J1")).map((run) => [run.factoryId, run.leaseEpoch, run.outcome])).toEqual([
         ["factory-a", 1, "released"],
         ["factory-b", 2, "shipped"],
       ]);
-      expect((await a.events("J1")).map((event) => event.type)).toEqual(["enqueued", "claimed", "released", "fenced", "fenced", "claimed", "stage", "fenced", "released", "fenced"]);
+      expect((await a.events("J1")).map((event) => event.type)).toEqual([
+        "enqueued",
+        "claimed",
+        "released",
+        "fenced",
+        "fenced",
+        "claimed",
+        "stage",
+        "fenced",
+        "released",
+        "fenced",
+      ]);
       expect((await a.events("J1"))[4]!.detail).toBe("lease 1 was released");
       // Events of finished, released jobs can be pruned; a job still held keeps its timeline.
       await a.enqueue({ id: "J2", bodyMd: "x" });
@@ -200,15 +274,25 @@ for (const engine of engines) {
       const enrolledA = await sendJson("POST", `${api}/admin/factories`, { factoryId: "factory-a" }, admin);
       expect(enrolledA.status, enrolledA.text).toBe(201);
       const tokenA: string = enrolledA.body.token;
-      const cli = await aq(["coordinator", "enroll", "factory-b", "--db", db, "--json"], { cwd: tempDir("aq-enroll-") });
+      const cli = await aq(["coordinator", "enroll", "factory-b", "--db", db, "--json"], {
+        cwd: tempDir("aq-enroll-"),
+      });
       expect(cli.code, cli.stderr).toBe(0);
       const tokenB: string = JSON.parse(cli.stdout).token;
       expect(tokenB).toMatch(/^aqf_/);
       expect(tokenB).not.toBe(tokenA);
-      for (const id of ["J1", "J2"]) expect((await sendJson("POST", `${api}/dev/jobs`, { id, bodyMd: "x" }, admin)).status).toBe(201);
+      for (const id of ["J1", "J2"])
+        expect((await sendJson("POST", `${api}/dev/jobs`, { id, bodyMd: "x" }, admin)).status).toBe(201);
 
-      const beat = (factoryId: string, token?: string) => sendJson("POST", `${api}/fleet/factories/heartbeat`, { factoryId, capabilities: CAPS, health: "ok", load: 0 }, token);
-      const claim = (factoryId: string, token?: string) => sendJson("POST", `${api}/fleet/claim`, { factoryId, capabilities: CAPS }, token);
+      const beat = (factoryId: string, token?: string) =>
+        sendJson(
+          "POST",
+          `${api}/fleet/factories/heartbeat`,
+          { factoryId, capabilities: CAPS, health: "ok", load: 0 },
+          token,
+        );
+      const claim = (factoryId: string, token?: string) =>
+        sendJson("POST", `${api}/fleet/claim`, { factoryId, capabilities: CAPS }, token);
       // B's token cannot heartbeat or claim as A, nor reach the operator's routes.
       expect((await beat("factory-a", tokenB)).status).toBe(403);
       expect((await claim("factory-a", tokenB)).status).toBe(403);
@@ -218,47 +302,94 @@ for (const engine of engines) {
       const claimed = await claim("factory-a", tokenA);
       expect(claimed.body).toMatchObject({ job: { id: "J1" }, leaseEpoch: 1 });
       // B cannot touch A's lease: 403, and nothing changes.
-      expect((await sendJson("PATCH", `${api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1 }, tokenB)).status).toBe(403);
+      expect((await sendJson("PATCH", `${api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1 }, tokenB)).status).toBe(
+        403,
+      );
       expect((await sendJson("POST", `${api}/fleet/jobs/J1/lease/renew`, { leaseEpoch: 1 }, tokenB)).status).toBe(403);
-      expect((await sendJson("POST", `${api}/fleet/jobs/J1/lease/release`, { leaseEpoch: 1 }, tokenB)).status).toBe(403);
-      expect((await sendJson("PATCH", `${api}/fleet/jobs/nope`, { stage: "review", leaseEpoch: 1 }, tokenB)).status).toBe(404);
-      expect(await coord.fleetStore.job("J1")).toMatchObject({ stage: "assigned", factoryId: "factory-a", leaseEpoch: 1 });
+      expect((await sendJson("POST", `${api}/fleet/jobs/J1/lease/release`, { leaseEpoch: 1 }, tokenB)).status).toBe(
+        403,
+      );
+      expect(
+        (await sendJson("PATCH", `${api}/fleet/jobs/nope`, { stage: "review", leaseEpoch: 1 }, tokenB)).status,
+      ).toBe(404);
+      expect(await coord.fleetStore.job("J1")).toMatchObject({
+        stage: "assigned",
+        factoryId: "factory-a",
+        leaseEpoch: 1,
+      });
       expect((await claim("factory-b", tokenB)).body).toMatchObject({ job: { id: "J2" }, leaseEpoch: 1 });
-      expect((await sendJson("PATCH", `${api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 1 }, tokenA)).status).toBe(200);
+      expect(
+        (await sendJson("PATCH", `${api}/fleet/jobs/J1`, { stage: "building", leaseEpoch: 1 }, tokenA)).status,
+      ).toBe(200);
       // Once factories are enrolled, the shared token (and no token) no longer work on fleet routes.
       expect((await beat("factory-a", admin)).status).toBe(401);
       expect((await beat("factory-a")).status).toBe(401);
       expect((await beat("factory-a", "aqf_not-a-token")).status).toBe(401);
 
       const listed = await getJson(`${api}/admin/factories`, admin);
-      expect(listed.body.enrollments.map((entry: { factoryId: string; revokedAt: string | null }) => [entry.factoryId, entry.revokedAt])).toEqual([
+      expect(
+        listed.body.enrollments.map((entry: { factoryId: string; revokedAt: string | null }) => [
+          entry.factoryId,
+          entry.revokedAt,
+        ]),
+      ).toEqual([
         ["factory-a", null],
         ["factory-b", null],
       ]);
       expect(listed.text).not.toContain(tokenA);
       // Stored hashed: the token itself is nowhere in the database.
-      if (engine.name === "sqlite") for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(readFileSync(file).includes(tokenA)).toBe(false);
+      if (engine.name === "sqlite")
+        for (const file of [db, `${db}-wal`])
+          if (existsSync(file)) expect(readFileSync(file).includes(tokenA)).toBe(false);
       const revoked = await sendJson("DELETE", `${api}/admin/factories/factory-a`, undefined, admin);
       expect(revoked.body).toEqual({ factoryId: "factory-a", revoked: 1, fencedJobs: ["J1"] });
       expect((await beat("factory-a", tokenA)).status).toBe(401);
-      expect((await sendJson("PATCH", `${api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1 }, tokenA)).status).toBe(401);
+      expect((await sendJson("PATCH", `${api}/fleet/jobs/J1`, { stage: "review", leaseEpoch: 1 }, tokenA)).status).toBe(
+        401,
+      );
       expect(await coord.fleetStore.job("J1")).toMatchObject({ stage: "queued", factoryId: null, leaseEpoch: 1 });
-      expect(await coord.fleetStore.report("J1", { stage: "review", leaseEpoch: 1 })).toMatchObject({ ok: false, reason: "stale" });
+      expect(await coord.fleetStore.report("J1", { stage: "review", leaseEpoch: 1 })).toMatchObject({
+        ok: false,
+        reason: "stale",
+      });
       expect((await coord.fleetStore.events("J1")).map((event) => event.type)).toContain("revoked");
       expect((await coord.fleetStore.runs("J1")).map((run) => run.outcome)).toEqual(["revoked"]);
       expect((await claim("factory-b", tokenB)).body).toMatchObject({ job: { id: "J1" }, leaseEpoch: 2 });
 
       // Told to (development), a coordinator still accepts the shared token from factories.
-      const dev = await startCoordinator({ port: 0, host: "127.0.0.1", db, leaseMs: 60_000, token: admin, acceptSharedToken: true });
+      const dev = await startCoordinator({
+        port: 0,
+        host: "127.0.0.1",
+        db,
+        leaseMs: 60_000,
+        token: admin,
+        acceptSharedToken: true,
+      });
       onTestFinished(() => dev.close());
-      expect((await sendJson("POST", `${dev.api}/fleet/factories/heartbeat`, { factoryId: "factory-dev", capabilities: CAPS, health: "ok", load: 0 }, admin)).status).toBe(200);
+      expect(
+        (
+          await sendJson(
+            "POST",
+            `${dev.api}/fleet/factories/heartbeat`,
+            { factoryId: "factory-dev", capabilities: CAPS, health: "ok", load: 0 },
+            admin,
+          )
+        ).status,
+      ).toBe(200);
 
       // A real factory needs nothing but its token.
       const c = await aq(["coordinator", "enroll", "factory-c", "--db", db], { cwd: tempDir("aq-enroll-") });
       const tokenC = c.stdout.trim();
       expect(c.stderr).not.toContain(tokenC);
-      expect((await sendJson("POST", `${api}/dev/jobs`, { id: "J3", bodyMd: "true", options: { engine: "shell" } }, admin)).status).toBe(201);
-      const factory = await fleetAq(tempDir("aq-enrolled-factory-"), { AQ_FLEET_API: api, AQ_FLEET_TOKEN: tokenC, AQ_FACTORY_ID: "factory-c" });
+      expect(
+        (await sendJson("POST", `${api}/dev/jobs`, { id: "J3", bodyMd: "true", options: { engine: "shell" } }, admin))
+          .status,
+      ).toBe(201);
+      const factory = await fleetAq(tempDir("aq-enrolled-factory-"), {
+        AQ_FLEET_API: api,
+        AQ_FLEET_TOKEN: tokenC,
+        AQ_FACTORY_ID: "factory-c",
+      });
       const summary = await factory.drain();
       expect(Object.values(summary.outcomes)).toEqual(["review"]);
       expect(await coord.fleetStore.job("J3")).toMatchObject({ stage: "review", factoryId: "factory-c" });
@@ -272,14 +403,20 @@ for (const engine of engines) {
         const seed = await open(db, 3_000);
         const ids = Array.from({ length: 10 }, (_, i) => `P${String(i).padStart(2, "0")}`);
         for (const id of ids) await seed.enqueue({ id, bodyMd: "x" });
-        const processes: CoordinatorProcess[] = await Promise.all(Array.from({ length: count }, () => coordinatorProcess(db, { cwd })));
+        const processes: CoordinatorProcess[] = await Promise.all(
+          Array.from({ length: count }, () => coordinatorProcess(db, { cwd })),
+        );
         const ports = processes.map((process) => process.port);
-        for (const process of processes) expect(await (await fetch(`${process.api}/health`)).json()).toEqual({ ok: true, engine: engine.name });
+        for (const process of processes)
+          expect(await (await fetch(`${process.api}/health`)).json()).toEqual({ ok: true, engine: engine.name });
         const balancer = await tcpBalancer(() => ports);
         const record: SimRecord = { accepted: [], claims: [], fenced: 0, networkErrors: 0 };
         let finished = false;
-        const shipped = async () => (await seed.jobs()).filter((job) => job.stage === "shipped" && job.factoryId === null).length;
-        const factories = Array.from({ length: 4 }, (_, i) => simFactory(balancer.api, `sim-${i}`, () => finished, record, 40));
+        const shipped = async () =>
+          (await seed.jobs()).filter((job) => job.stage === "shipped" && job.factoryId === null).length;
+        const factories = Array.from({ length: 4 }, (_, i) =>
+          simFactory(balancer.api, `sim-${i}`, () => finished, record, 40),
+        );
         return {
           db,
           cwd,
@@ -302,10 +439,19 @@ for (const engine of engines) {
         const { seed, ids, record } = world;
         for (const id of ids) {
           const runs = await seed.runs(id);
-          expect(runs.filter((run) => run.outcome === "shipped"), id).toHaveLength(1);
-          expect(runs.every((run) => run.endedAt !== null), id).toBe(true);
+          expect(
+            runs.filter((run) => run.outcome === "shipped"),
+            id,
+          ).toHaveLength(1);
+          expect(
+            runs.every((run) => run.endedAt !== null),
+            id,
+          ).toBe(true);
           // A fenced event names the stale epoch it refused; every other event carries the epoch it happened under.
-          const epochs = (await seed.events(id)).filter((event) => event.type !== "fenced").map((event) => event.leaseEpoch).filter((epoch) => epoch !== null);
+          const epochs = (await seed.events(id))
+            .filter((event) => event.type !== "fenced")
+            .map((event) => event.leaseEpoch)
+            .filter((epoch) => epoch !== null);
           expect(epochs, id).toEqual([...epochs].sort((x, y) => x - y));
           expect(new Set(runs.map((run) => run.leaseEpoch)).size, id).toBe(runs.length);
         }
@@ -315,7 +461,12 @@ for (const engine of engines) {
           holders.set(key, (holders.get(key) ?? new Set()).add(entry.factory));
         }
         expect([...holders].filter(([, set]) => set.size > 1)).toEqual([]);
-        expect(record.accepted.filter((entry) => entry.stage === "shipped").map((entry) => entry.job).sort()).toEqual(expect.arrayContaining(ids));
+        expect(
+          record.accepted
+            .filter((entry) => entry.stage === "shipped")
+            .map((entry) => entry.job)
+            .sort(),
+        ).toEqual(expect.arrayContaining(ids));
       }
 
       it("restart of every coordinator process mid-run loses no job, lease or event", async () => {
@@ -323,9 +474,14 @@ for (const engine of engines) {
         await waitFor(async () => (await world.shipped()) >= 3, 20_000, "three jobs shipped");
         const held = (await world.seed.jobs()).filter((job) => job.factoryId !== null);
         await Promise.all(world.processes.map((process) => process.stop("SIGTERM")));
-        world.processes.splice(0, Infinity, ...(await Promise.all(world.ports.map((port) => coordinatorProcess(world.db, { cwd: world.cwd, port })))));
+        world.processes.splice(
+          0,
+          Infinity,
+          ...(await Promise.all(world.ports.map((port) => coordinatorProcess(world.db, { cwd: world.cwd, port })))),
+        );
         // What was held before the restart is still held, under the same epochs (or has moved on since, never back).
-        for (const job of held) expect((await world.seed.job(job.id))!.leaseEpoch).toBeGreaterThanOrEqual(job.leaseEpoch);
+        for (const job of held)
+          expect((await world.seed.job(job.id))!.leaseEpoch).toBeGreaterThanOrEqual(job.leaseEpoch);
         await world.finish();
         await expectOneCoordinator(world);
       }, 90_000);
@@ -335,11 +491,11 @@ for (const engine of engines) {
         await waitFor(async () => (await world.shipped()) >= 3, 20_000, "three jobs shipped");
         await world.processes[0]!.stop("SIGKILL");
         // With one process (SQLite) the fleet waits for its restart on the same file; with more, the rest serve.
-        if (engine.processes === 1) world.processes[0] = await coordinatorProcess(world.db, { cwd: world.cwd, port: world.ports[0]! });
+        if (engine.processes === 1)
+          world.processes[0] = await coordinatorProcess(world.db, { cwd: world.cwd, port: world.ports[0]! });
         await world.finish();
         await expectOneCoordinator(world);
       }, 90_000);
-
     });
   });
 }

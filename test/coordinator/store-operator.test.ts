@@ -33,15 +33,27 @@ for (const engine of engines) {
       expect((await store.report("J1", { stage: "building", leaseEpoch: 1 })).ok).toBe(true);
 
       const cancelled = await store.cancel("J1");
-      expect(cancelled).toMatchObject({ ok: true, holder: "factory-a", job: { id: "J1", stage: "cancelled", leaseEpoch: 2, factoryId: null, leaseExpiresAt: null } });
+      expect(cancelled).toMatchObject({
+        ok: true,
+        holder: "factory-a",
+        job: { id: "J1", stage: "cancelled", leaseEpoch: 2, factoryId: null, leaseExpiresAt: null },
+      });
       expect(await store.renew("J1", 1)).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
-      expect(await store.report("J1", { stage: "review", leaseEpoch: 1 })).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
+      expect(await store.report("J1", { stage: "review", leaseEpoch: 1 })).toEqual({
+        ok: false,
+        reason: "stale",
+        currentEpoch: 2,
+      });
       expect(await store.release("J1", 1)).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
       expect((await store.job("J1"))?.stage).toBe("cancelled");
       expect((await store.claim("factory-b", CAPS))?.job.id).toBe("J2");
       expect(await store.claim("factory-c", CAPS)).toBeUndefined();
-      expect((await store.runs("J1")).map((run) => [run.factoryId, run.leaseEpoch, run.outcome])).toEqual([["factory-a", 1, "cancelled"]]);
-      expect((await store.events("J1")).map((event) => [event.type, event.factoryId, event.leaseEpoch, event.stage])).toEqual([
+      expect((await store.runs("J1")).map((run) => [run.factoryId, run.leaseEpoch, run.outcome])).toEqual([
+        ["factory-a", 1, "cancelled"],
+      ]);
+      expect(
+        (await store.events("J1")).map((event) => [event.type, event.factoryId, event.leaseEpoch, event.stage]),
+      ).toEqual([
         ["enqueued", null, null, "queued"],
         ["claimed", "factory-a", 1, "assigned"],
         ["stage", "factory-a", 1, "building"],
@@ -50,7 +62,9 @@ for (const engine of engines) {
         ["fenced", null, 1, "review"],
         ["fenced", null, 1, null],
       ]);
-      expect((await store.events("J1")).find((event) => event.type === "cancelled")?.detail).toBe("holder factory-a fenced at lease 1");
+      expect((await store.events("J1")).find((event) => event.type === "cancelled")?.detail).toBe(
+        "holder factory-a fenced at lease 1",
+      );
 
       expect(await store.cancel("J1")).toEqual({ ok: false, reason: "finished", stage: "cancelled" });
       expect(await store.cancel("nope")).toEqual({ ok: false, reason: "missing" });
@@ -58,7 +72,11 @@ for (const engine of engines) {
       expect(await store.cancel("J2")).toEqual({ ok: false, reason: "finished", stage: "shipped" });
       // A queued job is cancelled before anyone holds it.
       await store.enqueue({ id: "J3", bodyMd: "z" });
-      expect(await store.cancel("J3")).toMatchObject({ ok: true, holder: null, job: { stage: "cancelled", leaseEpoch: 1 } });
+      expect(await store.cancel("J3")).toMatchObject({
+        ok: true,
+        holder: null,
+        job: { stage: "cancelled", leaseEpoch: 1 },
+      });
       expect(await store.claim("factory-a", CAPS)).toBeUndefined();
     });
 
@@ -70,11 +88,32 @@ for (const engine of engines) {
       await store.enqueue({ id: "P1", bodyMd: "x" });
       await store.enqueue({ id: "G1", bodyMd: "x", requires: ["gpu:a100", "engine:codex"] });
       // No live factory at all: everything waits.
-      expect(uncovered(await store.waitingDemand(60_000)).map((group) => [group.requires, group.jobs]).sort()).toEqual(
-        [[[], 1], [["engine:codex"], 2], [["gpu:a100", "engine:codex"], 1]].sort(),
+      expect(
+        uncovered(await store.waitingDemand(60_000))
+          .map((group) => [group.requires, group.jobs])
+          .sort(),
+      ).toEqual(
+        [
+          [[], 1],
+          [["engine:codex"], 2],
+          [["gpu:a100", "engine:codex"], 1],
+        ].sort(),
       );
-      expect(await store.heartbeat({ factoryId: "shadow", capabilities: ["engine:codex", "gpu:a100"], health: "ok", load: 0, mode: "shadow" })).toEqual({ claimable: 0 });
-      await store.heartbeat({ factoryId: "drainer", capabilities: ["engine:codex", "gpu:a100"], health: "draining", load: 0 });
+      expect(
+        await store.heartbeat({
+          factoryId: "shadow",
+          capabilities: ["engine:codex", "gpu:a100"],
+          health: "ok",
+          load: 0,
+          mode: "shadow",
+        }),
+      ).toEqual({ claimable: 0 });
+      await store.heartbeat({
+        factoryId: "drainer",
+        capabilities: ["engine:codex", "gpu:a100"],
+        health: "draining",
+        load: 0,
+      });
       await store.heartbeat({ factoryId: "plain", capabilities: CAPS, health: "ok", load: 0 });
       expect(uncovered(await store.waitingDemand(60_000))).toEqual(
         expect.arrayContaining([
@@ -86,7 +125,9 @@ for (const engine of engines) {
       await store.heartbeat({ factoryId: "codex", capabilities: ["engine:codex"], health: "ok", load: 0 });
       await store.heartbeat({ factoryId: "gpu", capabilities: ["gpu:a100"], health: "degraded", load: 1 });
       // Each capability is offered, but by no one factory together.
-      expect(uncovered(await store.waitingDemand(60_000))).toEqual([{ requires: ["gpu:a100", "engine:codex"], jobs: 1, missing: [] }]);
+      expect(uncovered(await store.waitingDemand(60_000))).toEqual([
+        { requires: ["gpu:a100", "engine:codex"], jobs: 1, missing: [] },
+      ]);
       // Seen too long ago, a factory no longer counts.
       await new Promise((resolve) => setTimeout(resolve, 30));
       expect(uncovered(await store.waitingDemand(10)).length).toBe(3);
@@ -101,9 +142,12 @@ for (const engine of engines) {
 
     it("observed stages of shadow factories are kept in order, apart from the fleet's jobs, and pruned with old events", async () => {
       const store = await open(await engine.db());
-      for (const stage of ["queued", "assigned", "building", "review"]) await store.observe({ factoryId: "factory-s", jobId: "L1", stage });
+      for (const stage of ["queued", "assigned", "building", "review"])
+        await store.observe({ factoryId: "factory-s", jobId: "L1", stage });
       await store.observe({ factoryId: "factory-t", jobId: "L1", stage: "queued", title: "other host" });
-      expect((await store.observedEvents()).map((event) => [event.factoryId, event.jobId, event.stage, event.title])).toEqual([
+      expect(
+        (await store.observedEvents()).map((event) => [event.factoryId, event.jobId, event.stage, event.title]),
+      ).toEqual([
         ["factory-s", "L1", "queued", null],
         ["factory-s", "L1", "assigned", null],
         ["factory-s", "L1", "building", null],

@@ -29,14 +29,26 @@ describe("coordinator store", () => {
     expect(store.job("J1")).toMatchObject({ stage: "queued", leaseEpoch: 0, factoryId: null, leaseExpiresAt: null });
 
     const first = store.claim("factory-a", CAPS);
-    expect(first).toMatchObject({ reclaimed: false, job: { id: "J1", stage: "assigned", leaseEpoch: 1, factoryId: "factory-a", leaseExpiresAt: world.now + 1_000 } });
+    expect(first).toMatchObject({
+      reclaimed: false,
+      job: { id: "J1", stage: "assigned", leaseEpoch: 1, factoryId: "factory-a", leaseExpiresAt: world.now + 1_000 },
+    });
     expect(store.claim("factory-b", CAPS)).toBeUndefined();
 
-    expect(store.release("J1", 1)).toMatchObject({ ok: true, value: { stage: "queued", factoryId: null, leaseExpiresAt: null, leaseEpoch: 1 } });
-    expect(store.claim("factory-b", CAPS)).toMatchObject({ reclaimed: false, job: { leaseEpoch: 2, factoryId: "factory-b" } });
+    expect(store.release("J1", 1)).toMatchObject({
+      ok: true,
+      value: { stage: "queued", factoryId: null, leaseExpiresAt: null, leaseEpoch: 1 },
+    });
+    expect(store.claim("factory-b", CAPS)).toMatchObject({
+      reclaimed: false,
+      job: { leaseEpoch: 2, factoryId: "factory-b" },
+    });
 
     world.advance(1_001);
-    expect(store.claim("factory-a", CAPS)).toMatchObject({ reclaimed: true, job: { leaseEpoch: 3, factoryId: "factory-a", stage: "assigned" } });
+    expect(store.claim("factory-a", CAPS)).toMatchObject({
+      reclaimed: true,
+      job: { leaseEpoch: 3, factoryId: "factory-a", stage: "assigned" },
+    });
   });
 
   it("answers a report, renew or release with a stale epoch as stale and changes nothing in the job", () => {
@@ -46,19 +58,32 @@ describe("coordinator store", () => {
     store.claim("factory-a", CAPS);
     store.release("J1", 1);
     store.claim("factory-b", CAPS);
-    expect(store.report("J1", { stage: "building", leaseEpoch: 2, checkpoint: { wipBranch: "aq/x", wipCommit: "abc" } }).ok).toBe(true);
+    expect(
+      store.report("J1", { stage: "building", leaseEpoch: 2, checkpoint: { wipBranch: "aq/x", wipCommit: "abc" } }).ok,
+    ).toBe(true);
     const before = store.job("J1");
     world.advance(10);
 
-    expect(store.report("J1", { stage: "review", leaseEpoch: 1, checkpoint: { wipBranch: "aq/old", wipCommit: "def" } })).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
+    expect(
+      store.report("J1", { stage: "review", leaseEpoch: 1, checkpoint: { wipBranch: "aq/old", wipCommit: "def" } }),
+    ).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
     expect(store.renew("J1", 1)).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
     expect(store.release("J1", 1)).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
-    expect(store.report("J1", { stage: "review", leaseEpoch: 3 })).toEqual({ ok: false, reason: "stale", currentEpoch: 2 });
+    expect(store.report("J1", { stage: "review", leaseEpoch: 3 })).toEqual({
+      ok: false,
+      reason: "stale",
+      currentEpoch: 2,
+    });
     expect(store.job("J1")).toEqual(before);
     // Unknown jobs are "missing", not stale.
     expect(store.report("nope", { stage: "review", leaseEpoch: 1 })).toEqual({ ok: false, reason: "missing" });
     // Each refusal is recorded as a fenced event.
-    expect(store.events("J1").filter((event) => event.type === "fenced").map((event) => event.leaseEpoch)).toEqual([1, 1, 1, 3]);
+    expect(
+      store
+        .events("J1")
+        .filter((event) => event.type === "fenced")
+        .map((event) => event.leaseEpoch),
+    ).toEqual([1, 1, 1, 3]);
   });
 
   it("makes a job whose lease expired claimable again, with epoch + 1, ending the old run as lease-expired", () => {
@@ -70,9 +95,17 @@ describe("coordinator store", () => {
     world.advance(299);
     expect(store.claim("factory-b", CAPS)).toBeUndefined();
     world.advance(2);
-    expect(store.claim("factory-b", CAPS)).toMatchObject({ reclaimed: true, job: { leaseEpoch: 2, factoryId: "factory-b", stage: "assigned" } });
+    expect(store.claim("factory-b", CAPS)).toMatchObject({
+      reclaimed: true,
+      job: { leaseEpoch: 2, factoryId: "factory-b", stage: "assigned" },
+    });
     expect(store.runs("J1")).toEqual([
-      expect.objectContaining({ factoryId: "factory-a", leaseEpoch: 1, outcome: "lease-expired", endedAt: expect.any(String) }),
+      expect.objectContaining({
+        factoryId: "factory-a",
+        leaseEpoch: 1,
+        outcome: "lease-expired",
+        endedAt: expect.any(String),
+      }),
       expect.objectContaining({ factoryId: "factory-b", leaseEpoch: 2, outcome: null, endedAt: null }),
     ]);
     expect(store.report("J1", { stage: "review", leaseEpoch: 1 })).toMatchObject({ ok: false, reason: "stale" });
@@ -114,7 +147,9 @@ describe("coordinator store", () => {
     world.advance(301);
     store.claim("factory-b", CAPS);
     store.renew("J1", 2);
-    expect(store.events("J1").map((event) => `${event.type}:${event.factoryId ?? "-"}:${event.leaseEpoch ?? "-"}`)).toEqual([
+    expect(
+      store.events("J1").map((event) => `${event.type}:${event.factoryId ?? "-"}:${event.leaseEpoch ?? "-"}`),
+    ).toEqual([
       "enqueued:-:-",
       "claimed:factory-a:1",
       "renewed:factory-a:1",
@@ -130,25 +165,47 @@ describe("coordinator store", () => {
     const { store } = clockedStore();
     store.enqueue({ id: "J1", bodyMd: "echo hi", title: "t" });
     store.claim("factory-a", CAPS);
-    store.report("J1", { stage: "building", leaseEpoch: 1, checkpoint: { wipBranch: "aq/fleet-J1-e1", wipCommit: "c0" } });
+    store.report("J1", {
+      stage: "building",
+      leaseEpoch: 1,
+      checkpoint: { wipBranch: "aq/fleet-J1-e1", wipCommit: "c0" },
+    });
     store.renew("J1", 1);
-    store.report("J1", { stage: "review", leaseEpoch: 1, checkpoint: { wipBranch: "aq/fleet-J1-e1", wipCommit: "c1" } });
+    store.report("J1", {
+      stage: "review",
+      leaseEpoch: 1,
+      checkpoint: { wipBranch: "aq/fleet-J1-e1", wipCommit: "c1" },
+    });
     store.report("J1", { stage: "testing", leaseEpoch: 1 });
     store.report("J1", { stage: "shipped", leaseEpoch: 1 });
     store.release("J1", 1);
-    expect(store.job("J1")).toMatchObject({ stage: "shipped", leaseEpoch: 1, factoryId: null, checkpoint: { wipBranch: "aq/fleet-J1-e1", wipCommit: "c1" } });
-    expect(store.events("J1").map((event) => `${event.type}:${event.stage ?? "-"}:${event.leaseEpoch ?? "-"}`)).toEqual([
-      "enqueued:queued:-",
-      "claimed:assigned:1",
-      "stage:building:1",
-      "renewed:-:1",
-      "stage:review:1",
-      "stage:testing:1",
-      "stage:shipped:1",
-      "released:shipped:1",
-    ]);
+    expect(store.job("J1")).toMatchObject({
+      stage: "shipped",
+      leaseEpoch: 1,
+      factoryId: null,
+      checkpoint: { wipBranch: "aq/fleet-J1-e1", wipCommit: "c1" },
+    });
+    expect(store.events("J1").map((event) => `${event.type}:${event.stage ?? "-"}:${event.leaseEpoch ?? "-"}`)).toEqual(
+      [
+        "enqueued:queued:-",
+        "claimed:assigned:1",
+        "stage:building:1",
+        "renewed:-:1",
+        "stage:review:1",
+        "stage:testing:1",
+        "stage:shipped:1",
+        "released:shipped:1",
+      ],
+    );
     expect(JSON.parse(store.events("J1")[2]!.detail!)).toEqual({ wipBranch: "aq/fleet-J1-e1", wipCommit: "c0" });
-    expect(store.runs("J1")).toEqual([expect.objectContaining({ factoryId: "factory-a", leaseEpoch: 1, outcome: "shipped", endedAt: expect.any(String) })]);
+    expect(store.runs("J1")).toEqual([
+      expect.objectContaining({
+        factoryId: "factory-a",
+        leaseEpoch: 1,
+        outcome: "shipped",
+        endedAt: expect.any(String),
+      }),
+    ]);
     // A shipped job is never claimable again, and its lease cannot be renewed.
     expect(store.claim("factory-b", CAPS)).toBeUndefined();
     expect(store.renew("J1", 1)).toMatchObject({ ok: false, reason: "stale" });
@@ -159,7 +216,9 @@ describe("coordinator store", () => {
     store.enqueue({ id: "low", bodyMd: "x", priority: 0 });
     store.enqueue({ id: "gpu", bodyMd: "x", priority: 9, requires: ["tool:gpu"] });
     store.enqueue({ id: "high", bodyMd: "x", priority: 5 });
-    expect(store.heartbeat({ factoryId: "factory-a", capabilities: CAPS, health: "ok", load: 0 })).toEqual({ claimable: 2 });
+    expect(store.heartbeat({ factoryId: "factory-a", capabilities: CAPS, health: "ok", load: 0 })).toEqual({
+      claimable: 2,
+    });
     expect(store.claim("factory-a", CAPS)?.job.id).toBe("high");
     expect(store.claim("factory-a", CAPS)?.job.id).toBe("low");
     expect(store.claim("factory-a", CAPS)).toBeUndefined();
@@ -186,7 +245,12 @@ describe("coordinator store", () => {
     expect(again.events()).toEqual(events);
     expect(again.runs("J1")).toEqual(runs);
     expect(again.factories().map((factory) => factory.id)).toEqual(["factory-a"]);
-    expect(again.job("J1")).toMatchObject({ leaseEpoch: 2, factoryId: "factory-a", stage: "building", leaseExpiresAt: first.now + 60_000 });
+    expect(again.job("J1")).toMatchObject({
+      leaseEpoch: 2,
+      factoryId: "factory-a",
+      stage: "building",
+      leaseExpiresAt: first.now + 60_000,
+    });
     // The lease still holds: the holder's report is accepted, a stale one is not, nobody can claim it.
     expect(again.report("J1", { stage: "review", leaseEpoch: 2 }).ok).toBe(true);
     expect(again.report("J1", { stage: "review", leaseEpoch: 1 })).toMatchObject({ ok: false, reason: "stale" });
@@ -209,7 +273,12 @@ describe("coordinator store migrations (SQLite)", () => {
     expect(store.job("J1")).toMatchObject({ stage: "queued", leaseEpoch: 0 });
     store.close();
     const check = new DatabaseSync(file, { readOnly: true });
-    expect(check.prepare("SELECT version FROM aq_migrations ORDER BY version").all().map((row) => Number(row.version))).toEqual(SQLITE_MIGRATIONS.map((step) => step.version));
+    expect(
+      check
+        .prepare("SELECT version FROM aq_migrations ORDER BY version")
+        .all()
+        .map((row) => Number(row.version)),
+    ).toEqual(SQLITE_MIGRATIONS.map((step) => step.version));
     check.close();
   });
 });

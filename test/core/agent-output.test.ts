@@ -4,11 +4,17 @@ import { describe, expect, test } from "vitest";
 import { AgentStream, type OutputFormat } from "../../src/core/agent-output/index.ts";
 
 /** Real structured output, recorded from the pinned CLIs by `npm run test:engines` (test/fixtures/agent-output). */
-function replay(file: string, engine: string, format: OutputFormat): { stream: AgentStream; log: string[]; said: string[] } {
+function replay(
+  file: string,
+  engine: string,
+  format: OutputFormat,
+): { stream: AgentStream; log: string[]; said: string[] } {
   const stream = new AgentStream(engine, format);
   const log: string[] = [];
   const said: string[] = [];
-  const lines = readFileSync(join(import.meta.dirname, "../fixtures/agent-output", file), "utf8").split("\n").filter(Boolean);
+  const lines = readFileSync(join(import.meta.dirname, "../fixtures/agent-output", file), "utf8")
+    .split("\n")
+    .filter(Boolean);
   for (const rendered of [...lines.map((line) => stream.line(line)), stream.end()]) {
     log.push(...rendered.log);
     said.push(...rendered.said);
@@ -44,15 +50,23 @@ describe.each(CASES)("$engine's structured output", ({ engine, format, tokens, t
 
 test("a line that is not JSON (a CLI's warning) is logged and read as said", () => {
   const stream = new AgentStream("claude", "claude-stream-json");
-  expect(stream.line("AQ_BLOCKED: printed raw")).toEqual({ log: ["AQ_BLOCKED: printed raw"], said: ["AQ_BLOCKED: printed raw"] });
+  expect(stream.line("AQ_BLOCKED: printed raw")).toEqual({
+    log: ["AQ_BLOCKED: printed raw"],
+    said: ["AQ_BLOCKED: printed raw"],
+  });
   expect(stream.line("{not json")).toEqual({ log: ["{not json"], said: ["{not json"] });
 });
 
 test("Gemini's assistant text split over delta events is read as whole lines", () => {
   const stream = new AgentStream("gemini", "gemini-stream-json");
-  const deltas = ["I cannot go on.\nAQ_BLO", "CKED: need ", "a key"].map((content) => stream.line(JSON.stringify({ type: "message", role: "assistant", content, delta: true })));
+  const deltas = ["I cannot go on.\nAQ_BLO", "CKED: need ", "a key"].map((content) =>
+    stream.line(JSON.stringify({ type: "message", role: "assistant", content, delta: true })),
+  );
   expect(deltas.flatMap((rendered) => rendered.said)).toEqual([]);
-  expect(stream.line(JSON.stringify({ type: "result", status: "success", stats: {} })).said).toEqual(["I cannot go on.", "AQ_BLOCKED: need a key"]);
+  expect(stream.line(JSON.stringify({ type: "result", status: "success", stats: {} })).said).toEqual([
+    "I cannot go on.",
+    "AQ_BLOCKED: need a key",
+  ]);
 });
 
 test("a plain-text engine's output is taken as it is", () => {
@@ -66,8 +80,20 @@ test("Codex: a tool call counts once whether it was announced or only reported d
   const stream = new AgentStream("codex", "codex-json");
   const event = (type: string, item: Record<string, unknown>) => stream.line(JSON.stringify({ type, item }));
   event("item.started", { id: "a", type: "command_execution", command: "ls" });
-  event("item.completed", { id: "a", type: "command_execution", command: "ls", aggregated_output: "x\n", exit_code: 0 });
-  const unannounced = event("item.completed", { id: "b", type: "command_execution", command: "make", aggregated_output: "", exit_code: 2 });
+  event("item.completed", {
+    id: "a",
+    type: "command_execution",
+    command: "ls",
+    aggregated_output: "x\n",
+    exit_code: 0,
+  });
+  const unannounced = event("item.completed", {
+    id: "b",
+    type: "command_execution",
+    command: "make",
+    aggregated_output: "",
+    exit_code: 2,
+  });
   event("item.completed", { id: "c", type: "file_change", changes: [{ path: "a.txt", kind: "add" }] });
   event("item.completed", { id: "d", type: "agent_message", text: "done" });
   expect(unannounced.log).toEqual(["$ make", "  (exit 2)"]);
@@ -80,7 +106,14 @@ test("Claude: a subagent's messages are logged, indented, but are not the agent'
     JSON.stringify({
       type: "assistant",
       parent_tool_use_id: "toolu_9",
-      message: { id: "sub-1", model: "small-model", content: [{ type: "text", text: "AQ_BLOCKED: the subagent gives up" }, { type: "tool_use", name: "Bash", input: { command: "ls" } }] },
+      message: {
+        id: "sub-1",
+        model: "small-model",
+        content: [
+          { type: "text", text: "AQ_BLOCKED: the subagent gives up" },
+          { type: "tool_use", name: "Bash", input: { command: "ls" } },
+        ],
+      },
     }),
   );
   expect(rendered).toEqual({ log: ["  | AQ_BLOCKED: the subagent gives up", "  | $ ls"], said: [] });

@@ -41,16 +41,34 @@ test("an agent's run: its session reaches meta while it runs, its JSON lines bec
   writeFileSync(script, SCRIPT);
 
   const watch = watchAgent({ store, id: "watched", engine: "claude", format: "claude-stream-json", jobDir });
-  const run = runInGroup({ file: process.execPath, args: [script], cwd: root, env: process.env, logFile: join(jobDir, "log.txt"), killGraceMs: 500, ...watch.groupOptions });
+  const run = runInGroup({
+    file: process.execPath,
+    args: [script],
+    cwd: root,
+    env: process.env,
+    logFile: join(jobDir, "log.txt"),
+    killGraceMs: 500,
+    ...watch.groupOptions,
+  });
   // Written as soon as the session id is known, long before the run ends.
-  const early = await waitFor(async () => (await readMeta(join(jobDir, "meta.json"))).agent, 1400, "the session in meta while the agent runs");
+  const early = await waitFor(
+    async () => (await readMeta(join(jobDir, "meta.json"))).agent,
+    1400,
+    "the session in meta while the agent runs",
+  );
   expect(early).toMatchObject({ name: "claude", sessionId: "sess-42", model: "m-1" });
   const result = await run;
   await watch.stop();
 
   expect(result.exitCode).toBe(0);
   expect(watch.blocked()).toBe("needs a key");
-  expect(watch.snapshot()).toMatchObject({ sessionId: "sess-42", turns: 1, inputTokens: 10, outputTokens: 2, costUsd: 0.5 });
+  expect(watch.snapshot()).toMatchObject({
+    sessionId: "sess-42",
+    turns: 1,
+    inputTokens: 10,
+    outputTokens: 2,
+    costUsd: 0.5,
+  });
   const log = readFileSync(join(jobDir, "log.txt"), "utf8");
   expect(log).toContain("[claude] session sess-42, model m-1\n");
   expect(log).toContain("café ready\nAQ_BLOCKED: needs a key\n");
@@ -65,12 +83,22 @@ test("a plain-text engine: raw output in the log, AQ_BLOCKED: on a line of its o
   const { root, store, jobDir } = await buildingJob("plain");
 
   const watch = watchAgent({ store, id: "plain", engine: "shell", format: "text", jobDir });
-  const result = await runInGroup({ file: "sh", args: ["-c", "printf 'working\\nnot AQ_BLOCKED: here\\nAQ_BLOCKED:   out of disk  \\npartial'"], cwd: root, env: process.env, logFile: join(jobDir, "log.txt"), killGraceMs: 500, ...watch.groupOptions });
+  const result = await runInGroup({
+    file: "sh",
+    args: ["-c", "printf 'working\\nnot AQ_BLOCKED: here\\nAQ_BLOCKED:   out of disk  \\npartial'"],
+    cwd: root,
+    env: process.env,
+    logFile: join(jobDir, "log.txt"),
+    killGraceMs: 500,
+    ...watch.groupOptions,
+  });
   await watch.stop();
 
   expect(result.exitCode).toBe(0);
   expect(watch.blocked()).toBe("out of disk");
-  expect(readFileSync(join(jobDir, "log.txt"), "utf8")).toBe("working\nnot AQ_BLOCKED: here\nAQ_BLOCKED:   out of disk  \npartial");
+  expect(readFileSync(join(jobDir, "log.txt"), "utf8")).toBe(
+    "working\nnot AQ_BLOCKED: here\nAQ_BLOCKED:   out of disk  \npartial",
+  );
   expect(watch.snapshot()).toEqual({ name: "shell", lastActivityAt: expect.any(String) });
   expect(() => readFileSync(join(jobDir, "agent.jsonl"))).toThrow();
 });

@@ -64,6 +64,12 @@ describe("job files", () => {
 
   it("renders a job that parses back to the same options and prompt", () => {
     const text = renderJob({ engine: "shell", timeout: "90s", tracker: "T-1", extra: "kept" }, "echo hi");
-    expect(parseJob(text, "r")).toMatchObject({ engine: "shell", timeout: 90_000, tracker: "T-1", body: "echo hi\n", unknownKeys: ["extra"] });
+    expect(parseJob(text, "r")).toMatchObject({
+      engine: "shell",
+      timeout: 90_000,
+      tracker: "T-1",
+      body: "echo hi\n",
+      unknownKeys: ["extra"],
+    });
   });
 });

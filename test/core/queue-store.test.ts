@@ -14,7 +14,8 @@ import { DESIGN_STAGES, addJob, allFiles, newJobFromText, openStore, rejection }
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const claimer = () => ({ by: "test-runner", owner: selfRef() });
-const onDisk = (root: string, stage: string, id: string) => JSON.parse(readFileSync(join(root, stage, id, "meta.json"), "utf8"));
+const onDisk = (root: string, stage: string, id: string) =>
+  JSON.parse(readFileSync(join(root, stage, id, "meta.json"), "utf8"));
 
 describe("queue store: layout and manifest", () => {
   it("open() creates every stage directory and a .gitignore that keeps logs out of git", async () => {
@@ -49,7 +50,8 @@ describe("queue store: layout and manifest", () => {
     const root = tempDir();
     const store = await openStore(root);
     // CRLF, non-ASCII, trailing blanks and no final newline: any re-rendering would show.
-    const text = "---\r\nengine: shell   \r\npriority: 2\r\nx-plugin: 'kept'\r\n---\r\necho \"héllo wörld\" ✓  \r\n\r\nno newline at the end";
+    const text =
+      "---\r\nengine: shell   \r\npriority: 2\r\nx-plugin: 'kept'\r\n---\r\necho \"héllo wörld\" ✓  \r\n\r\nno newline at the end";
     await store.create(newJobFromText("exact-1", text), { by: "test" });
     const path = join(root, "queued", "exact-1", "job.md");
     expect(readFileSync(path)).toEqual(Buffer.from(text, "utf8"));
@@ -83,7 +85,13 @@ describe("queue store: layout and manifest", () => {
     await store.move("m-1", "building", "failed", { by: "runner-a", reason: "engine exited 1" });
 
     const meta = onDisk(root, "failed", "m-1");
-    expect(meta).toMatchObject({ id: "m-1", stage: "failed", reason: "engine exited 1", createdAt: created.createdAt, origin: { kind: "local" } });
+    expect(meta).toMatchObject({
+      id: "m-1",
+      stage: "failed",
+      reason: "engine exited 1",
+      createdAt: created.createdAt,
+      origin: { kind: "local" },
+    });
     expect(meta.history.map((h: { from: string | null; to: string }) => [h.from, h.to])).toEqual([
       [null, "queued"],
       ["queued", "assigned"],
@@ -91,7 +99,13 @@ describe("queue store: layout and manifest", () => {
       ["building", "failed"],
     ]);
     expect(Object.keys(meta.history[1]).sort()).toEqual(["at", "by", "from", "to"]);
-    expect(meta.history[3]).toEqual({ from: "building", to: "failed", at: expect.stringMatching(ISO), by: "runner-a", reason: "engine exited 1" });
+    expect(meta.history[3]).toEqual({
+      from: "building",
+      to: "failed",
+      at: expect.stringMatching(ISO),
+      by: "runner-a",
+      reason: "engine exited 1",
+    });
     const times = meta.history.map((h: { at: string }) => Date.parse(h.at));
     expect(times).toEqual([...times].sort((a, b) => a - b));
 
@@ -111,7 +125,9 @@ describe("queue store: transitions are one rename", () => {
     for (let round = 0; round < 5; round++) {
       const id = `race-${round}`;
       await addJob(store, id);
-      const results = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => store.move(id, "queued", "assigned", { by: `worker-${i}` })));
+      const results = await Promise.allSettled(
+        Array.from({ length: 16 }, (_, i) => store.move(id, "queued", "assigned", { by: `worker-${i}` })),
+      );
       const won = results.filter((r) => r.status === "fulfilled");
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
       expect(won).toHaveLength(1);
@@ -186,7 +202,8 @@ describe("queue store: meta.json is never partial", () => {
     // Big manifests make a non-atomic write (truncate, then write in pieces) visible to a reader.
     const pad = (writer: number, n: number) => `${writer}:${n}:`.padEnd(200_000, String(writer));
     const writer = async (w: number) => {
-      for (let n = 0; n < 25; n++) await store.update("busy", "queued", (meta) => ({ ...meta, pad: pad(w, n), writer: w }));
+      for (let n = 0; n < 25; n++)
+        await store.update("busy", "queued", (meta) => ({ ...meta, pad: pad(w, n), writer: w }));
     };
     const reader = async () => {
       while (writing) {
@@ -196,7 +213,8 @@ describe("queue store: meta.json is never partial", () => {
         });
         try {
           const json = JSON.parse(text);
-          if (json.id !== "busy" || typeof json.pad !== "string" && json.pad !== undefined) problems.push(`odd manifest: ${text.slice(0, 80)}`);
+          if (json.id !== "busy" || (typeof json.pad !== "string" && json.pad !== undefined))
+            problems.push(`odd manifest: ${text.slice(0, 80)}`);
         } catch (error) {
           problems.push(`torn read of ${text.length} chars: ${(error as Error).message}`);
         }
@@ -232,7 +250,13 @@ describe("queue store: adopting what was dropped into queued/", () => {
     expect(existsSync(join(root, "queued", "fix-login.md"))).toBe(false);
     expect(readFileSync(join(root, "queued", "fix-login", "job.md"), "utf8")).toBe(text);
     const meta = onDisk(root, "queued", "fix-login");
-    expect(meta).toMatchObject({ id: "fix-login", stage: "queued", attempts: 0, priority: 4, origin: { kind: "local" } });
+    expect(meta).toMatchObject({
+      id: "fix-login",
+      stage: "queued",
+      attempts: 0,
+      priority: 4,
+      origin: { kind: "local" },
+    });
     // Adopting again finds nothing new.
     expect(await store.adopt("test")).toEqual({ adopted: [], rejected: [] });
   });
@@ -246,8 +270,15 @@ describe("queue store: adopting what was dropped into queued/", () => {
     writeFileSync(join(root, "queued", "notes.txt"), "not a job\n");
     const bad = "---\nengine: shell\ntimeout: 4x\n---\necho never\n";
     writeFileSync(join(root, "queued", "broken-job.md"), bad);
-    const snapshot = (files: string[]) => Object.fromEntries(files.map((f) => [f, readFileSync(join(root, f), "utf8")]));
-    const untouched = ["queued/bystander/job.md", "queued/bystander/meta.json", "failed/old-failure/job.md", "failed/old-failure/meta.json", "queued/notes.txt"];
+    const snapshot = (files: string[]) =>
+      Object.fromEntries(files.map((f) => [f, readFileSync(join(root, f), "utf8")]));
+    const untouched = [
+      "queued/bystander/job.md",
+      "queued/bystander/meta.json",
+      "failed/old-failure/job.md",
+      "failed/old-failure/meta.json",
+      "queued/notes.txt",
+    ];
     const before = snapshot(untouched);
 
     const { adopted, rejected } = await store.adopt("test");
@@ -280,7 +311,14 @@ describe("queue store: adopting what was dropped into queued/", () => {
     expect(idsIn(root, "queued")).toEqual(["half-done"]);
     expect(readFileSync(join(root, "queued", "half-done", "job.md"), "utf8")).toBe(text);
     const meta = await readMeta(join(root, "queued", "half-done", "meta.json"));
-    expect(meta).toMatchObject({ id: "half-done", stage: "queued", attempts: 0, priority: 7, lock: "db", origin: { kind: "local" } });
+    expect(meta).toMatchObject({
+      id: "half-done",
+      stage: "queued",
+      attempts: 0,
+      priority: 7,
+      lock: "db",
+      origin: { kind: "local" },
+    });
     expect(meta.history).toHaveLength(1);
     expect((await store.get("half-done")).stage).toBe("queued");
   });
@@ -328,7 +366,10 @@ describe("queue store: list", () => {
     writeFileSync(join(root, "testing", "ghost", "job.md"), jobText({ engine: "shell" }, "echo"));
     writeFileSync(join(root, "shipped", "bad-shape"), ""); // a stray file is not a job
     mkdirSync(join(root, "shipped", "wrong-shape"));
-    writeFileSync(join(root, "shipped", "wrong-shape", "meta.json"), JSON.stringify({ id: "wrong-shape", stage: "shipped" }));
+    writeFileSync(
+      join(root, "shipped", "wrong-shape", "meta.json"),
+      JSON.stringify({ id: "wrong-shape", stage: "shipped" }),
+    );
 
     const { jobs, broken } = await store.list();
 
@@ -396,7 +437,10 @@ describe("claimNext", () => {
     expect(idsIn(root, "queued")).toEqual(["backing-off"]);
 
     // Once the backoff is over it is claimable, and the claim clears notBefore.
-    await store.update("backing-off", "queued", (meta) => ({ ...meta, notBefore: new Date(Date.now() - 1000).toISOString() }));
+    await store.update("backing-off", "queued", (meta) => ({
+      ...meta,
+      notBefore: new Date(Date.now() - 1000).toISOString(),
+    }));
     const third = await claimNext(store, claimer());
     expect(third.claimed?.record.id).toBe("backing-off");
     expect(third.waiting).toBe(0);

@@ -22,7 +22,12 @@ describe("crash safety: chaos", () => {
     const next = random(SEED);
     const ids = Array.from({ length: 8 }, (_, i) => `chaos-${i}`);
     for (const id of ids) {
-      const file = writeJob(join(w.root, "jobs"), `${id}.md`, { cwd: JSON.stringify(w.repo), maxAttempts: 40 }, flakyScript(w.flags, 0.3));
+      const file = writeJob(
+        join(w.root, "jobs"),
+        `${id}.md`,
+        { cwd: JSON.stringify(w.repo), maxAttempts: 40 },
+        flakyScript(w.flags, 0.3),
+      );
       expect((await w.run(["add", file, "--id", id])).code).toBe(0);
     }
     const runners = new Set<ReturnType<typeof startAq>>();

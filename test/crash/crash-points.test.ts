@@ -12,9 +12,21 @@ type Scenario = { point: CrashPoint; nth: number; phase: "add" | "run" };
 
 const scenarios: Scenario[] = CRASH_POINTS.flatMap((point): Scenario[] => {
   if (point.startsWith("create:")) return [{ point, nth: 1, phase: "add" }];
-  if (point.startsWith("git:")) return [{ point, nth: 1, phase: "add" }, { point, nth: 3, phase: "run" }];
-  if (point === "move:next-meta-written") return [{ point, nth: 1, phase: "run" }, { point, nth: 3, phase: "run" }];
-  if (point === "move:renamed") return [{ point, nth: 1, phase: "run" }, { point, nth: 4, phase: "run" }];
+  if (point.startsWith("git:"))
+    return [
+      { point, nth: 1, phase: "add" },
+      { point, nth: 3, phase: "run" },
+    ];
+  if (point === "move:next-meta-written")
+    return [
+      { point, nth: 1, phase: "run" },
+      { point, nth: 3, phase: "run" },
+    ];
+  if (point === "move:renamed")
+    return [
+      { point, nth: 1, phase: "run" },
+      { point, nth: 4, phase: "run" },
+    ];
   // The first three atomic writes of a run: the claim's meta, the building meta, prompt.txt (each leaves a stray temp file).
   if (point === "atomic:temp-written") return [1, 2, 3].map((nth) => ({ point, nth, phase: "run" }));
   return [{ point, nth: 1, phase: "run" }];
@@ -27,12 +39,19 @@ describe("crash safety: kill -9 at each crash point, then a new runner", () => {
 
   // One after another: each test removes its own directories when it ends (onTestFinished), which concurrent tests would share.
   describe.each(scenarios)("at $point (hit $nth, during aq $phase)", ({ point, nth, phase }) => {
-    it("converges: the job in one stage, retried with its backoff, never run twice at once, git fsck clean, the next job runs", { timeout: 420_000 }, async () => {
+    it("converges: the job in one stage, retried with its backoff, never run twice at once, git fsck clean, the next job runs", {
+      timeout: 420_000,
+    }, async () => {
       const w = crashWorld();
       const crash = { AQ_CRASH_POINT: `${point}:${nth}` };
       // At a spawn point the first attempt's engine outlives its runner: the next runner must end it first.
       const spawnPoint = point.startsWith("spawn:started") || point === "spawn:pgid-recorded";
-      const file = writeJob(join(w.root, "jobs"), "crash.md", { cwd: JSON.stringify(w.repo), maxAttempts: 6 }, flakyScript(w.flags, spawnPoint ? 12 : 0.6));
+      const file = writeJob(
+        join(w.root, "jobs"),
+        "crash.md",
+        { cwd: JSON.stringify(w.repo), maxAttempts: 6 },
+        flakyScript(w.flags, spawnPoint ? 12 : 0.6),
+      );
       if (phase === "add") {
         const added = await w.run(["add", file, "--id", "crash"], crash);
         expect(added.signal, added.stderr).toBe("SIGKILL");
@@ -46,7 +65,8 @@ describe("crash safety: kill -9 at each crash point, then a new runner", () => {
       }
       const drained = await w.run(["run", "--drain"]);
       expect(drained.code, drained.stderr).toBe(0);
-      if (spawnPoint) expect(drained.stderr).toMatch(/crash: ending the engine \(process group \d+\), left by runner \d+/);
+      if (spawnPoint)
+        expect(drained.stderr).toMatch(/crash: ending the engine \(process group \d+\), left by runner \d+/);
       expectConverged(w, { crash: "review" });
       const meta = w.meta("crash");
       expect(meta.attempts).toBeLessThanOrEqual(6);

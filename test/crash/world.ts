@@ -35,10 +35,18 @@ export interface CrashWorld extends GitWorld {
 }
 
 export function crashWorld(config: Record<string, unknown> = {}): CrashWorld {
-  const w = gitWorld({ queueInGit: true, config: { retry: { backoff: "400ms", maxBackoff: "400ms" }, killGrace: "200ms", ...config } });
+  const w = gitWorld({
+    queueInGit: true,
+    config: { retry: { backoff: "400ms", maxBackoff: "400ms" }, killGrace: "200ms", ...config },
+  });
   const flags = join(w.root, "jobs");
   const initial = git(w.home, "rev-parse", "HEAD");
-  return { ...w, flags, initial, run: (args, env = {}, timeoutMs = 150_000) => aq(args, { cwd: w.home, env, timeoutMs }) };
+  return {
+    ...w,
+    flags,
+    initial,
+    run: (args, env = {}, timeoutMs = 150_000) => aq(args, { cwd: w.home, env, timeoutMs }),
+  };
 }
 
 /** Ids per stage directory, as the disk has them. */
@@ -62,7 +70,8 @@ export function enginesOf(queue: string): number[] {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       if (/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]!)) continue;
-      if (readFileSync(`/proc/${name}/environ`, "utf8").split("\0").includes(`AQ_QUEUE_DIR=${queue}`)) found.push(Number(name));
+      if (readFileSync(`/proc/${name}/environ`, "utf8").split("\0").includes(`AQ_QUEUE_DIR=${queue}`))
+        found.push(Number(name));
     } catch {
       // gone
     }
@@ -81,12 +90,18 @@ export function expectConverged(w: CrashWorld, expected: Record<string, string>)
   expect(Object.fromEntries([...where].map(([id, stages]) => [id, stages.join(",")]))).toEqual(expected);
   for (const [id, [stage]] of where) {
     const dir = join(w.queue, stage!, id);
-    expect(readdirSync(dir).filter((name) => name.startsWith("meta.next") || name.endsWith(".tmp")), `${id}: half-done step left`).toEqual([]);
+    expect(
+      readdirSync(dir).filter((name) => name.startsWith("meta.next") || name.endsWith(".tmp")),
+      `${id}: half-done step left`,
+    ).toEqual([]);
     const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as JobMeta;
     expect(meta.stage).toBe(stage);
     expect(meta.requeue, `${id}: a requeue left undone`).toBeUndefined();
     expect(existsSync(join(w.flags, `${id}.double`)), `${id}: two engines ran at once`).toBe(false);
-    expect(git(w.home, "cat-file", "-e", `${LOG_REF}:queue/${stage}/${id}/meta.json`) === "", `${id}: the audit log does not hold it in ${stage}`).toBe(true);
+    expect(
+      git(w.home, "cat-file", "-e", `${LOG_REF}:queue/${stage}/${id}/meta.json`) === "",
+      `${id}: the audit log does not hold it in ${stage}`,
+    ).toBe(true);
   }
   expect(enginesOf(w.queue)).toEqual([]);
   execFileSync("git", ["fsck", "--no-progress", "--no-dangling"], { cwd: w.home, stdio: "pipe" });
@@ -106,6 +121,9 @@ export function expectBackoffKept(meta: JobMeta): void {
     const failed = meta.history.slice(0, i).findLast((earlier) => earlier.to === "failed") ?? entry;
     const ms = wait[1] ? Number(wait[1]) : Number(wait[2]) * 1000;
     // A few ms pass between the backoff's start and the failure's history entry (the meta read).
-    expect(Date.parse(claim.at) - Date.parse(failed.at), `claimed before its backoff of ${ms} ms ended`).toBeGreaterThanOrEqual(ms - 25);
+    expect(
+      Date.parse(claim.at) - Date.parse(failed.at),
+      `claimed before its backoff of ${ms} ms ended`,
+    ).toBeGreaterThanOrEqual(ms - 25);
   });
 }

@@ -16,10 +16,17 @@ describe("cancel from the dashboard", () => {
     await addJob(store, "idle-one");
     const dashboard = await startDashboard(project.dir);
     const runner = startAq(["run", "--once"], { cwd: project.dir, timeoutMs: 60_000 });
-    const pgid = await waitFor(() => stageOf(project.queue, "endless") === "building" && metaOf(project.queue, "endless").engine?.pgid, 15_000, "the engine's group in meta");
+    const pgid = await waitFor(
+      () => stageOf(project.queue, "endless") === "building" && metaOf(project.queue, "endless").engine?.pgid,
+      15_000,
+      "the engine's group in meta",
+    );
     expect(groupMembers(pgid).length).toBeGreaterThan(0);
 
-    expect((await dashboard.post("/api/jobs/endless/cancel", { to: "failed" }, { "content-type": "application/json" })).status).toBe(403);
+    expect(
+      (await dashboard.post("/api/jobs/endless/cancel", { to: "failed" }, { "content-type": "application/json" }))
+        .status,
+    ).toBe(403);
     expect((await dashboard.post("/api/jobs/endless/cancel", { to: "nowhere" })).status).toBe(400);
     const notRunning = await dashboard.post("/api/jobs/idle-one/cancel", {});
     expect(notRunning.status).toBe(409);

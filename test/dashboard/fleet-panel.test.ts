@@ -33,10 +33,23 @@ describe("aq dashboard: the fleet panel", () => {
       reachable: true,
       checkedAt: expect.any(String),
       health: "ok",
-      leases: [{ id: localId("J1", 1), stage: "review", fleetJobId: "J1", leaseEpoch: 1, leaseExpiresAt: expect.any(String), waitingReports: 0 }],
+      leases: [
+        {
+          id: localId("J1", 1),
+          stage: "review",
+          fleetJobId: "J1",
+          leaseEpoch: 1,
+          leaseExpiresAt: expect.any(String),
+          waitingReports: 0,
+        },
+      ],
     });
     const row = (await dashboard.get("/api/jobs")).body.jobs[0];
-    expect(row).toMatchObject({ id: localId("J1", 1), origin: { kind: "fleet" }, fleet: { jobId: "J1", leaseEpoch: 1 } });
+    expect(row).toMatchObject({
+      id: localId("J1", 1),
+      origin: { kind: "fleet" },
+      fleet: { jobId: "J1", leaseEpoch: 1 },
+    });
     // The dashboard only probes: no heartbeat, claim or report (it is not a factory).
     const after = coord.stats();
     const calls = Object.keys(after).filter((route) => after[route] !== before[route]);
@@ -49,12 +62,21 @@ describe("aq dashboard: the fleet panel", () => {
     const api = `http://127.0.0.1:${await deadPort()}/api`;
     const dashboard = await startDashboard(dir, { env: { AQ_FLEET: "1", AQ_FLEET_API: api, AQ_FLEET_TOKEN: TOKEN } });
 
-    const fleet = await waitFor(async () => {
-      const panel = (await dashboard.get("/api/summary")).body.panels.fleet;
-      return panel.reachable === false ? panel : undefined;
-    }, 15_000, "the probe's answer");
+    const fleet = await waitFor(
+      async () => {
+        const panel = (await dashboard.get("/api/summary")).body.panels.fleet;
+        return panel.reachable === false ? panel : undefined;
+      },
+      15_000,
+      "the probe's answer",
+    );
 
-    expect(fleet).toMatchObject({ api, reachable: false, problem: expect.stringMatching(/^coordinator unreachable for GET fleet\/factories: ECONNREFUSED/), leases: [] });
+    expect(fleet).toMatchObject({
+      api,
+      reachable: false,
+      problem: expect.stringMatching(/^coordinator unreachable for GET fleet\/factories: ECONNREFUSED/),
+      leases: [],
+    });
     // Without AQ_FACTORY_ID the factory is this queue on this host: the id `aq run` and `aq status` use too.
     expect(fleet.factoryId).toMatch(/^.+-[0-9a-f]{6}$/);
   });

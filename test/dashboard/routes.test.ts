@@ -14,12 +14,15 @@ import { tempDir } from "../helpers/temp.ts";
 requireBuild();
 
 /** A project whose queue holds a job parked in `stage` (moved there the way aq would). */
-async function projectWith(jobs: Array<{ id: string; stage: "queued" | "failed" | "blocked" | "quarantine"; reason?: string }>) {
+async function projectWith(
+  jobs: Array<{ id: string; stage: "queued" | "failed" | "blocked" | "quarantine"; reason?: string }>,
+) {
   const project = cliProject();
   const store = await storeOf(project.queue);
   for (const job of jobs) {
     await addJob(store, job.id);
-    if (job.stage !== "queued") await store.move(job.id, "queued", job.stage, { by: "test", reason: job.reason ?? `${job.stage} for the test` });
+    if (job.stage !== "queued")
+      await store.move(job.id, "queued", job.stage, { by: "test", reason: job.reason ?? `${job.stage} for the test` });
   }
   return project;
 }
@@ -39,21 +42,28 @@ describe("aq dashboard: start and stop", () => {
     const script = await dashboard.get("/app.js");
     const style = await dashboard.get("/app.css");
     expect([script.status, style.status]).toEqual([200, 200]);
-    for (const text of [page.text, script.text, style.text]) expect(text.replace(/http:\/\/www\.w3\.org\/2000\/svg/g, "")).not.toMatch(/https?:\/\//);
+    for (const text of [page.text, script.text, style.text])
+      expect(text.replace(/http:\/\/www\.w3\.org\/2000\/svg/g, "")).not.toMatch(/https?:\/\//);
     expect(() => new Function(script.text)).not.toThrow();
 
     const stopped = await dashboard.stop();
     expect(stopped.code, stopped.stderr).toBe(0);
-    expect(stopped.stdout).toBe(dashboard.url + "\n");
+    expect(stopped.stdout).toBe(`${dashboard.url}\n`);
   });
 
   it("refuses to bind beyond loopback without AQ_DASHBOARD_TOKEN, and a bad port or host, with one line and exit 2", async () => {
     const project = cliProject();
     const open = await aq(["dashboard", "--host", "0.0.0.0", "--port", "0"], { cwd: project.dir });
     expect(open.code).toBe(2);
-    expect(expectOneLine(open.stderr)).toBe("aq dashboard: binding to 0.0.0.0 (beyond loopback) needs a token: set AQ_DASHBOARD_TOKEN");
+    expect(expectOneLine(open.stderr)).toBe(
+      "aq dashboard: binding to 0.0.0.0 (beyond loopback) needs a token: set AQ_DASHBOARD_TOKEN",
+    );
     expect(open.stdout).toBe("");
-    for (const args of [["--port", "70000"], ["--port", "http"], ["--host", "not a host"]]) {
+    for (const args of [
+      ["--port", "70000"],
+      ["--port", "http"],
+      ["--host", "not a host"],
+    ]) {
       const bad = await aq(["dashboard", ...args], { cwd: project.dir });
       expect(bad.code, bad.stderr).toBe(2);
       expect(expectOneLine(bad.stderr)).toMatch(/^aq dashboard: --(port|host) must be/);
@@ -76,17 +86,29 @@ describe("aq dashboard: the guard", () => {
       await dashboard.post("/api/jobs/job-1/retry", {}, json),
       await dashboard.post("/api/jobs/job-1/retry", {}, { ...json, "x-aq-token": "not-the-token" }),
       await dashboard.post("/api/jobs/job-1/retry", "{}", { "content-type": "text/plain", "x-aq-token": token }),
-      await dashboard.post("/api/jobs/job-1/retry", {}, { ...json, "x-aq-token": token, origin: "https://evil.example" }),
+      await dashboard.post(
+        "/api/jobs/job-1/retry",
+        {},
+        { ...json, "x-aq-token": token, origin: "https://evil.example" },
+      ),
     ];
     // A name rebound to 127.0.0.1 by another site (fetch cannot set Host, node:http can).
     const rebound = await new Promise<number>((resolve, reject) =>
-      request(`${dashboard.url}api/summary`, { headers: { host: "evil.example" } }, (response) => resolve(response.statusCode ?? 0)).on("error", reject).end(),
+      request(`${dashboard.url}api/summary`, { headers: { host: "evil.example" } }, (response) =>
+        resolve(response.statusCode ?? 0),
+      )
+        .on("error", reject)
+        .end(),
     );
 
     expect([...refused.map((answer) => answer.status), rebound]).toEqual([403, 403, 403, 403, 403]);
     expect(refused[0]!.body.error).toBe("actions need the page's token in the x-aq-token header");
     expect(stageOf(project.queue, "job-1")).toBe("failed");
-    const allowed = await dashboard.post("/api/jobs/job-1/retry", {}, { ...json, "x-aq-token": token, origin: dashboard.url.replace(/\/$/, "") });
+    const allowed = await dashboard.post(
+      "/api/jobs/job-1/retry",
+      {},
+      { ...json, "x-aq-token": token, origin: dashboard.url.replace(/\/$/, "") },
+    );
     expect(allowed.status, allowed.text).toBe(200);
     expect(stageOf(project.queue, "job-1")).toBe("queued");
   });
@@ -94,7 +116,10 @@ describe("aq dashboard: the guard", () => {
   it("beyond loopback asks AQ_DASHBOARD_TOKEN of every request: bearer, or ?token= once, which sets an HttpOnly SameSite=Strict cookie", async () => {
     const project = await projectWith([{ id: "job-1", stage: "queued" }]);
     const secret = "dash-SECRET-7f3a";
-    const dashboard = await startDashboard(project.dir, { args: ["--host", "0.0.0.0"], env: { AQ_DASHBOARD_TOKEN: secret } });
+    const dashboard = await startDashboard(project.dir, {
+      args: ["--host", "0.0.0.0"],
+      env: { AQ_DASHBOARD_TOKEN: secret },
+    });
 
     expect(dashboard.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+\/$/);
     expect((await dashboard.get("/")).status).toBe(401);
@@ -167,7 +192,13 @@ describe("aq dashboard: routes", () => {
     const active = (await dashboard.get("/api/jobs")).body;
     expect(active.total).toBe(3000 - 375);
     expect(active.jobs).toHaveLength(50);
-    expect(active.jobs[0]).toMatchObject({ stage: "quarantine", engine: "shell", attempts: 1, origin: { kind: "local" }, reason: expect.stringMatching(/^reason of /) });
+    expect(active.jobs[0]).toMatchObject({
+      stage: "quarantine",
+      engine: "shell",
+      attempts: 1,
+      origin: { kind: "local" },
+      reason: expect.stringMatching(/^reason of /),
+    });
 
     const failed = (await dashboard.get("/api/jobs?stage=failed&limit=500")).body;
     expect(failed.total).toBe(375);
@@ -179,21 +210,43 @@ describe("aq dashboard: routes", () => {
   it("shows a job's meta, history, agent and prompt, and tails its log from a byte offset", async () => {
     const project = await projectWith([{ id: "job-1", stage: "failed", reason: "exit 1" }]);
     const store = await storeOf(project.queue);
-    await store.update("job-1", "failed", (meta) => ({ ...meta, agent: { name: "claude", sessionId: "s-1", turns: 3, costUsd: 0.012, lastActivityAt: new Date().toISOString() } }));
+    await store.update("job-1", "failed", (meta) => ({
+      ...meta,
+      agent: { name: "claude", sessionId: "s-1", turns: 3, costUsd: 0.012, lastActivityAt: new Date().toISOString() },
+    }));
     const log = join(project.queue, "failed", "job-1", "log.txt");
     writeFileSync(log, "first line\n");
     const dashboard = await startDashboard(project.dir);
 
     const job = (await dashboard.get("/api/jobs/job-1")).body;
-    expect(job).toMatchObject({ id: "job-1", stage: "failed", engine: "claude", agent: { sessionId: "s-1", turns: 3 }, logSize: 11, meta: { reason: "exit 1" } });
+    expect(job).toMatchObject({
+      id: "job-1",
+      stage: "failed",
+      engine: "claude",
+      agent: { sessionId: "s-1", turns: 3 },
+      logSize: 11,
+      meta: { reason: "exit 1" },
+    });
     expect(job.meta.history.map((entry: { to: string }) => entry.to)).toEqual(["queued", "failed"]);
     expect(job.prompt).toBe(jobText({ engine: "shell" }, "echo hi"));
     const row = (await dashboard.get("/api/jobs?stage=failed")).body.jobs[0];
     expect(row).toMatchObject({ id: "job-1", engine: "claude", lastActivityAt: expect.any(String) });
 
-    expect((await dashboard.get("/api/jobs/job-1/log")).body).toEqual({ id: "job-1", stage: "failed", from: 0, to: 11, size: 11, text: "first line\n" });
+    expect((await dashboard.get("/api/jobs/job-1/log")).body).toEqual({
+      id: "job-1",
+      stage: "failed",
+      from: 0,
+      to: 11,
+      size: 11,
+      text: "first line\n",
+    });
     appendFileSync(log, "second line\n");
-    expect((await dashboard.get("/api/jobs/job-1/log?from=11")).body).toMatchObject({ from: 11, to: 23, size: 23, text: "second line\n" });
+    expect((await dashboard.get("/api/jobs/job-1/log?from=11")).body).toMatchObject({
+      from: 11,
+      to: 23,
+      size: 23,
+      text: "second line\n",
+    });
     expect((await dashboard.get("/api/jobs/job-1/log?from=23")).body).toMatchObject({ from: 23, to: 23, text: "" });
   });
 
@@ -207,7 +260,11 @@ describe("aq dashboard: routes", () => {
 
     const rows = (await dashboard.get("/api/jobs?stage=queued")).body.jobs as Array<{ id: string; engine: string }>;
 
-    expect(Object.fromEntries(rows.map((row) => [row.id, row.engine]))).toEqual({ plain: "shell", quoted: "gemini", none: "devin" });
+    expect(Object.fromEntries(rows.map((row) => [row.id, row.engine]))).toEqual({
+      plain: "shell",
+      quoted: "gemini",
+      none: "devin",
+    });
   });
 });
 
@@ -234,16 +291,24 @@ describe("aq dashboard: live and actions", () => {
     const dashboard = await startDashboard(project.dir);
     await cliAdd(project, "chatty", { engine: "shell" }, "echo one\nsleep 1\necho two\nsleep 1\necho three");
     let run: ReturnType<typeof project.run> | undefined;
-    const seen = await readEvents(`${dashboard.url}api/events`, (event) => {
-      if (event.event === "hello") run = project.run(["run", "--once"]);
-      return event.event === "job" && event.data.id === "chatty";
-    }, 20_000);
+    const seen = await readEvents(
+      `${dashboard.url}api/events`,
+      (event) => {
+        if (event.event === "hello") run = project.run(["run", "--once"]);
+        return event.event === "job" && event.data.id === "chatty";
+      },
+      20_000,
+    );
 
     expect(seen.at(-1)).toEqual({ event: "job", data: { id: "chatty" } });
     expect((await run!).code).toBe(0);
     const log = (await dashboard.get("/api/jobs/chatty/log")).body;
     // The runner heads each attempt with one separator line (when it started, which engine).
-    expect(log).toMatchObject({ stage: "review", from: 0, text: expect.stringMatching(/^──── aq · attempt 1 · \S+Z · engine shell ────\none\ntwo\nthree\n$/) });
+    expect(log).toMatchObject({
+      stage: "review",
+      from: 0,
+      text: expect.stringMatching(/^──── aq · attempt 1 · \S+Z · engine shell ────\none\ntwo\nthree\n$/),
+    });
   });
 
   it("retries a failed job through the same code as aq retry (history by cli:dashboard), and answers 409 with the CLI's message when it cannot", async () => {
@@ -254,11 +319,19 @@ describe("aq dashboard: live and actions", () => {
     expect(retried.status, retried.text).toBe(200);
     expect(retried.body).toEqual({ ok: true, id: "job-1", action: "retry", stage: "queued" });
     expect(stageOf(project.queue, "job-1")).toBe("queued");
-    expect(metaOf(project.queue, "job-1").history.at(-1)).toMatchObject({ from: "failed", to: "queued", by: "cli:dashboard", reason: "retried by a person (was failed: failed for the test)" });
+    expect(metaOf(project.queue, "job-1").history.at(-1)).toMatchObject({
+      from: "failed",
+      to: "queued",
+      by: "cli:dashboard",
+      reason: "retried by a person (was failed: failed for the test)",
+    });
 
     const again = await dashboard.post("/api/jobs/job-1/retry");
     expect(again.status).toBe(409);
-    expect(again.body).toEqual({ code: "AQ_CONFLICT", error: "job job-1 is in queued/; only failed, blocked, dead_letter or quarantine jobs can be retried" });
+    expect(again.body).toEqual({
+      code: "AQ_CONFLICT",
+      error: "job job-1 is in queued/; only failed, blocked, dead_letter or quarantine jobs can be retried",
+    });
     const blocked = await dashboard.post("/api/jobs/job-1/block", { reason: "waiting for the API key" });
     expect(blocked.body).toMatchObject({ ok: true, stage: "blocked" });
     expect(metaOf(project.queue, "job-1")).toMatchObject({ stage: "blocked", reason: "waiting for the API key" });
@@ -278,10 +351,15 @@ describe("aq dashboard: live and actions", () => {
 
     const refused = await dashboard.post("/api/jobs/job-1/ship", { force: true });
     expect(refused.status).toBe(422);
-    expect(refused.body).toEqual({ code: "AQ_FAILED", error: "ship of job-1 refused: the lease of job-1 is stale (force=true)" });
+    expect(refused.body).toEqual({
+      code: "AQ_FAILED",
+      error: "ship of job-1 refused: the lease of job-1 is stale (force=true)",
+    });
     expect(stageOf(queue, "job-1")).toBe("review");
     const unforced = await dashboard.post("/api/jobs/job-1/ship", {});
     expect(unforced.status).toBe(409);
-    expect(unforced.body.error).toBe("job job-1 is in review/; only a job in testing/ can be shipped (promote it first, or ship with --force)");
+    expect(unforced.body.error).toBe(
+      "job job-1 is in review/; only a job in testing/ can be shipped (promote it first, or ship with --force)",
+    );
   });
 });

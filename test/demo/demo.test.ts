@@ -32,6 +32,6 @@ describe("the two-factory demo", () => {
   it("refuses a bad --jobs in one line", async () => {
     const result = await aq(["demo", "--jobs", "2"], { cwd: tempDir() });
     expect(result.code).toBe(2);
-    expect(result.stderr.trim().split("\n")).toEqual(["aq demo: --jobs must be a whole number from 4 to 50, not \"2\""]);
+    expect(result.stderr.trim().split("\n")).toEqual(['aq demo: --jobs must be a whole number from 4 to 50, not "2"']);
   });
 });

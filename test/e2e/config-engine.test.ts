@@ -11,7 +11,10 @@ import { tempDir } from "../helpers/temp.ts";
  * defined in the config. A stand-in `devin` program records how it was called, reads its
  * prompt file, runs the prompt's `RUN:` line and prints its `SAY:` line.
  */
-function fakeDevin(dir: string): { program: string; calls: () => Array<{ argv: string[]; unattended: string | undefined; prompt: string }> } {
+function fakeDevin(dir: string): {
+  program: string;
+  calls: () => Array<{ argv: string[]; unattended: string | undefined; prompt: string }>;
+} {
   const program = join(dir, "devin");
   const record = join(dir, "devin-calls.jsonl");
   writeFileSync(
@@ -44,7 +47,12 @@ describe("an engine defined in the config (devin)", () => {
     const w = gitWorld({
       config: {
         engines: {
-          devin: { command: [devin.program, "{yolo}", "--prompt-file", "{promptFile}"], prompt: "file", yolo: ["--permission-mode", "dangerous"], yoloEnv: { DEVIN_UNATTENDED: "1" } },
+          devin: {
+            command: [devin.program, "{yolo}", "--prompt-file", "{promptFile}"],
+            prompt: "file",
+            yolo: ["--permission-mode", "dangerous"],
+            yoloEnv: { DEVIN_UNATTENDED: "1" },
+          },
         },
       },
     });

@@ -7,7 +7,9 @@ import { statusLines, subjects } from "../helpers/git-world.ts";
 import { tempDir } from "../helpers/temp.ts";
 
 describe("e2e: the README's first job, inside a project repository, with no config at all", () => {
-  it("works end to end; the project's branch gains only the ship's merge, its status stays clean, and no engine sees another job's prompt", { timeout: 150_000 }, async () => {
+  it("works end to end; the project's branch gains only the ship's merge, its status stays clean, and no engine sees another job's prompt", {
+    timeout: 150_000,
+  }, async () => {
     const project = gitRepo(join(tempDir("aq-first-"), "project"));
     const initial = git(project, "rev-parse", "HEAD");
     const run = (args: string[]) => aq(args, { cwd: project, timeoutMs: 60_000 });
@@ -17,9 +19,15 @@ describe("e2e: the README's first job, inside a project repository, with no conf
       return result;
     };
     // The README's hello.md, its cwd this project; then a second job that looks for other jobs' prompts.
-    writeFileSync(join(project, "..", "hello.md"), `---\nengine: shell\ncwd: ${project}\ntimeout: 5m\ntest: test -f hello.txt\n---\necho "hello from aq" > hello.txt\n`);
+    writeFileSync(
+      join(project, "..", "hello.md"),
+      `---\nengine: shell\ncwd: ${project}\ntimeout: 5m\ntest: test -f hello.txt\n---\necho "hello from aq" > hello.txt\n`,
+    );
     const seen = join(project, "..", "seen.txt");
-    writeFileSync(join(project, "..", "snoop.md"), `---\nengine: shell\ncwd: ${project}\n---\n# SNOOP-PROMPT\ngrep -rl --exclude-dir=.git -e 'hello from aq' -e SNOOP-PROMPT . > "${seen}" || true\nfind . -name job.md -not -path './.git/*' >> "${seen}"\n`);
+    writeFileSync(
+      join(project, "..", "snoop.md"),
+      `---\nengine: shell\ncwd: ${project}\n---\n# SNOOP-PROMPT\ngrep -rl --exclude-dir=.git -e 'hello from aq' -e SNOOP-PROMPT . > "${seen}" || true\nfind . -name job.md -not -path './.git/*' >> "${seen}"\n`,
+    );
 
     expect((await ok(["add", "../hello.md", "--id", "hello"])).stdout).toBe("hello\n");
     expect((await ok(["run", "--once"])).stdout).toBe("hello\treview\n");

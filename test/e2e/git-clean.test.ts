@@ -4,7 +4,16 @@ import { describe, expect, it } from "vitest";
 import { waitFor } from "../helpers/cli.ts";
 import { git } from "../helpers/git.ts";
 import { pathOf } from "../helpers/jobs.ts";
-import { branches, fileAt, filesAt, gitWorld, revParse, statusLines, subjects, worktreePaths } from "../helpers/git-world.ts";
+import {
+  branches,
+  fileAt,
+  filesAt,
+  gitWorld,
+  revParse,
+  statusLines,
+  subjects,
+  worktreePaths,
+} from "../helpers/git-world.ts";
 
 const lines = (text: string) => text.split("\n").filter(Boolean);
 
@@ -25,7 +34,10 @@ describe("e2e: aq clean removes finished jobs' worktrees, never their unmerged w
 
     const result = await w.cli(["clean"]);
     expect(result.code).toBe(0);
-    expect(lines(result.stdout).sort()).toEqual([`removed ${deadTree} (aq/idle-dead)`, `removed ${failedTree} (aq/idle-failed)`]);
+    expect(lines(result.stdout).sort()).toEqual([
+      `removed ${deadTree} (aq/idle-dead)`,
+      `removed ${failedTree} (aq/idle-failed)`,
+    ]);
     expect(existsSync(failedTree)).toBe(false);
     expect(existsSync(deadTree)).toBe(false);
     expect(worktreePaths(w.repo)).toEqual([w.repo]);
@@ -62,7 +74,9 @@ describe("e2e: aq clean removes finished jobs' worktrees, never their unmerged w
     expect(out.filter((line) => line.startsWith("removed"))).toEqual([]);
     const committedLine = out.find((line) => line.includes("(aq/committed)"));
     const dirtyLine = out.find((line) => line.includes("(aq/dirty)"));
-    expect(committedLine).toMatch(new RegExp(`^kept +${committed.worktree!.path} \\(aq/committed\\): .*1 commit.*not merged into main`));
+    expect(committedLine).toMatch(
+      new RegExp(`^kept +${committed.worktree!.path} \\(aq/committed\\): .*1 commit.*not merged into main`),
+    );
     expect(dirtyLine).toMatch(new RegExp(`^kept +${dirty.worktree!.path} \\(aq/dirty\\): .*uncommitted`));
     expect(out.some((line) => line.includes("waiting"))).toBe(false);
 
@@ -71,12 +85,17 @@ describe("e2e: aq clean removes finished jobs' worktrees, never their unmerged w
     expect(fileAt(w.repo, "aq/committed", "committed.txt")).toBe("committed-work");
     expect(readFileSync(join(dirty.worktree!.path, "dirty.txt"), "utf8")).toBe("dirty-work\n");
     expect(statusLines(dirty.worktree!.path)).toEqual(["?? dirty.txt"]);
-    expect(worktreePaths(w.repo).sort()).toEqual([w.repo, committed.worktree!.path, dirty.worktree!.path, waiting.worktree!.path].sort());
+    expect(worktreePaths(w.repo).sort()).toEqual(
+      [w.repo, committed.worktree!.path, dirty.worktree!.path, waiting.worktree!.path].sort(),
+    );
     expect(branches(w.repo)).toEqual(["aq/committed", "aq/dirty", "aq/waiting", "main"]);
 
     const forced = await w.cli(["clean", "--force"]);
     expect(forced.code).toBe(0);
-    expect(lines(forced.stdout).sort()).toEqual([`removed ${committed.worktree!.path} (aq/committed)`, `removed ${dirty.worktree!.path} (aq/dirty)`]);
+    expect(lines(forced.stdout).sort()).toEqual([
+      `removed ${committed.worktree!.path} (aq/committed)`,
+      `removed ${dirty.worktree!.path} (aq/dirty)`,
+    ]);
     expect(existsSync(committed.worktree!.path)).toBe(false);
     expect(existsSync(dirty.worktree!.path)).toBe(false);
     expect(branches(w.repo)).toEqual(["aq/waiting", "main"]);
@@ -141,8 +160,16 @@ describe("e2e: a failed attempt's uncommitted work survives retry and clean", ()
     await w.drain();
     expect(w.stage("precious")).toBe("dead_letter");
     const tree = w.meta("precious").worktree!.path;
-    const uncommitted = () => ({ status: statusLines(tree).sort(), precious: readFileSync(join(tree, "precious.txt"), "utf8"), readme: readFileSync(join(tree, "README.md"), "utf8") });
-    const left = { status: [" M README.md", "?? precious.txt"], precious: "precious-work\n", readme: "# test repo\nedited by attempt 1\n" };
+    const uncommitted = () => ({
+      status: statusLines(tree).sort(),
+      precious: readFileSync(join(tree, "precious.txt"), "utf8"),
+      readme: readFileSync(join(tree, "README.md"), "utf8"),
+    });
+    const left = {
+      status: [" M README.md", "?? precious.txt"],
+      precious: "precious-work\n",
+      readme: "# test repo\nedited by attempt 1\n",
+    };
     expect(uncommitted()).toEqual(left);
 
     const cleaned = await w.cli(["clean"]);
@@ -186,7 +213,16 @@ describe("e2e: a failed attempt's uncommitted work survives retry and clean", ()
     await w.drain();
     expect(w.stage("crash")).toBe("review");
     const meta = w.meta("crash");
-    expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "failed", "queued", "assigned", "building", "review"]);
+    expect(pathOf(meta)).toEqual([
+      "queued",
+      "assigned",
+      "building",
+      "failed",
+      "queued",
+      "assigned",
+      "building",
+      "review",
+    ]);
     expect(meta.attempts).toBe(2);
     expect(fileAt(w.repo, "aq/crash", "saw.txt")).toBe("written-before-the-crash");
     expect(fileAt(w.repo, "aq/crash", "wip.txt")).toBe("written-before-the-crash");

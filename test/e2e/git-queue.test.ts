@@ -44,12 +44,16 @@ describe("e2e: the offline git-queue (queue directory inside a git work tree)", 
     ]);
     // Each commit holds only this job's files.
     for (const commit of touchedByCommits(w.home)) {
-      for (const file of commit.files) expect(file, commit.subject).toMatch(/^queue\/[a-z_]+\/audit\/(job\.md|meta\.json)$/);
+      for (const file of commit.files)
+        expect(file, commit.subject).toMatch(/^queue\/[a-z_]+\/audit\/(job\.md|meta\.json)$/);
     }
     expect(filesAt(w.home, LOG)).toEqual(["queue/shipped/audit/job.md", "queue/shipped/audit/meta.json"]);
     expect(git(w.home, "ls-files", "queue")).toBe("");
     // The committed meta is the final one.
-    const committed = JSON.parse(fileAt(w.home, LOG, "queue/shipped/audit/meta.json")) as { stage: string; shipped?: unknown };
+    const committed = JSON.parse(fileAt(w.home, LOG, "queue/shipped/audit/meta.json")) as {
+      stage: string;
+      shipped?: unknown;
+    };
     expect(committed.stage).toBe("shipped");
     expect(committed.shipped).toEqual(w.meta("audit").shipped);
 
@@ -58,24 +62,42 @@ describe("e2e: the offline git-queue (queue directory inside a git work tree)", 
     expect(existsSync(log)).toBe(true);
     expect(git(w.home, "check-ignore", log)).toBe(log);
     expect(readFileSync(join(w.home, ".git", "info", "exclude"), "utf8").split("\n")).toContain("/queue/");
-    expect(git(w.home, "log", "--all", "--format=", "--name-only").split("\n").filter((f) => f.endsWith("log.txt"))).toEqual([]);
+    expect(
+      git(w.home, "log", "--all", "--format=", "--name-only")
+        .split("\n")
+        .filter((f) => f.endsWith("log.txt")),
+    ).toEqual([]);
     expect(statusLines(w.home, "--untracked-files=all", "--", "queue")).toEqual([]);
   });
 
   it("never commits an agent's raw stream, even under a .gitignore written by an older aq", async () => {
     const w = gitWorld({
       queueInGit: true,
-      config: { engines: { "json-agent": { command: ["sh", "{promptFile}"], prompt: "file", output: "claude-stream-json" } } },
+      config: {
+        engines: { "json-agent": { command: ["sh", "{promptFile}"], prompt: "file", output: "claude-stream-json" } },
+      },
     });
     mkdirSync(w.queue, { recursive: true });
     writeFileSync(join(w.queue, ".gitignore"), ".aq/\n.worktrees/\n*/*/log.txt\n*/*/prompt.txt\n");
-    await w.add("streamed", { engine: "json-agent" }, `echo '{"type":"system","subtype":"init","session_id":"s-raw-1","model":"m-1"}'`);
+    await w.add(
+      "streamed",
+      { engine: "json-agent" },
+      `echo '{"type":"system","subtype":"init","session_id":"s-raw-1","model":"m-1"}'`,
+    );
     await w.drain();
 
     expect(w.stage("streamed")).toBe("review");
     expect(existsSync(join(w.queue, "review", "streamed", "agent.jsonl"))).toBe(true);
-    expect(git(w.home, "log", "--all", "--format=", "--name-only").split("\n").filter((f) => f.endsWith("agent.jsonl"))).toEqual([]);
-    expect(JSON.parse(fileAt(w.home, LOG, "queue/review/streamed/meta.json")).agent).toMatchObject({ name: "json-agent", sessionId: "s-raw-1", model: "m-1" });
+    expect(
+      git(w.home, "log", "--all", "--format=", "--name-only")
+        .split("\n")
+        .filter((f) => f.endsWith("agent.jsonl")),
+    ).toEqual([]);
+    expect(JSON.parse(fileAt(w.home, LOG, "queue/review/streamed/meta.json")).agent).toMatchObject({
+      name: "json-agent",
+      sessionId: "s-raw-1",
+      model: "m-1",
+    });
   });
 
   it("records a failure and its requeue as commits too", async () => {
@@ -129,8 +151,15 @@ describe("e2e: the offline git-queue (queue directory inside a git work tree)", 
     const ids = ["par-1", "par-2"];
     // Both jobs wait (up to 5 s) until the other is building, so their commits really race.
     const marks = join(w.root, "jobs");
-    for (const [id, other] of [["par-1", "par-2"], ["par-2", "par-1"]] as const) {
-      await w.add(id, { maxAttempts: 1 }, `echo ${id} > ${id}.txt\ntouch ${marks}/${id}.started\ni=0\nwhile [ ! -f ${marks}/${other}.started ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\ntest -f ${marks}/${other}.started\n`);
+    for (const [id, other] of [
+      ["par-1", "par-2"],
+      ["par-2", "par-1"],
+    ] as const) {
+      await w.add(
+        id,
+        { maxAttempts: 1 },
+        `echo ${id} > ${id}.txt\ntouch ${marks}/${id}.started\ni=0\nwhile [ ! -f ${marks}/${other}.started ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\ntest -f ${marks}/${other}.started\n`,
+      );
     }
     const run = await w.drain("--concurrency", "2");
     expect(run.stdout.split("\n").filter(Boolean).sort()).toEqual(ids.map((id) => `${id}\treview`));
@@ -149,9 +178,12 @@ describe("e2e: the offline git-queue (queue directory inside a git work tree)", 
     for (const commit of touchedByCommits(w.home)) {
       const id = /^aq: (par-\d) /.exec(commit.subject)![1]!;
       expect(commit.files.length, commit.subject).toBeGreaterThan(0);
-      for (const file of commit.files) expect(file, commit.subject).toMatch(new RegExp(`^queue/[a-z_]+/${id}/(job\\.md|meta\\.json)$`));
+      for (const file of commit.files)
+        expect(file, commit.subject).toMatch(new RegExp(`^queue/[a-z_]+/${id}/(job\\.md|meta\\.json)$`));
     }
-    expect(filesAt(w.home, LOG)).toEqual(ids.flatMap((id) => [`queue/review/${id}/job.md`, `queue/review/${id}/meta.json`]));
+    expect(filesAt(w.home, LOG)).toEqual(
+      ids.flatMap((id) => [`queue/review/${id}/job.md`, `queue/review/${id}/meta.json`]),
+    );
   });
 
   it("runs, ships and records a job whose cwd is the very repository that holds the queue", async () => {
@@ -174,7 +206,10 @@ describe("e2e: the offline git-queue (queue directory inside a git work tree)", 
     expect(readFileSync(join(w.home, "feature.txt"), "utf8")).toBe("feature\n");
     expect(git(w.home, "ls-files").split("\n").sort()).toEqual(["README.md", "feature.txt"]);
     // The job's worktree (branched from main) never held the queue: no prompt reached the engine's tree.
-    expect(git(w.home, "ls-tree", "-r", "--name-only", wip!.commit).split("\n").sort()).toEqual(["README.md", "feature.txt"]);
+    expect(git(w.home, "ls-tree", "-r", "--name-only", wip!.commit).split("\n").sort()).toEqual([
+      "README.md",
+      "feature.txt",
+    ]);
     expect(filesAt(w.home, LOG)).toEqual(["queue/shipped/inside/job.md", "queue/shipped/inside/meta.json"]);
     expect(git(w.home, "status", "--porcelain", "--untracked-files=no")).toBe("");
     expect(existsSync(worktree!.path)).toBe(false);

@@ -4,7 +4,19 @@ import { describe, expect, it } from "vitest";
 import { waitFor } from "../helpers/cli.ts";
 import { git } from "../helpers/git.ts";
 import { logOf, pathOf } from "../helpers/jobs.ts";
-import { branches, commitFile, errorLines, fileAt, filesAt, gitMaybe, gitWorld, parentsOf, revParse, statusLines, worktreePaths } from "../helpers/git-world.ts";
+import {
+  branches,
+  commitFile,
+  errorLines,
+  fileAt,
+  filesAt,
+  gitMaybe,
+  gitWorld,
+  parentsOf,
+  revParse,
+  statusLines,
+  worktreePaths,
+} from "../helpers/git-world.ts";
 
 describe("e2e: aq promote runs the job's test in its worktree", () => {
   it("moves a job whose test passes to testing (exit 0), the test running in the job's worktree", async () => {
@@ -120,7 +132,11 @@ describe("e2e: aq ship merges the job's branch into its base branch", () => {
     const w = gitWorld();
     const go = join(w.root, "go");
     // The job waits for a signal, so the person can switch branches while it builds.
-    await w.add("detached", {}, `i=0\nwhile [ ! -f ${go} ] && [ $i -lt 200 ]; do sleep 0.025; i=$((i+1)); done\necho shipped-content > shipped.txt\n`);
+    await w.add(
+      "detached",
+      {},
+      `i=0\nwhile [ ! -f ${go} ] && [ $i -lt 200 ]; do sleep 0.025; i=$((i+1)); done\necho shipped-content > shipped.txt\n`,
+    );
     const base = revParse(w.repo, "main");
     const runner = w.start(["run", "--once"]);
     await waitFor(() => w.stage("detached") === "building", 10_000, "the job to be building");

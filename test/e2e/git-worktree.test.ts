@@ -3,13 +3,22 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { git } from "../helpers/git.ts";
 import { pathOf } from "../helpers/jobs.ts";
-import { branches, fileAt, filesAt, gitWorld, revParse, statusLines, subjects, worktreePaths } from "../helpers/git-world.ts";
+import {
+  branches,
+  fileAt,
+  filesAt,
+  gitWorld,
+  revParse,
+  statusLines,
+  subjects,
+  worktreePaths,
+} from "../helpers/git-world.ts";
 
 describe("e2e: jobs in a git repository work in their own worktree", () => {
   it("runs a shell job in a worktree on aq/<id>, commits its change there, records wip, leaves the main checkout alone", async () => {
     const w = gitWorld();
     const base = revParse(w.repo, "main");
-    await w.add("hello", {}, "pwd -P > \"$AQ_QUEUE_DIR/../../where.txt\"\necho hello > new.txt\n");
+    await w.add("hello", {}, 'pwd -P > "$AQ_QUEUE_DIR/../../where.txt"\necho hello > new.txt\n');
     const run = await w.drain();
     expect(run.stdout).toBe("hello\treview\n");
 
@@ -53,7 +62,12 @@ describe("e2e: jobs in a git repository work in their own worktree", () => {
     expect(w.stage("sub")).toBe("review");
     const tree = w.meta("sub").worktree!.path;
     expect(readFileSync(join(tree, "pkg", "lib", "where.txt"), "utf8").trim()).toBe(join(tree, "pkg", "lib"));
-    expect(filesAt(w.repo, "aq/sub")).toEqual(["README.md", "pkg/lib/copy.txt", "pkg/lib/index.txt", "pkg/lib/where.txt"]);
+    expect(filesAt(w.repo, "aq/sub")).toEqual([
+      "README.md",
+      "pkg/lib/copy.txt",
+      "pkg/lib/index.txt",
+      "pkg/lib/where.txt",
+    ]);
     expect(fileAt(w.repo, "aq/sub", "pkg/lib/copy.txt")).toBe("lib");
     expect(existsSync(join(w.repo, "pkg", "lib", "where.txt"))).toBe(false);
     expect(statusLines(w.repo)).toEqual([]);
@@ -119,7 +133,7 @@ describe("e2e: jobs in a git repository work in their own worktree", () => {
   it("retries a failed attempt in the same worktree and branch, keeping everything the first attempt left", async () => {
     const w = gitWorld();
     const body = [
-      'if [ -f attempt1.txt ]; then cat attempt1.txt > attempt2-saw.txt; pwd -P > where2.txt; exit 0; fi',
+      "if [ -f attempt1.txt ]; then cat attempt1.txt > attempt2-saw.txt; pwd -P > where2.txt; exit 0; fi",
       "echo from-attempt-1 > attempt1.txt",
       "pwd -P > where1.txt",
       "exit 1",
@@ -129,7 +143,16 @@ describe("e2e: jobs in a git repository work in their own worktree", () => {
     expect(run.stdout).toBe("again\treview\n");
 
     const meta = w.meta("again");
-    expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "failed", "queued", "assigned", "building", "review"]);
+    expect(pathOf(meta)).toEqual([
+      "queued",
+      "assigned",
+      "building",
+      "failed",
+      "queued",
+      "assigned",
+      "building",
+      "review",
+    ]);
     expect(meta.attempts).toBe(2);
     expect(meta.history[3]!.reason).toMatch(/exited 1/);
     const tree = meta.worktree!.path;
@@ -144,7 +167,13 @@ describe("e2e: jobs in a git repository work in their own worktree", () => {
     // The second attempt saw the first one's work, and all of it is on the branch.
     expect(fileAt(w.repo, "aq/again", "attempt2-saw.txt")).toBe("from-attempt-1");
     expect(fileAt(w.repo, "aq/again", "attempt1.txt")).toBe("from-attempt-1");
-    expect(filesAt(w.repo, "aq/again")).toEqual(["README.md", "attempt1.txt", "attempt2-saw.txt", "where1.txt", "where2.txt"]);
+    expect(filesAt(w.repo, "aq/again")).toEqual([
+      "README.md",
+      "attempt1.txt",
+      "attempt2-saw.txt",
+      "where1.txt",
+      "where2.txt",
+    ]);
     expect(subjects(w.repo, "main..aq/again")).toHaveLength(2);
     expect(statusLines(tree)).toEqual([]);
   });
@@ -152,7 +181,11 @@ describe("e2e: jobs in a git repository work in their own worktree", () => {
   it("re-creates the worktree from the job's branch when a retried job's worktree was removed", async () => {
     const w = gitWorld();
     // Attempt 1 commits work (review), its test fails (failed); a person removes the worktree.
-    await w.add("reattach", { test: "false" }, "if [ -f kept.txt ]; then cat kept.txt > saw.txt; exit 0; fi\necho committed-work > kept.txt\n");
+    await w.add(
+      "reattach",
+      { test: "false" },
+      "if [ -f kept.txt ]; then cat kept.txt > saw.txt; exit 0; fi\necho committed-work > kept.txt\n",
+    );
     await w.drain();
     expect((await w.cli(["promote", "reattach"])).code).toBe(1);
     expect(w.stage("reattach")).toBe("failed");
@@ -198,7 +231,11 @@ describe("e2e: jobs in a git repository work in their own worktree", () => {
     git(w.repo, "add", "-A");
     git(w.repo, "commit", "-q", "-m", "add sub");
     const testPwd = join(w.root, "test-pwd.txt");
-    await w.add("linked", { cwd: join(link, "sub"), maxAttempts: 1, test: `test -f x.txt && pwd -P > ${testPwd}` }, `pwd -P > ${join(w.root, "where.txt")}\necho x > x.txt\n`);
+    await w.add(
+      "linked",
+      { cwd: join(link, "sub"), maxAttempts: 1, test: `test -f x.txt && pwd -P > ${testPwd}` },
+      `pwd -P > ${join(w.root, "where.txt")}\necho x > x.txt\n`,
+    );
     await w.drain();
 
     expect(w.meta("linked").reason).toBeUndefined();
@@ -232,7 +269,11 @@ describe("e2e: jobs in a git repository work in their own worktree", () => {
 
   it("keeps commits the engine made itself on aq/<id>, with what it left uncommitted on top", async () => {
     const w = gitWorld();
-    await w.add("selfcommit", {}, "echo a > a.txt\ngit add a.txt\ngit commit -q -m 'the agent committed this'\necho b > b.txt\n");
+    await w.add(
+      "selfcommit",
+      {},
+      "echo a > a.txt\ngit add a.txt\ngit commit -q -m 'the agent committed this'\necho b > b.txt\n",
+    );
     await w.drain();
 
     expect(w.stage("selfcommit")).toBe("review");

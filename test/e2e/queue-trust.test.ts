@@ -17,7 +17,12 @@ function bystander(): number {
 }
 
 /** Rewrites a job's meta.json as a crafted file would. */
-function craft(queue: string, stage: string, id: string, change: (meta: Record<string, unknown>) => Record<string, unknown>): void {
+function craft(
+  queue: string,
+  stage: string,
+  id: string,
+  change: (meta: Record<string, unknown>) => Record<string, unknown>,
+): void {
   const path = join(queue, stage, id, "meta.json");
   writeFileSync(path, JSON.stringify(change(JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>)));
 }
@@ -36,7 +41,12 @@ describe("e2e: aq signals only its own processes", () => {
     placeIn(queue, "orphan", "building");
     const pgid = bystander();
     // A dead runner, an engine group with no start time and no mark: not provably aq's.
-    craft(queue, "building", "orphan", (meta) => ({ ...meta, attempts: 1, owner: { pid: 999_999_99 }, engine: { name: "shell", pgid, startedAt: new Date().toISOString() } }));
+    craft(queue, "building", "orphan", (meta) => ({
+      ...meta,
+      attempts: 1,
+      owner: { pid: 999_999_99 },
+      engine: { name: "shell", pgid, startedAt: new Date().toISOString() },
+    }));
     const run = await runAq(dir, ["run", "--once"]);
     expect(run.code, run.stderr).toBe(0);
     expect(isRunning(pgid)).toBe(true);
@@ -49,7 +59,12 @@ describe("e2e: aq signals only its own processes", () => {
     await enqueue(queue, [{ id: "reused", body: "echo again" }]);
     placeIn(queue, "reused", "building");
     const pgid = bystander();
-    craft(queue, "building", "reused", (meta) => ({ ...meta, attempts: 1, owner: { pid: 999_999_99 }, engine: { name: "shell", pgid, startTime: "1", startedAt: new Date().toISOString() } }));
+    craft(queue, "building", "reused", (meta) => ({
+      ...meta,
+      attempts: 1,
+      owner: { pid: 999_999_99 },
+      engine: { name: "shell", pgid, startTime: "1", startedAt: new Date().toISOString() },
+    }));
     const run = await runAq(dir, ["run", "--once"]);
     expect(run.code, run.stderr).toBe(0);
     expect(isRunning(pgid)).toBe(true);
@@ -60,7 +75,10 @@ describe("e2e: aq signals only its own processes", () => {
     await enqueue(queue, []);
     const pid = bystander();
     mkdirSync(join(queue, ".aq", "runners"), { recursive: true });
-    writeFileSync(join(queue, ".aq", "runners", `${pid}.json`), JSON.stringify({ pid, id: "runner:x", startedAt: new Date().toISOString(), mode: "forever", concurrency: 1 }));
+    writeFileSync(
+      join(queue, ".aq", "runners", `${pid}.json`),
+      JSON.stringify({ pid, id: "runner:x", startedAt: new Date().toISOString(), mode: "forever", concurrency: 1 }),
+    );
     const drained = await aq(["drain", "--timeout", "1s"], { cwd: dir });
     expect(drained.stdout).toContain(`not signalling pid ${pid}`);
     expect(isRunning(pid)).toBe(true);
@@ -126,7 +144,10 @@ describe("e2e: aq clean and aq ship touch only aq's own worktrees and aq/<id> br
     git(w.repo, "worktree", "add", "-q", theirs, "release-1.0");
     await w.add("crafted", {}, "true");
     placeIn(w.queue, "crafted", "failed");
-    const record = { worktree: { path: theirs, repo: w.repo, baseBranch: "main", baseCommit: git(w.repo, "rev-parse", "HEAD") }, wip: { branch: "release-1.0", commit: git(w.repo, "rev-parse", "release-1.0") } };
+    const record = {
+      worktree: { path: theirs, repo: w.repo, baseBranch: "main", baseCommit: git(w.repo, "rev-parse", "HEAD") },
+      wip: { branch: "release-1.0", commit: git(w.repo, "rev-parse", "release-1.0") },
+    };
     craft(w.queue, "failed", "crafted", (meta) => ({ ...meta, ...record }));
     const cleaned = await w.cli(["clean", "--force"]);
     expect(cleaned.code, cleaned.stderr).toBe(0);

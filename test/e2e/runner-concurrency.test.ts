@@ -2,14 +2,28 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { idsIn, metaOf, pathOf } from "../helpers/jobs.ts";
-import { enqueue, entriesTo, intervalOf, linesOf, maxOverlap, meetScript, runnerIdOf, runnerSetup, spawnAq, timedScript } from "../helpers/runner-e2e.ts";
+import {
+  enqueue,
+  entriesTo,
+  intervalOf,
+  linesOf,
+  maxOverlap,
+  meetScript,
+  runnerIdOf,
+  runnerSetup,
+  spawnAq,
+  timedScript,
+} from "../helpers/runner-e2e.ts";
 
 describe("aq run: several runners on one queue", () => {
   it("three racing runners run every job exactly once, and every job ends in review", async () => {
     const { dir, queue } = runnerSetup();
     const ran = join(dir, "ran.txt");
     const ids = Array.from({ length: 24 }, (_, i) => `job-${String(i + 1).padStart(2, "0")}`);
-    await enqueue(queue, ids.map((id) => ({ id, body: `echo "$AQ_JOB_ID" >> "${ran}"\nsleep 0.1` })));
+    await enqueue(
+      queue,
+      ids.map((id) => ({ id, body: `echo "$AQ_JOB_ID" >> "${ran}"\nsleep 0.1` })),
+    );
 
     const runners = [0, 1, 2].map(() => spawnAq(dir, ["run", "--drain", "--concurrency", "2"]));
     const results = await Promise.all(runners.map((runner) => runner.exited));
@@ -17,7 +31,8 @@ describe("aq run: several runners on one queue", () => {
     for (const result of results) expect(result).toMatchObject({ code: 0, signal: null });
     expect(linesOf(ran).sort()).toEqual(ids);
     expect(idsIn(queue, "review")).toEqual(ids);
-    for (const stage of ["queued", "assigned", "building", "failed", "dead_letter"] as const) expect(idsIn(queue, stage)).toEqual([]);
+    for (const stage of ["queued", "assigned", "building", "failed", "dead_letter"] as const)
+      expect(idsIn(queue, stage)).toEqual([]);
     // Each job was claimed once, and reported once, by one of the three runners.
     const runnerIds = runners.map((runner) => runnerIdOf(runner.pid!));
     const claimedBy = new Set<string>();
@@ -39,7 +54,10 @@ describe("aq run: several runners on one queue", () => {
   it("jobs with the same named lock never run at the same time, across processes and slots", async () => {
     const { dir, queue } = runnerSetup();
     const ids = ["db-1", "db-2", "db-3", "db-4"];
-    await enqueue(queue, ids.map((id) => ({ id, frontmatter: { lock: "database" }, body: timedScript(dir, 0.3) })));
+    await enqueue(
+      queue,
+      ids.map((id) => ({ id, frontmatter: { lock: "database" }, body: timedScript(dir, 0.3) })),
+    );
 
     const runners = [0, 1].map(() => spawnAq(dir, ["run", "--drain", "--concurrency", "2"]));
     const results = await Promise.all(runners.map((runner) => runner.exited));

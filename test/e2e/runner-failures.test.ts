@@ -1,12 +1,29 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { idsIn, logOf, metaOf, pathOf } from "../helpers/jobs.ts";
-import { at, enqueue, entriesTo, isRunning, killAtEnd, linesOf, pidFrom, runAq, runnerIdOf, runnerSetup } from "../helpers/runner-e2e.ts";
+import {
+  at,
+  enqueue,
+  entriesTo,
+  isRunning,
+  killAtEnd,
+  linesOf,
+  pidFrom,
+  runAq,
+  runnerIdOf,
+  runnerSetup,
+} from "../helpers/runner-e2e.ts";
 
 describe("aq run: failures, retries and dead letters", () => {
   it("a timeout kills the engine's whole process group, grandchildren included, and fails the job", async () => {
     const { dir, queue } = runnerSetup();
-    const body = [`echo $$ > "${dir}/child.pid"`, "sleep 300 &", `echo $! > "${dir}/grandchild.pid"`, "echo waiting", "sleep 300"].join("\n");
+    const body = [
+      `echo $$ > "${dir}/child.pid"`,
+      "sleep 300 &",
+      `echo $! > "${dir}/grandchild.pid"`,
+      "echo waiting",
+      "sleep 300",
+    ].join("\n");
     await enqueue(queue, [{ id: "slow", frontmatter: { timeout: "1s", maxAttempts: 1 }, body }]);
 
     const run = runAq(dir, ["run", "--drain"]);
@@ -36,7 +53,9 @@ describe("aq run: failures, retries and dead letters", () => {
   it("a failing job is retried after the backoff, then dead-lettered when its attempts are used up", async () => {
     const { dir, queue } = runnerSetup({ retry: { backoff: "1s" } });
     const tries = join(dir, "tries.txt");
-    await enqueue(queue, [{ id: "flaky", frontmatter: { maxAttempts: 2 }, body: `echo "try $AQ_JOB_ID" >> "${tries}"\nexit 1` }]);
+    await enqueue(queue, [
+      { id: "flaky", frontmatter: { maxAttempts: 2 }, body: `echo "try $AQ_JOB_ID" >> "${tries}"\nexit 1` },
+    ]);
 
     const result = await runAq(dir, ["run", "--drain"]);
 
@@ -46,7 +65,17 @@ describe("aq run: failures, retries and dead letters", () => {
     expect(idsIn(queue, "dead_letter")).toEqual(["flaky"]);
     const meta = metaOf(queue, "flaky");
     expect(meta.attempts).toBe(2);
-    expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "failed", "queued", "assigned", "building", "failed", "dead_letter"]);
+    expect(pathOf(meta)).toEqual([
+      "queued",
+      "assigned",
+      "building",
+      "failed",
+      "queued",
+      "assigned",
+      "building",
+      "failed",
+      "dead_letter",
+    ]);
     for (const failed of entriesTo(meta, "failed")) expect(failed.reason).toMatch(/exited 1/);
     expect(meta.reason).toMatch(/2 of 2/);
     expect(meta.history.every((entry, i) => i === 0 || entry.by === runnerIdOf(result.pid))).toBe(true);

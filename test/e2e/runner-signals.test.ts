@@ -3,13 +3,28 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "../helpers/cli.ts";
 import { metaOf, pathOf, stageOf } from "../helpers/jobs.ts";
-import { at, enqueue, entriesTo, isRunning, killAtEnd, pidFrom, runAq, runnerIdOf, runnerSetup, settledIn, spawnAq } from "../helpers/runner-e2e.ts";
+import {
+  at,
+  enqueue,
+  entriesTo,
+  isRunning,
+  killAtEnd,
+  pidFrom,
+  runAq,
+  runnerIdOf,
+  runnerSetup,
+  settledIn,
+  spawnAq,
+} from "../helpers/runner-e2e.ts";
 
 describe("aq run: signals", () => {
   it("the first SIGTERM lets the running job finish to review, claims nothing more, and exits 0", async () => {
     const { dir, queue } = runnerSetup();
     await enqueue(queue, [
-      { id: "busy", body: [`echo started > "${dir}/started"`, "sleep 0.6", `echo finished > "${dir}/finished"`].join("\n") },
+      {
+        id: "busy",
+        body: [`echo started > "${dir}/started"`, "sleep 0.6", `echo finished > "${dir}/finished"`].join("\n"),
+      },
       { id: "next", body: `echo ran > "${dir}/next-ran"` },
     ]);
     const runner = spawnAq(dir, ["run"]);
@@ -81,7 +96,11 @@ describe("aq run: crash recovery", () => {
     const sleeper = await pidFrom(join(dir, "sleep.pid"));
     killAtEnd(engine, sleeper);
     // The runner has recorded the engine's process group before it dies.
-    await waitFor(() => settledIn(queue, "survivor", "building") && metaOf(queue, "survivor").engine?.pgid === engine, 5_000, "the engine in meta.json");
+    await waitFor(
+      () => settledIn(queue, "survivor", "building") && metaOf(queue, "survivor").engine?.pgid === engine,
+      5_000,
+      "the engine in meta.json",
+    );
 
     first.kill("SIGKILL");
     const crashed = await first.exited;
@@ -97,16 +116,31 @@ describe("aq run: crash recovery", () => {
     expect(result.stdout).toBe("survivor\treview\n");
     expect(isRunning(engine)).toBe(false);
     expect(isRunning(sleeper)).toBe(false);
-    expect(existsSync(join(dir, "overlap")), existsSync(join(dir, "overlap")) ? readFileSync(join(dir, "overlap"), "utf8") : "").toBe(false);
+    expect(
+      existsSync(join(dir, "overlap")),
+      existsSync(join(dir, "overlap")) ? readFileSync(join(dir, "overlap"), "utf8") : "",
+    ).toBe(false);
     expect(readFileSync(join(dir, "second"), "utf8")).toBe("second\n");
     const meta = metaOf(queue, "survivor");
     expect(meta).toMatchObject({ stage: "review", attempts: 2 });
-    expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "failed", "queued", "assigned", "building", "review"]);
+    expect(pathOf(meta)).toEqual([
+      "queued",
+      "assigned",
+      "building",
+      "failed",
+      "queued",
+      "assigned",
+      "building",
+      "review",
+    ]);
     const failed = entriesTo(meta, "failed")[0]!;
     expect(failed).toMatchObject({ from: "building", by: runnerIdOf(result.pid) });
     expect(failed.reason).toMatch(/died/);
     expect(failed.reason).toContain(String(first.pid));
-    expect(entriesTo(meta, "assigned").map((entry) => entry.by)).toEqual([runnerIdOf(first.pid!), runnerIdOf(result.pid)]);
+    expect(entriesTo(meta, "assigned").map((entry) => entry.by)).toEqual([
+      runnerIdOf(first.pid!),
+      runnerIdOf(result.pid),
+    ]);
     expect(at(entriesTo(meta, "assigned")[1])).toBeGreaterThanOrEqual(at(failed));
     expect(meta.engine).toBeUndefined();
   });

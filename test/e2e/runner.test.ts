@@ -3,7 +3,20 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "../helpers/cli.ts";
 import { idsIn, logOf, metaOf, pathOf, stageOf } from "../helpers/jobs.ts";
-import { at, enqueue, entriesTo, intervalOf, linesOf, maxOverlap, meetScript, runAq, runnerIdOf, runnerSetup, settledIn, spawnAq } from "../helpers/runner-e2e.ts";
+import {
+  at,
+  enqueue,
+  entriesTo,
+  intervalOf,
+  linesOf,
+  maxOverlap,
+  meetScript,
+  runAq,
+  runnerIdOf,
+  runnerSetup,
+  settledIn,
+  spawnAq,
+} from "../helpers/runner-e2e.ts";
 
 const REVIEW_PATH = ["queued", "assigned", "building", "review"];
 
@@ -47,7 +60,10 @@ describe("aq run: one job, all jobs, in order", () => {
     const ids = ["j1", "j2", "j3", "j4"];
     // In pairs, each waiting for its partner to start: a pair meets only if both run at once.
     const partner: Record<string, string> = { j1: "j2", j2: "j1", j3: "j4", j4: "j3" };
-    await enqueue(queue, ids.map((id) => ({ id, body: meetScript(dir, partner[id]!) })));
+    await enqueue(
+      queue,
+      ids.map((id) => ({ id, body: meetScript(dir, partner[id]!) })),
+    );
 
     const result = await runAq(dir, ["run", "--drain", "--concurrency", "2"]);
 
@@ -68,7 +84,8 @@ describe("aq run: one job, all jobs, in order", () => {
       ]);
     }
     // Two slots: jobs ran two at a time, never three.
-    for (const id of ids) expect(existsSync(join(dir, `${id}.met`)), `${id} never ran beside ${partner[id]}`).toBe(true);
+    for (const id of ids)
+      expect(existsSync(join(dir, `${id}.met`)), `${id} never ran beside ${partner[id]}`).toBe(true);
     expect(maxOverlap(ids.map((id) => intervalOf(dir, id)))).toBe(2);
   });
 
@@ -110,7 +127,9 @@ describe("aq run: blocked jobs", () => {
 
   it("a stdout line 'AQ_BLOCKED: <reason>' blocks the job with that reason even when it exits 0", async () => {
     const { dir, queue } = runnerSetup();
-    await enqueue(queue, [{ id: "creds", body: 'echo "looking around"\necho "AQ_BLOCKED: need credentials"\necho "bye"\nexit 0' }]);
+    await enqueue(queue, [
+      { id: "creds", body: 'echo "looking around"\necho "AQ_BLOCKED: need credentials"\necho "bye"\nexit 0' },
+    ]);
 
     const result = await runAq(dir, ["run", "--drain"]);
 
@@ -119,7 +138,12 @@ describe("aq run: blocked jobs", () => {
     const meta = metaOf(queue, "creds");
     expect(meta).toMatchObject({ stage: "blocked", attempts: 1, reason: "need credentials" });
     expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "blocked"]);
-    expect(meta.history.at(-1)).toMatchObject({ from: "building", to: "blocked", reason: "need credentials", by: runnerIdOf(result.pid) });
+    expect(meta.history.at(-1)).toMatchObject({
+      from: "building",
+      to: "blocked",
+      reason: "need credentials",
+      by: runnerIdOf(result.pid),
+    });
     expect(logOf(queue, "creds")).toContain("AQ_BLOCKED: need credentials");
   });
 });
@@ -146,7 +170,9 @@ describe("aq run: engine problems fail the job, not the runner", () => {
     // The next job ran after the failure, in the same runner.
     expect(stageOf(queue, "after")).toBe("review");
     expect(readFileSync(join(dir, "after.txt"), "utf8")).toBe("ran\n");
-    expect(at(entriesTo(metaOf(queue, "after"), "assigned")[0])).toBeGreaterThanOrEqual(at(entriesTo(meta, "failed")[0]));
+    expect(at(entriesTo(metaOf(queue, "after"), "assigned")[0])).toBeGreaterThanOrEqual(
+      at(entriesTo(meta, "failed")[0]),
+    );
   });
 
   it("an unknown engine name fails the job with a reason listing the known engines", async () => {
@@ -162,7 +188,8 @@ describe("aq run: engine problems fail the job, not the runner", () => {
     const meta = metaOf(queue, "typo");
     expect(meta.stage).toBe("failed");
     expect(meta.reason).toContain('"cluade"');
-    for (const known of ["claude", "codex", "devin", "gemini", "shell", "custom"]) expect(meta.reason).toMatch(new RegExp(`\\b${known}\\b`));
+    for (const known of ["claude", "codex", "devin", "gemini", "shell", "custom"])
+      expect(meta.reason).toMatch(new RegExp(`\\b${known}\\b`));
     expect(meta.reason).not.toContain("\n");
     expect(meta.history.at(-1)).toMatchObject({ to: "failed", reason: meta.reason });
     expect(stageOf(queue, "fine")).toBe("review");
@@ -189,11 +216,23 @@ describe("aq run: what the engine sees", () => {
     ].join("\n");
     await enqueue(queue, [{ id: "envjob", body }]);
 
-    const result = await runAq(dir, ["run", "--drain"], { AQ_FLEET_TOKEN: "fleet-secret-123", AQ_TRACKER_TOKEN: "tracker-secret-456" });
+    const result = await runAq(dir, ["run", "--drain"], {
+      AQ_FLEET_TOKEN: "fleet-secret-123",
+      AQ_TRACKER_TOKEN: "tracker-secret-456",
+    });
 
     expect(result.code).toBe(0);
     expect(stageOf(queue, "envjob")).toBe("review");
-    expect(linesOf(out)).toEqual(["id=envjob", "stage=building", `queue=${queue}`, "fleet=unset", "tracker=unset", `pwd=${dir}`, "argv0=sh", "sum=42"]);
+    expect(linesOf(out)).toEqual([
+      "id=envjob",
+      "stage=building",
+      `queue=${queue}`,
+      "fleet=unset",
+      "tracker=unset",
+      `pwd=${dir}`,
+      "argv0=sh",
+      "sum=42",
+    ]);
     const env = readFileSync(join(dir, "env.txt"), "utf8");
     expect(env).not.toContain("fleet-secret-123");
     expect(env).not.toContain("tracker-secret-456");
@@ -219,14 +258,20 @@ describe("aq run: files dropped into queued/", () => {
     drop("bad.md", "---\nengine: [shell\ntimeout: 5s\n---\necho never\n");
     drop("good.md", `---\nengine: shell\n---\necho adopted > "${dir}/good.txt"\n`);
 
-    await waitFor(() => settledIn(queue, "good", "review") && settledIn(queue, "bad", "failed"), 10_000, "good in review and bad in failed");
+    await waitFor(
+      () => settledIn(queue, "good", "review") && settledIn(queue, "bad", "failed"),
+      10_000,
+      "good in review and bad in failed",
+    );
 
     const bad = metaOf(queue, "bad");
     expect(bad.stage).toBe("failed");
     expect(bad.reason).toMatch(/^bad\.md: .*YAML/);
     expect(bad.reason).not.toContain("\n");
     expect(pathOf(bad)).toEqual(["queued", "failed"]);
-    expect(readFileSync(join(queue, "failed", "bad", "job.md"), "utf8")).toBe("---\nengine: [shell\ntimeout: 5s\n---\necho never\n");
+    expect(readFileSync(join(queue, "failed", "bad", "job.md"), "utf8")).toBe(
+      "---\nengine: [shell\ntimeout: 5s\n---\necho never\n",
+    );
 
     const good = metaOf(queue, "good");
     expect(good).toMatchObject({ id: "good", stage: "review", attempts: 1, origin: { kind: "local" } });

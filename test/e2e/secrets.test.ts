@@ -36,8 +36,15 @@ describe("secrets stay out of what a job runs", () => {
     const home = join(root, "home");
     const seen = (what: string) => join(root, `${what}.env`);
     writeFileSync(join(root, "plugin.mjs"), PLUGIN);
-    writeTestConfig(root, { queueDir: "home/queue", worktrees: { setup: `env > ${seen("setup")}` }, plugins: [["tracker-echo", false], "./plugin.mjs"] });
-    writeFileSync(join(root, "job.md"), jobText({ cwd: repo, test: `env > ${seen("test")}` }, `env > ${seen("engine")}\necho work > work.txt\n`));
+    writeTestConfig(root, {
+      queueDir: "home/queue",
+      worktrees: { setup: `env > ${seen("setup")}` },
+      plugins: [["tracker-echo", false], "./plugin.mjs"],
+    });
+    writeFileSync(
+      join(root, "job.md"),
+      jobText({ cwd: repo, test: `env > ${seen("test")}` }, `env > ${seen("engine")}\necho work > work.txt\n`),
+    );
     const env = { ...SECRETS, ANTHROPIC_API_KEY: "agent-key-passes" };
     const run = (args: string[]) => aq(args, { cwd: root, env });
 

@@ -13,7 +13,11 @@ const AGENTS: AgentName[] = ["claude", "codex", "gemini"];
 const API_OF = { claude: "anthropic", codex: "openai", gemini: "gemini" } as const;
 
 /** The key each CLI must send, and the header it goes in. */
-function sentKey(agent: AgentName, headers: Readonly<Record<string, string | string[] | undefined>>, path: string): boolean {
+function sentKey(
+  agent: AgentName,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  path: string,
+): boolean {
   if (agent === "claude") return headers["x-api-key"] === TEST_KEYS.anthropic;
   if (agent === "codex") return headers.authorization === `Bearer ${TEST_KEYS.openai}`;
   return headers["x-goog-api-key"] === TEST_KEYS.gemini || path.includes(`key=${TEST_KEYS.gemini}`);
@@ -31,7 +35,7 @@ describe.each(AGENTS)("the %s engine with the real CLI", (agent) => {
       `RUN: printf 'hello from ${agent}\\n' > greeting.txt; echo 'AQ_BLOCKED: printed by a command, not the agent'`,
       "SAY: The greeting is written.",
       "AQ_BLOCKED: a line of the prompt, not of the agent",
-      "Quotes \"stay\" and $dollars stay too.",
+      'Quotes "stay" and $dollars stay too.',
     ].join("\n");
     const started = Date.now();
     await world.add(id, { engine: agent, yolo: true, timeout: "90s" }, body);
@@ -59,7 +63,11 @@ describe.each(AGENTS)("the %s engine with the real CLI", (agent) => {
     expect(log).toContain("  AQ_BLOCKED: printed by a command, not the agent"); // seen, as a command's output
     expect(world.meta(id).reason).toBeUndefined();
     expect(log).not.toMatch(/^\{"type"/m);
-    const events = world.agentLog(id).trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    const events = world
+      .agentLog(id)
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(events.length).toBeGreaterThan(2);
     const meta = world.meta(id);
     expect(meta.agent).toMatchObject({ name: agent, sessionId: expect.stringMatching(/\S{8,}/), toolCalls: 1 });
@@ -78,7 +86,11 @@ describe.each(AGENTS)("the %s engine with the real CLI", (agent) => {
   test("yolo: false leaves the skip-permissions flag out, and the agent may not run its command", async () => {
     const world = await engineWorld();
     const id = `careful-${agent}`;
-    await world.add(id, { engine: agent, yolo: false, timeout: "90s" }, "Try to write a file.\nRUN: touch forbidden.txt\nSAY: finished");
+    await world.add(
+      id,
+      { engine: agent, yolo: false, timeout: "90s" },
+      "Try to write a file.\nRUN: touch forbidden.txt\nSAY: finished",
+    );
     await world.runOnce();
 
     const [argv] = world.argvOf(agent);
@@ -95,7 +107,11 @@ describe.each(AGENTS)("the %s engine with the real CLI", (agent) => {
   test("a CLI that exits non-zero fails the job with its exit code", async () => {
     const world = await engineWorld();
     const id = `refused-${agent}`;
-    await world.add(id, { engine: agent, maxAttempts: 1, timeout: "90s" }, "This request is refused by the model API.\nREFUSE");
+    await world.add(
+      id,
+      { engine: agent, maxAttempts: 1, timeout: "90s" },
+      "This request is refused by the model API.\nREFUSE",
+    );
     await world.runOnce();
 
     expect(world.stage(id), world.log(id)).toBe("dead_letter");
@@ -117,7 +133,11 @@ describe.each(AGENTS)("the %s engine with the real CLI", (agent) => {
   test("AQ_BLOCKED: in the agent's answer blocks the job with the agent's reason", async () => {
     const world = await engineWorld();
     const id = `blocked-${agent}`;
-    await world.add(id, { engine: agent, timeout: "90s" }, "Ask for help.\nSAY: AQ_BLOCKED: the staging password is needed");
+    await world.add(
+      id,
+      { engine: agent, timeout: "90s" },
+      "Ask for help.\nSAY: AQ_BLOCKED: the staging password is needed",
+    );
     await world.runOnce();
 
     expect(world.stage(id), world.log(id)).toBe("blocked");
@@ -128,11 +148,17 @@ describe.each(AGENTS)("the %s engine with the real CLI", (agent) => {
 test("an agent that goes quiet for its stall time is killed and fails as stalled, not timed out", async () => {
   const world = await engineWorld();
   const id = "quiet-claude";
-  await world.add(id, { engine: "claude", maxAttempts: 1, timeout: "60s", stall: "3s" }, "The model never answers.\nHANG");
+  await world.add(
+    id,
+    { engine: "claude", maxAttempts: 1, timeout: "60s", stall: "3s" },
+    "The model never answers.\nHANG",
+  );
   const started = Date.now();
   await world.runOnce();
 
-  expect(world.meta(id).history.find((entry) => entry.to === "failed")?.reason).toBe("stalled: no agent activity for 3.0s");
+  expect(world.meta(id).history.find((entry) => entry.to === "failed")?.reason).toBe(
+    "stalled: no agent activity for 3.0s",
+  );
   expect(Date.now() - started).toBeLessThan(30_000);
   // It had said something before it went quiet: its session was recorded.
   expect(world.meta(id).agent?.sessionId).toBeTruthy();

@@ -10,15 +10,21 @@ export interface AgentCli {
   readonly bin: string;
 }
 
-export const AGENT_CLIS: Readonly<Record<"claude" | "codex" | "gemini", AgentCli>> = JSON.parse(readFileSync(join(import.meta.dirname, "agents.json"), "utf8"));
+export const AGENT_CLIS: Readonly<Record<"claude" | "codex" | "gemini", AgentCli>> = JSON.parse(
+  readFileSync(join(import.meta.dirname, "agents.json"), "utf8"),
+);
 
 /**
  * Where they are installed: a cache outside node_modules (together they are close to 1 GB, so
  * `npm ci` never fetches them), one folder per set of pinned versions.
  */
 export function agentCliDir(): string {
-  const cache = process.env.AQ_AGENT_CLI_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "aq", "agent-clis");
-  const pins = Object.values(AGENT_CLIS).map((cli) => `${cli.package}@${cli.version}`).sort().join(" ");
+  const cache =
+    process.env.AQ_AGENT_CLI_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "aq", "agent-clis");
+  const pins = Object.values(AGENT_CLIS)
+    .map((cli) => `${cli.package}@${cli.version}`)
+    .sort()
+    .join(" ");
   return join(cache, createHash("sha256").update(pins).digest("hex").slice(0, 12));
 }
 

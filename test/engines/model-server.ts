@@ -44,7 +44,11 @@ export async function startModelServer(): Promise<ModelServer> {
   const requests: RecordedRequest[] = [];
   const hanging = new Set<ServerResponse>();
   const server: Server = createServer((req, res) => {
-    req.on("error", (error) => process.env.AQ_MODEL_SERVER_DEBUG && process.stderr.write(`model-server: request error ${String(error)}\n`));
+    req.on(
+      "error",
+      (error) =>
+        process.env.AQ_MODEL_SERVER_DEBUG && process.stderr.write(`model-server: request error ${String(error)}\n`),
+    );
     void handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: { message: String(error) } }));
@@ -52,7 +56,8 @@ export async function startModelServer(): Promise<ModelServer> {
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (process.env.AQ_MODEL_SERVER_DEBUG) process.stderr.write(`model-server: ${req.method} ${req.url} ${JSON.stringify(req.headers)}\n`);
+    if (process.env.AQ_MODEL_SERVER_DEBUG)
+      process.stderr.write(`model-server: ${req.method} ${req.url} ${JSON.stringify(req.headers)}\n`);
     const raw = await readBody(req);
     let body: unknown = raw;
     try {
@@ -131,4 +136,3 @@ async function readBody(req: IncomingMessage): Promise<string> {
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
 }
-

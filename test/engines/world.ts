@@ -39,7 +39,11 @@ export interface EngineWorld {
   processesIn(dir: string): number[];
 }
 
-export const TEST_KEYS = { anthropic: "sk-ant-aq-engine-test", openai: "sk-openai-aq-engine-test", gemini: "aq-gemini-engine-test" };
+export const TEST_KEYS = {
+  anthropic: "sk-ant-aq-engine-test",
+  openai: "sk-openai-aq-engine-test",
+  gemini: "aq-gemini-engine-test",
+};
 
 export async function engineWorld(config: Record<string, unknown> = {}): Promise<EngineWorld> {
   const root = tempDir("aq-engines-");
@@ -55,7 +59,10 @@ export async function engineWorld(config: Record<string, unknown> = {}): Promise
 
   for (const [name, cli] of Object.entries(AGENT_CLIS)) {
     const shim = join(shims, cli.bin);
-    writeFileSync(shim, `#!/bin/sh\nfor arg in "$@"; do printf '%s\\0' "$arg"; done > "${argvDir}/${name}.$$"\nexec "${agentCliBin(name as AgentName)}" "$@"\n`);
+    writeFileSync(
+      shim,
+      `#!/bin/sh\nfor arg in "$@"; do printf '%s\\0' "$arg"; done > "${argvDir}/${name}.$$"\nexec "${agentCliBin(name as AgentName)}" "$@"\n`,
+    );
     chmodSync(shim, 0o755);
   }
   writeUserSettings(user, model.url);
@@ -138,5 +145,8 @@ function writeUserSettings(user: string, modelUrl: string): void {
     ].join("\n"),
   );
   mkdirSync(join(user, ".gemini"), { recursive: true });
-  writeFileSync(join(user, ".gemini", "settings.json"), `${JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }, null, 2)}\n`);
+  writeFileSync(
+    join(user, ".gemini", "settings.json"),
+    `${JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }, null, 2)}\n`,
+  );
 }

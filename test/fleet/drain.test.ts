@@ -14,7 +14,13 @@ async function factory(options: { leaseMs: number; config?: Record<string, unkno
   const proxy = await recordingProxy(coord.api);
   const dir = tempDir("aq-fleet-drain-");
   writeTestConfig(dir, { plugins: [["tracker-echo", false]], ...options.config });
-  const env = { AQ_FLEET: "1", AQ_FLEET_API: proxy.api, AQ_FLEET_TOKEN: TOKEN, AQ_FACTORY_ID: "factory-a", AQ_FLEET_LEASE_RENEW_SEC: "0.2" };
+  const env = {
+    AQ_FLEET: "1",
+    AQ_FLEET_API: proxy.api,
+    AQ_FLEET_TOKEN: TOKEN,
+    AQ_FACTORY_ID: "factory-a",
+    AQ_FLEET_LEASE_RENEW_SEC: "0.2",
+  };
   return { coord, proxy, dir, env, queue: join(dir, "queue") };
 }
 
@@ -41,10 +47,15 @@ describe("draining a fleet factory", () => {
     const beats = after.filter((request) => kindOf(request) === "heartbeat");
     const firstDraining = beats.findIndex((beat) => beat.json?.health === "draining");
     expect(firstDraining).toBeGreaterThanOrEqual(0);
-    expect(beats.slice(firstDraining).map((beat) => beat.json.health)).toEqual(beats.slice(firstDraining).map(() => "draining"));
+    expect(beats.slice(firstDraining).map((beat) => beat.json.health)).toEqual(
+      beats.slice(firstDraining).map(() => "draining"),
+    );
     expect(beats.length - firstDraining).toBeGreaterThan(1);
     const drainingSince = beats[firstDraining]!.at;
-    expect(after.filter((request) => kindOf(request) === "renew" && request.status === 200 && request.at >= drainingSince).length).toBeGreaterThan(0);
+    expect(
+      after.filter((request) => kindOf(request) === "renew" && request.status === 200 && request.at >= drainingSince)
+        .length,
+    ).toBeGreaterThan(0);
     expect(after.some((request) => kindOf(request) === "claim")).toBe(false);
     expect(w.coord.store.events("J1").map((event) => event.type)).not.toContain("lease-expired");
   });
@@ -56,7 +67,11 @@ describe("draining a fleet factory", () => {
     const runner = startAq(["run"], { cwd: w.dir, env: w.env, timeoutMs: 30_000 });
     await waitFor(() => w.coord.store.job("J1")?.stage === "building", 10_000, "J1 building");
     // The script has written one.txt in the job's worktree (the work the checkpoint must carry).
-    await waitFor(() => existsSync(join(w.queue, ".worktrees", localId("J1", 1), "one.txt")), 30_000, "one.txt in the worktree");
+    await waitFor(
+      () => existsSync(join(w.queue, ".worktrees", localId("J1", 1), "one.txt")),
+      30_000,
+      "one.txt in the worktree",
+    );
     const stoppedAt = Date.now();
     runner.kill("SIGTERM");
     const exit = await runner.exited;
@@ -66,11 +81,15 @@ describe("draining a fleet factory", () => {
     expect(job).toMatchObject({ stage: "queued", leaseEpoch: 1, factoryId: null });
     const checkpoint = job.checkpoint!;
     expect(checkpoint.wipBranch).toBe(`aq/${localId("J1", 1)}`);
-    expect(execFileSync("git", ["show", `${checkpoint.wipCommit}:one.txt`], { cwd: repo, encoding: "utf8" })).toBe("one\n");
+    expect(execFileSync("git", ["show", `${checkpoint.wipCommit}:one.txt`], { cwd: repo, encoding: "utf8" })).toBe(
+      "one\n",
+    );
     expect(w.coord.store.events("J1").map((event) => event.type)).toContain("released");
     const local = localId("J1", 1);
     expect(stageOf(w.queue, local)).toBe("blocked");
-    expect(metaOf(w.queue, local).reason).toMatch(/^handed back to the fleet: lease 1 of J1 released with its checkpoint$/);
+    expect(metaOf(w.queue, local).reason).toMatch(
+      /^handed back to the fleet: lease 1 of J1 released with its checkpoint$/,
+    );
     // Another factory resumes from the checkpoint.
     const other = await w.coord.store.claim("factory-b", ["os:linux"]);
     expect(other?.job).toMatchObject({ leaseEpoch: 2, checkpoint: { wipCommit: checkpoint.wipCommit } });

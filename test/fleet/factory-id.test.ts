@@ -12,7 +12,10 @@ describe("a factory's id without AQ_FACTORY_ID: one per queue, kept in the queue
   it("run, status and fleet-status on one queue are one factory; another queue on this host is another", async () => {
     const one = tempDir();
     const other = tempDir();
-    const [before, fleetBefore] = await Promise.all([aq(["status", "--json"], { cwd: one, env: DOWN }), aq(["fleet-status", "--json"], { cwd: one, env: DOWN })]);
+    const [before, fleetBefore] = await Promise.all([
+      aq(["status", "--json"], { cwd: one, env: DOWN }),
+      aq(["fleet-status", "--json"], { cwd: one, env: DOWN }),
+    ]);
     expect(before.code, before.stderr).toBe(0);
     const id = JSON.parse(before.stdout).factoryId as string;
     expect(id).toMatch(/^.+-[0-9a-f]{6}$/);

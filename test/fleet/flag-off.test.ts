@@ -28,8 +28,20 @@ async function offlineWorld(config: Record<string, unknown> = {}) {
   return { dir, repo, queue };
 }
 
-function fleetEnv(api: string, extra: Record<string, string | undefined>, spyLog: string): Record<string, string | undefined> {
-  return { AQ_FLEET_API: api, AQ_FLEET_TOKEN: "tok-off-sentinel", AQ_PRODUCT_ID: "prod-off", AQ_FACTORY_ID: "factory-off", AQ_FLEET_LEASE_RENEW_SEC: "0.1", ...spyEnv(spyLog), ...extra };
+function fleetEnv(
+  api: string,
+  extra: Record<string, string | undefined>,
+  spyLog: string,
+): Record<string, string | undefined> {
+  return {
+    AQ_FLEET_API: api,
+    AQ_FLEET_TOKEN: "tok-off-sentinel",
+    AQ_PRODUCT_ID: "prod-off",
+    AQ_FACTORY_ID: "factory-off",
+    AQ_FLEET_LEASE_RENEW_SEC: "0.1",
+    ...spyEnv(spyLog),
+    ...extra,
+  };
 }
 
 function expectOfflineFlow(world: { repo: string; queue: string }) {
@@ -54,37 +66,50 @@ describe("fleet switch off", () => {
   it.each([
     ["AQ_FLEET unset", {}, {}],
     ["AQ_FLEET=0", { AQ_FLEET: "0" }, {}],
-    ["AQ_FLEET=0 while the config enables fleet (a set AQ_FLEET wins)", { AQ_FLEET: "0" }, { plugins: [["fleet", { enabled: true }]] }],
-  ])("with %s, aq run --drain makes zero requests to the coordinator, never imports the fleet plugin, and runs local jobs to review", async (_what, extra, config) => {
-    const server = await countingServer();
-    const world = await offlineWorld(config);
-    const spyLog = join(world.dir, "modules.txt");
-    const result = await aq(["run", "--drain"], { cwd: world.dir, env: fleetEnv(server.api, extra, spyLog) });
-    expect(result.code, result.stderr).toBe(0);
-    expect(server.connections).toBe(0);
-    expect(server.requests).toEqual([]);
-    const modules = loadedModules(spyLog);
-    // The spy saw the run (so its silence about the fleet plugin means something).
-    expect(modules.some((url) => url.endsWith("/dist/src/core/runner.js"))).toBe(true);
-    expect(modules.filter((url) => FLEET_MODULE.test(url))).toEqual([]);
-    expect(result.stderr).not.toMatch(/fleet|factory|coordinator/i);
-    expectOfflineFlow(world);
+    [
+      "AQ_FLEET=0 while the config enables fleet (a set AQ_FLEET wins)",
+      { AQ_FLEET: "0" },
+      { plugins: [["fleet", { enabled: true }]] },
+    ],
+  ])(
+    "with %s, aq run --drain makes zero requests to the coordinator, never imports the fleet plugin, and runs local jobs to review",
+    async (_what, extra, config) => {
+      const server = await countingServer();
+      const world = await offlineWorld(config);
+      const spyLog = join(world.dir, "modules.txt");
+      const result = await aq(["run", "--drain"], { cwd: world.dir, env: fleetEnv(server.api, extra, spyLog) });
+      expect(result.code, result.stderr).toBe(0);
+      expect(server.connections).toBe(0);
+      expect(server.requests).toEqual([]);
+      const modules = loadedModules(spyLog);
+      // The spy saw the run (so its silence about the fleet plugin means something).
+      expect(modules.some((url) => url.endsWith("/dist/src/core/runner.js"))).toBe(true);
+      expect(modules.filter((url) => FLEET_MODULE.test(url))).toEqual([]);
+      expect(result.stderr).not.toMatch(/fleet|factory|coordinator/i);
+      expectOfflineFlow(world);
 
-    const status = await aq(["status", "--json"], { cwd: world.dir, env: fleetEnv(server.api, extra, join(world.dir, "status-modules.txt")) });
-    expect(status.code, status.stderr).toBe(0);
-    const report = JSON.parse(status.stdout);
-    expect(report).not.toHaveProperty("factoryId");
-    expect(report.counts.review).toBe(2);
-    for (const job of report.jobs) expect(job).not.toHaveProperty("fleet");
-    expect(loadedModules(join(world.dir, "status-modules.txt")).filter((url) => FLEET_MODULE.test(url))).toEqual([]);
-    expect(server.connections).toBe(0);
-  });
+      const status = await aq(["status", "--json"], {
+        cwd: world.dir,
+        env: fleetEnv(server.api, extra, join(world.dir, "status-modules.txt")),
+      });
+      expect(status.code, status.stderr).toBe(0);
+      const report = JSON.parse(status.stdout);
+      expect(report).not.toHaveProperty("factoryId");
+      expect(report.counts.review).toBe(2);
+      for (const job of report.jobs) expect(job).not.toHaveProperty("fleet");
+      expect(loadedModules(join(world.dir, "status-modules.txt")).filter((url) => FLEET_MODULE.test(url))).toEqual([]);
+      expect(server.connections).toBe(0);
+    },
+  );
 
   it("control: with AQ_FLEET=1 the same setup imports the fleet plugin and talks to the coordinator (so the zero above is real)", async () => {
     const server = await countingServer();
     const world = await offlineWorld();
     const spyLog = join(world.dir, "modules.txt");
-    const result = await aq(["run", "--drain"], { cwd: world.dir, env: fleetEnv(server.api, { AQ_FLEET: "1" }, spyLog) });
+    const result = await aq(["run", "--drain"], {
+      cwd: world.dir,
+      env: fleetEnv(server.api, { AQ_FLEET: "1" }, spyLog),
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(loadedModules(spyLog).some((url) => url.endsWith("/dist/plugins/fleet/index.js"))).toBe(true);
     expect(server.connections).toBeGreaterThan(0);
@@ -92,26 +117,36 @@ describe("fleet switch off", () => {
     expect(server.requests).toContain("POST /api/fleet/claim");
     // Local jobs still run first and reach review, exactly as offline.
     for (const id of ["plain", "in-git"]) expect(stageOf(world.queue, id)).toBe("review");
-    const status = await aq(["status", "--json"], { cwd: world.dir, env: fleetEnv(server.api, { AQ_FLEET: "1" }, join(world.dir, "s.txt")) });
+    const status = await aq(["status", "--json"], {
+      cwd: world.dir,
+      env: fleetEnv(server.api, { AQ_FLEET: "1" }, join(world.dir, "s.txt")),
+    });
     expect(JSON.parse(status.stdout).factoryId).toBe("factory-off");
   });
 
   it.each([
     ["AQ_FLEET=2", { AQ_FLEET: "2" }, /AQ_FLEET must be 0 or 1/],
     ["AQ_FLEET_LEASE_RENEW_SEC=soon", { AQ_FLEET: "1", AQ_FLEET_LEASE_RENEW_SEC: "soon" }, /AQ_FLEET_LEASE_RENEW_SEC/],
-    ["AQ_FLEET_LEASE_RENEW_SEC past Node's longest timer", { AQ_FLEET: "1", AQ_FLEET_LEASE_RENEW_SEC: "3000000" }, /AQ_FLEET_LEASE_RENEW_SEC .*at most 86400/],
+    [
+      "AQ_FLEET_LEASE_RENEW_SEC past Node's longest timer",
+      { AQ_FLEET: "1", AQ_FLEET_LEASE_RENEW_SEC: "3000000" },
+      /AQ_FLEET_LEASE_RENEW_SEC .*at most 86400/,
+    ],
     ["AQ_FLEET_API that is not a URL", { AQ_FLEET: "1", AQ_FLEET_API: "localhost 4003/api" }, /AQ_FLEET_API/],
-  ])("a bad fleet setting (%s) stops aq run before any work: one line, exit 2, no request", async (_what, extra, problem) => {
-    const server = await countingServer();
-    const world = await offlineWorld();
-    const result = await aq(["run", "--drain"], { cwd: world.dir, env: { AQ_FLEET_API: server.api, ...extra } });
-    expect(result.code).toBe(2);
-    const lines = result.stderr.trim().split("\n");
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(problem);
-    expect(stageOf(world.queue, "plain")).toBe("queued");
-    expect(server.connections).toBe(0);
-  });
+  ])(
+    "a bad fleet setting (%s) stops aq run before any work: one line, exit 2, no request",
+    async (_what, extra, problem) => {
+      const server = await countingServer();
+      const world = await offlineWorld();
+      const result = await aq(["run", "--drain"], { cwd: world.dir, env: { AQ_FLEET_API: server.api, ...extra } });
+      expect(result.code).toBe(2);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(problem);
+      expect(stageOf(world.queue, "plain")).toBe("queued");
+      expect(server.connections).toBe(0);
+    },
+  );
 
   it("fleet options the plugin's schema rejects stop the command with one line naming the file, the plugin and the key, exit 2", async () => {
     const world = await offlineWorld({ plugins: [["fleet", { enabled: true, leaseRenewSecs: 5 }]] });

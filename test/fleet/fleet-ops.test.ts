@@ -12,7 +12,7 @@ import { useDispatcher } from "../../plugins/shared/http.ts";
 import { aq as cli, waitFor, writeTestConfig } from "../helpers/cli.ts";
 import { deadPort, loadedModules, spyEnv } from "../helpers/fleet-cli.ts";
 import { kindOf } from "../helpers/fleet-mock.ts";
-import { coordinator, devJob, fleetAq, getJson, localId, recordingProxy, sendJson, TOKEN } from "../helpers/fleet-world.ts";
+import { coordinator, devJob, fleetAq, localId, recordingProxy, sendJson, TOKEN } from "../helpers/fleet-world.ts";
 import { metaOf, stageOf } from "../helpers/jobs.ts";
 import { requireBuild } from "../helpers/store-cli.ts";
 import { tempDir } from "../helpers/temp.ts";
@@ -31,7 +31,11 @@ beforeEach(() => useDispatcher(undefined));
 /** `aq fleet ...` (and any other command) of the compiled CLI in `dir`, as an operator with the admin token. */
 function operator(dir: string, api: string, env: Record<string, string | undefined> = {}) {
   return (args: string[], more: Record<string, string | undefined> = {}, input?: string) =>
-    cli(args, { cwd: dir, env: { AQ_FLEET: "1", AQ_FLEET_API: api, AQ_COORDINATOR_TOKEN: ADMIN, ...env, ...more }, ...(input === undefined ? {} : { input }) });
+    cli(args, {
+      cwd: dir,
+      env: { AQ_FLEET: "1", AQ_FLEET_API: api, AQ_COORDINATOR_TOKEN: ADMIN, ...env, ...more },
+      ...(input === undefined ? {} : { input }),
+    });
 }
 
 /**
@@ -50,7 +54,11 @@ function inProcess(api: string, env: Record<string, string | undefined> = {}) {
       return { code, stdout, stderr: "" };
     } catch (error) {
       if (!(error instanceof AqError)) throw error;
-      return { code: error.exitCode, stdout, stderr: `${error.message.startsWith("aq ") ? "" : "aq: "}${error.message}\n` };
+      return {
+        code: error.exitCode,
+        stdout,
+        stderr: `${error.message.startsWith("aq ") ? "" : "aq: "}${error.message}\n`,
+      };
     } finally {
       process.stdout.write = write;
     }
@@ -75,20 +83,35 @@ describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
 
     // Four processes at once: they do not depend on one another.
     const [added, status, piped, wrongToken] = await Promise.all([
-      run(["fleet", "add", file, "--requires", "engine:codex, tool:git", "--priority", "7"], spyEnv(join(dir, "add-modules.txt"))),
+      run(
+        ["fleet", "add", file, "--requires", "engine:codex, tool:git", "--priority", "7"],
+        spyEnv(join(dir, "add-modules.txt")),
+      ),
       run(["status"], spyEnv(join(dir, "status-modules.txt"))),
-      run(["fleet", "add", "-", "--json"], { AQ_COORDINATOR_TOKEN: undefined, AQ_FLEET_TOKEN: ADMIN }, "---\npriority: 3\n---\necho piped\n"),
+      run(
+        ["fleet", "add", "-", "--json"],
+        { AQ_COORDINATOR_TOKEN: undefined, AQ_FLEET_TOKEN: ADMIN },
+        "---\npriority: 3\n---\necho piped\n",
+      ),
       run(["fleet", "add", file], { AQ_COORDINATOR_TOKEN: "wrong-token" }),
     ]);
     expect(added.code, added.stderr).toBe(0);
     // The commands' client is imported when one runs, and only then.
     expect(status.code, status.stderr).toBe(0);
-    const admin = (log: string) => loadedModules(join(dir, log)).filter((url) => /\/plugins\/fleet\/admin-(client|actions)\.js$/.test(url));
+    const admin = (log: string) =>
+      loadedModules(join(dir, log)).filter((url) => /\/plugins\/fleet\/admin-(client|actions)\.js$/.test(url));
     expect(admin("add-modules.txt")).toHaveLength(2);
     expect(admin("status-modules.txt")).toEqual([]);
     const id = added.stdout.trim();
     expect(id).toMatch(/^fix-login-\d{14}-[0-9a-f]{4}$/);
-    expect(coord.store.job(id)).toMatchObject({ title: "fix-login", bodyMd: "echo fixed\n", options: { engine: "shell", timeout: "10m", priority: 3 }, requires: ["engine:codex", "tool:git"], priority: 7, stage: "queued" });
+    expect(coord.store.job(id)).toMatchObject({
+      title: "fix-login",
+      bodyMd: "echo fixed\n",
+      options: { engine: "shell", timeout: "10m", priority: 3 },
+      requires: ["engine:codex", "tool:git"],
+      priority: 7,
+      stage: "queued",
+    });
 
     // From stdin, the file's own priority; the factory's token is the fallback for the admin one.
     expect(piped.code, piped.stderr).toBe(0);
@@ -108,11 +131,23 @@ describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
     // An enrolled factory's own token acts for its factory only: it may not enqueue.
     const enrolled = await sendJson("POST", `${coord.api}/admin/factories`, { factoryId: "factory-x" }, ADMIN);
     expect(enrolled.status, enrolled.text).toBe(201);
-    expect((await sendJson("POST", `${coord.api}/fleet/jobs`, { text: "echo hi" }, enrolled.body.token)).status).toBe(403);
+    expect((await sendJson("POST", `${coord.api}/fleet/jobs`, { text: "echo hi" }, enrolled.body.token)).status).toBe(
+      403,
+    );
     expect((await sendJson("POST", `${coord.api}/fleet/jobs/D1/cancel`, {}, enrolled.body.token)).status).toBe(403);
-    const direct = await sendJson("POST", `${coord.api}/fleet/jobs`, { id: "D1", text: "echo hi", requires: ["os:linux"] }, ADMIN);
+    const direct = await sendJson(
+      "POST",
+      `${coord.api}/fleet/jobs`,
+      { id: "D1", text: "echo hi", requires: ["os:linux"] },
+      ADMIN,
+    );
     expect(direct.status, direct.text).toBe(201);
-    expect(coord.store.jobs().map((job) => job.id).sort()).toEqual([id, JSON.parse(piped.stdout).id, "D1"].sort());
+    expect(
+      coord.store
+        .jobs()
+        .map((job) => job.id)
+        .sort(),
+    ).toEqual([id, JSON.parse(piped.stdout).id, "D1"].sort());
     // Nothing here started a factory: no heartbeat, no claim.
     expect(coord.store.factories()).toEqual([]);
   });
@@ -148,8 +183,14 @@ describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
       expect(route.body.error).toBe(expected.trim().replace(`aq: ${file}: `, "job: "));
     }
     expect(coord.store.jobs()).toEqual([]);
-    expect(await fast(["add", join(dir, "nope.md")])).toMatchObject({ code: 2, stderr: `aq: ${join(dir, "nope.md")}: no such file\n` });
-    expect(await fast(["add", jobFile(dir, "ok.md", "echo ok\n"), "--priority", "high"])).toMatchObject({ code: 2, stderr: 'aq fleet add: --priority must be an integer, not "high"\n' });
+    expect(await fast(["add", join(dir, "nope.md")])).toMatchObject({
+      code: 2,
+      stderr: `aq: ${join(dir, "nope.md")}: no such file\n`,
+    });
+    expect(await fast(["add", jobFile(dir, "ok.md", "echo ok\n"), "--priority", "high"])).toMatchObject({
+      code: 2,
+      stderr: 'aq fleet add: --priority must be an integer, not "high"\n',
+    });
     expect(await fast(["add", join(dir, "ok.md"), "--requires", "engine:codex,has space"])).toMatchObject({ code: 2 });
     expect((await fast(["frobnicate"])).stderr).toMatch(/^aq fleet: unknown action "frobnicate"/);
     expect(await fast(["job"])).toMatchObject({ code: 2, stderr: "aq fleet job: name the job (aq fleet job ID)\n" });
@@ -165,20 +206,27 @@ describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
     coord.store.enqueue({ ...devJob("CODEX", "true"), requires: ["engine:codex"] });
     coord.store.enqueue(devJob("PLAIN", "true"));
 
-    const a = await fleetAq(tempDir("aq-fleet-a-"), { AQ_FLEET_API: proxy.api, AQ_FLEET_CAPS: "os:linux,engine:shell" });
+    const a = await fleetAq(tempDir("aq-fleet-a-"), {
+      AQ_FLEET_API: proxy.api,
+      AQ_FLEET_CAPS: "os:linux,engine:shell",
+    });
     await a.drain();
     expect(stageOf(a.queue, localId("PLAIN", 1))).toBe("review");
     expect(existsSync(join(a.queue, "queued"))).toBe(true);
     expect(coord.store.job("CODEX")).toMatchObject({ stage: "queued", leaseEpoch: 0, factoryId: null });
     // Its heartbeats' answers told it, and it said so once, not at every beat.
     expect(proxy.of("heartbeat").length).toBeGreaterThan(1);
-    expect(a.lines().filter((line) => line.includes("wait for capabilities"))).toEqual(["fleet: 1 queued job(s) wait for capabilities no live factory has: engine:codex"]);
+    expect(a.lines().filter((line) => line.includes("wait for capabilities"))).toEqual([
+      "fleet: 1 queued job(s) wait for capabilities no live factory has: engine:codex",
+    ]);
 
     const listed = await run(["fleet", "jobs"]);
     expect(listed.code, listed.stderr).toBe(0);
     const lines = listed.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^ID\s+STAGE\s+EPOCH\s+HOLDER\s+PRIO\s+REQUIRES\s+NOTE$/);
-    expect(lines.find((line) => line.startsWith("CODEX"))).toMatch(/^CODEX\s+queued\s+0\s+-\s+0\s+engine:codex\s+waiting: no live factory has engine:codex$/);
+    expect(lines.find((line) => line.startsWith("CODEX"))).toMatch(
+      /^CODEX\s+queued\s+0\s+-\s+0\s+engine:codex\s+waiting: no live factory has engine:codex$/,
+    );
     expect(lines.find((line) => line.startsWith("PLAIN"))).toMatch(/^PLAIN\s+review\s+1\s+factory-a\s+0\s+-$/);
     expect(lines.at(-1)).toBe("1 queued job(s) wait for capabilities no live factory has: engine:codex");
     const fast = inProcess(coord.api, { AQ_COORDINATOR_TOKEN: TOKEN });
@@ -190,7 +238,11 @@ describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
     expect(one.stdout).toContain("stage     queued  (waiting: no live factory has engine:codex)\n");
     expect(one.stdout).toContain("requires  engine:codex\n");
 
-    const b = await fleetAq(tempDir("aq-fleet-b-"), { AQ_FLEET_API: proxy.api, AQ_FACTORY_ID: "factory-b", AQ_FLEET_CAPS: "os:linux,engine:shell,engine:codex" });
+    const b = await fleetAq(tempDir("aq-fleet-b-"), {
+      AQ_FLEET_API: proxy.api,
+      AQ_FACTORY_ID: "factory-b",
+      AQ_FLEET_CAPS: "os:linux,engine:shell,engine:codex",
+    });
     await b.drain();
     expect(stageOf(b.queue, localId("CODEX", 1))).toBe("review");
     expect(coord.store.job("CODEX")).toMatchObject({ stage: "review", leaseEpoch: 1, factoryId: "factory-b" });
@@ -206,7 +258,9 @@ describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
     ]);
     const table = (await fast(["factories"])).stdout.split("\n");
     expect(table[0]).toMatch(/^FACTORY\s+MODE\s+HEALTH\s+LOAD\s+LAST SEEN\s+LEASES\s+CAPABILITIES$/);
-    expect(table[2]).toMatch(/^factory-b\s+fleet\s+draining\s+0\.00\s+\S+Z\s+CODEX\s+os:linux,engine:shell,engine:codex$/);
+    expect(table[2]).toMatch(
+      /^factory-b\s+fleet\s+draining\s+0\.00\s+\S+Z\s+CODEX\s+os:linux,engine:shell,engine:codex$/,
+    );
   });
 
   it("aq fleet cancel fences the holder at its next renew: its engine's process group is killed, nothing shipped, the job rests cancelled", async () => {
@@ -216,7 +270,9 @@ describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
     coord.store.enqueue(devJob("LONG", `echo $$ > "${pgidFile}"; sleep 60; touch "${join(dir, "finished")}"`));
     const f = await fleetAq(dir, { AQ_FLEET_API: coord.api, AQ_FLEET_LEASE_RENEW_SEC: "0.2" });
     const drained = f.drain();
-    const pgid = Number(await waitFor(() => existsSync(pgidFile) && readFileSync(pgidFile, "utf8").trim(), 20_000, "the engine to start"));
+    const pgid = Number(
+      await waitFor(() => existsSync(pgidFile) && readFileSync(pgidFile, "utf8").trim(), 20_000, "the engine to start"),
+    );
     expect(groupAlive(pgid)).toBe(true);
 
     const ops = tempDir("aq-fleet-ops-");
@@ -237,12 +293,24 @@ describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
     expect(types).toContain("cancelled");
     expect(types.slice(types.indexOf("cancelled") + 1).every((type) => type === "fenced")).toBe(true);
     expect(types.filter((type) => type === "fenced").length).toBeGreaterThanOrEqual(1);
-    expect(coord.store.runs("LONG")).toEqual([expect.objectContaining({ factoryId: "factory-a", leaseEpoch: 1, outcome: "cancelled", endedAt: expect.any(String) })]);
+    expect(coord.store.runs("LONG")).toEqual([
+      expect.objectContaining({
+        factoryId: "factory-a",
+        leaseEpoch: 1,
+        outcome: "cancelled",
+        endedAt: expect.any(String),
+      }),
+    ]);
 
     // A finished or unknown job: nothing to cancel, one line.
     const fast = inProcess(coord.api, { AQ_COORDINATOR_TOKEN: TOKEN });
     const again = await fast(["cancel", "LONG"]);
-    expect([again.code, again.stderr]).toEqual([1, expect.stringMatching(/^aq: coordinator answered POST .*\/fleet\/jobs\/LONG\/cancel with 409: job LONG is cancelled: nothing to cancel\n$/)]);
+    expect([again.code, again.stderr]).toEqual([
+      1,
+      expect.stringMatching(
+        /^aq: coordinator answered POST .*\/fleet\/jobs\/LONG\/cancel with 409: job LONG is cancelled: nothing to cancel\n$/,
+      ),
+    ]);
     const none = await fast(["cancel", "NOPE"]);
     expect([none.code, none.stderr]).toEqual([2, "aq: coordinator: no job NOPE\n"]);
   });
@@ -253,17 +321,29 @@ describe("shadow mode (AQ_FLEET=shadow)", () => {
     const coord = await coordinator({ token: TOKEN });
     const proxy = await recordingProxy(coord.api);
     coord.store.enqueue(devJob("FLEETJOB", "true"));
-    const s = await fleetAq(tempDir("aq-shadow-"), { AQ_FLEET: "shadow", AQ_FLEET_API: proxy.api, AQ_FACTORY_ID: "factory-s" });
+    const s = await fleetAq(tempDir("aq-shadow-"), {
+      AQ_FLEET: "shadow",
+      AQ_FLEET_API: proxy.api,
+      AQ_FACTORY_ID: "factory-s",
+    });
     await s.addLocal("L1", "echo local");
     const summary = await s.drain();
     expect(stageOf(s.queue, "L1")).toBe("review");
     expect(summary.outcomes).toEqual({ L1: "review" });
 
-    expect(proxy.requests.map((request) => kindOf(request)).filter((kind) => kind !== "heartbeat" && kind !== "other")).toEqual([]);
+    expect(
+      proxy.requests.map((request) => kindOf(request)).filter((kind) => kind !== "heartbeat" && kind !== "other"),
+    ).toEqual([]);
     expect(proxy.of("claim")).toEqual([]);
     expect(coord.store.job("FLEETJOB")).toMatchObject({ stage: "queued", leaseEpoch: 0, factoryId: null });
     expect(coord.store.events("FLEETJOB").map((event) => event.type)).toEqual(["enqueued"]);
-    expect(coord.store.factories()).toEqual([expect.objectContaining({ id: "factory-s", mode: "shadow", capabilities: expect.arrayContaining(["engine:shell"]) })]);
+    expect(coord.store.factories()).toEqual([
+      expect.objectContaining({
+        id: "factory-s",
+        mode: "shadow",
+        capabilities: expect.arrayContaining(["engine:shell"]),
+      }),
+    ]);
 
     const history = (metaOf(s.queue, "L1").history as Array<{ to: string }>).map((entry) => entry.to);
     expect(history).toEqual(["queued", "assigned", "building", "review"]);
@@ -281,7 +361,9 @@ describe("shadow mode (AQ_FLEET=shadow)", () => {
     expect(jobs.code, jobs.stderr).toBe(0);
     expect(jobs.stdout).toMatch(/\nfactory-s\s+L1\s+review\s+queued → assigned → building → review\s+\S+Z\n/);
     expect(jobs.stdout).toMatch(/^FLEETJOB\s+queued\s+0\s+-\s+0\s+-\s+waiting: no live factory$/m);
-    const factories = JSON.parse((await inProcess(coord.api, { AQ_COORDINATOR_TOKEN: TOKEN })(["factories", "--json"])).stdout).factories;
+    const factories = JSON.parse(
+      (await inProcess(coord.api, { AQ_COORDINATOR_TOKEN: TOKEN })(["factories", "--json"])).stdout,
+    ).factories;
     expect(factories).toEqual([expect.objectContaining({ id: "factory-s", mode: "shadow", leases: [] })]);
   });
 
@@ -295,7 +377,11 @@ describe("shadow mode (AQ_FLEET=shadow)", () => {
     const offHistory = (metaOf(off.queue, "L1").history as Array<{ to: string }>).map((entry) => entry.to);
 
     for (const api of [refused, hung.api]) {
-      const s = await fleetAq(tempDir("aq-shadow-down-"), { AQ_FLEET: "shadow", AQ_FLEET_API: api, AQ_FACTORY_ID: "factory-s" });
+      const s = await fleetAq(tempDir("aq-shadow-down-"), {
+        AQ_FLEET: "shadow",
+        AQ_FLEET_API: api,
+        AQ_FACTORY_ID: "factory-s",
+      });
       const started = Date.now();
       await s.addLocal("L1", "true");
       await s.drain();
@@ -306,7 +392,8 @@ describe("shadow mode (AQ_FLEET=shadow)", () => {
       expect((meta.history as Array<{ to: string }>).map((entry) => entry.to)).toEqual(offHistory);
       // The job's own moves never waited for a call: assigned → review within less than one call's timeout,
       // although (for the hanging coordinator) every call made meanwhile was still unanswered.
-      const at = (to: string) => Date.parse((meta.history as Array<{ to: string; at: string }>).find((entry) => entry.to === to)!.at);
+      const at = (to: string) =>
+        Date.parse((meta.history as Array<{ to: string; at: string }>).find((entry) => entry.to === to)!.at);
       expect(at("review") - at("assigned")).toBeLessThan(SHADOW_TIMEOUT_MS);
       // The runner's stop waits for calls in flight, bounded by one timeout.
       expect(elapsed).toBeLessThan(at("review") - started + SHADOW_TIMEOUT_MS + 1_500);

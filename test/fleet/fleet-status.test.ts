@@ -20,7 +20,15 @@ async function fleetProject(extraEnv: Record<string, string> = {}) {
   const proxy = await recordingProxy(coord.api);
   const dir = tempDir("aq-fleet-status-");
   writeTestConfig(dir);
-  const env = { AQ_FLEET: "1", AQ_FLEET_API: proxy.api, AQ_FLEET_TOKEN: TOKEN, AQ_PRODUCT_ID: PRODUCT, AQ_FACTORY_ID: "factory-f", AQ_FLEET_LEASE_RENEW_SEC: "0.2", ...extraEnv };
+  const env = {
+    AQ_FLEET: "1",
+    AQ_FLEET_API: proxy.api,
+    AQ_FLEET_TOKEN: TOKEN,
+    AQ_PRODUCT_ID: PRODUCT,
+    AQ_FACTORY_ID: "factory-f",
+    AQ_FLEET_LEASE_RENEW_SEC: "0.2",
+    ...extraEnv,
+  };
   const run = (args: string[], more: Record<string, string> = {}) => aq(args, { cwd: dir, env: { ...env, ...more } });
   return { coord, proxy, dir, env, run };
 }
@@ -73,7 +81,14 @@ describe("fleet status", () => {
     const report = JSON.parse(json.stdout);
     expect(report.factoryId).toBe("factory-f");
     expect(report.counts.review).toBe(1);
-    expect(report.jobs).toEqual([expect.objectContaining({ id: ID, stage: "review", origin: { kind: "fleet", jobId: "J1" }, fleet: { jobId: "J1", leaseEpoch: 1 } })]);
+    expect(report.jobs).toEqual([
+      expect.objectContaining({
+        id: ID,
+        stage: "review",
+        origin: { kind: "fleet", jobId: "J1" },
+        fleet: { jobId: "J1", leaseEpoch: 1 },
+      }),
+    ]);
     const human = await p.run(["status"]);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout.split("\n")[0]).toBe("factory factory-f");
@@ -86,12 +101,17 @@ describe("fleet status", () => {
     const p = await fleetProject({ AQ_FLEET_CAPS: "os:linux, engine:shell ,gpu:a100" });
     const status = await p.run(["fleet-status", "--json"]);
     expect(status.code, status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ capabilities: ["os:linux", "engine:shell", "gpu:a100"], claimable: 2 });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      capabilities: ["os:linux", "engine:shell", "gpu:a100"],
+      claimable: 2,
+    });
     expect(p.coord.store.factories()[0]!.capabilities).toEqual(["os:linux", "engine:shell", "gpu:a100"]);
     const drained = await p.run(["run", "--drain"]);
     expect(drained.code, drained.stderr).toBe(0);
     expect(drained.stdout.split("\n").filter(Boolean).sort()).toEqual([`${ID}\treview`, `${localId("J2", 1)}\treview`]);
-    for (const request of p.proxy.requests.filter((r) => r.path === "/api/fleet/claim" || r.path === "/api/fleet/factories/heartbeat")) {
+    for (const request of p.proxy.requests.filter(
+      (r) => r.path === "/api/fleet/claim" || r.path === "/api/fleet/factories/heartbeat",
+    )) {
       expect(request.json.capabilities).toEqual(["os:linux", "engine:shell", "gpu:a100"]);
     }
   });
@@ -101,7 +121,10 @@ describe("fleet status", () => {
     const dir = tempDir("aq-fleet-status-");
     writeTestConfig(dir);
     const api = `http://127.0.0.1:${port}/api`;
-    const result = await aq(["fleet-status"], { cwd: dir, env: { AQ_FLEET: "1", AQ_FLEET_API: api, AQ_FACTORY_ID: "factory-f", AQ_FLEET_CAPS: "os:linux" } });
+    const result = await aq(["fleet-status"], {
+      cwd: dir,
+      env: { AQ_FLEET: "1", AQ_FLEET_API: api, AQ_FACTORY_ID: "factory-f", AQ_FLEET_CAPS: "os:linux" },
+    });
     expect(result.code).toBe(1);
     expect(result.stdout.split("\n").slice(0, 5)).toEqual([
       "factory      factory-f",

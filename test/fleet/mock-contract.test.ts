@@ -57,7 +57,11 @@ describe("1. heartbeat / register", () => {
       expect(request.headers["content-type"]).toMatch(/^application\/json/);
     }
     // The heartbeat comes before any claim; the claim carries the same identity and capabilities.
-    expect(w.mock.calls({ heartbeats: true })).toEqual(["POST /api/fleet/factories/heartbeat", "POST /api/fleet/claim", "POST /api/fleet/factories/heartbeat"]);
+    expect(w.mock.calls({ heartbeats: true })).toEqual([
+      "POST /api/fleet/factories/heartbeat",
+      "POST /api/fleet/claim",
+      "POST /api/fleet/factories/heartbeat",
+    ]);
     expect(w.mock.of("claim")[0]!.json).toEqual({ factoryId: "factory-a", capabilities: first.json.capabilities });
     // The last heartbeat says the runner is going away.
     expect(w.mock.requests.at(-1)!.json).toMatchObject({ factoryId: "factory-a", health: "draining" });
@@ -112,13 +116,19 @@ describe("1. heartbeat / register", () => {
     const goodbye = w.mock.requests.findIndex((request) => request.json?.health === "draining");
     expect(goodbye).toBeGreaterThan(0);
     await sleep(700);
-    expect(w.mock.requests.slice(goodbye + 1).map((request) => `${request.method} ${request.path} ${request.json?.health ?? ""}`)).toEqual([]);
+    expect(
+      w.mock.requests
+        .slice(goodbye + 1)
+        .map((request) => `${request.method} ${request.path} ${request.json?.health ?? ""}`),
+    ).toEqual([]);
   });
 
   it("without AQ_FACTORY_ID the factory id is the hostname plus a short random part, the same in every call and in meta", async () => {
     const w = await world([job("true")], { AQ_FACTORY_ID: undefined });
     await w.drain();
-    const ids = new Set(w.mock.requests.filter((request) => request.json?.factoryId).map((request) => request.json.factoryId));
+    const ids = new Set(
+      w.mock.requests.filter((request) => request.json?.factoryId).map((request) => request.json.factoryId),
+    );
     expect(ids.size).toBe(1);
     const factoryId = [...ids][0] as string;
     expect(factoryId.startsWith(`${hostname()}-`)).toBe(true);
@@ -130,16 +140,34 @@ describe("1. heartbeat / register", () => {
     mock = new MockCoordinator([], "http://localhost:4003").install();
     const w = await fleetAq(tempDir("aq-fleet-mock-"), {});
     await w.drain();
-    expect(mock.requests.map((request) => `${request.method} ${request.path}`)[0]).toBe("POST /api/fleet/factories/heartbeat");
+    expect(mock.requests.map((request) => `${request.method} ${request.path}`)[0]).toBe(
+      "POST /api/fleet/factories/heartbeat",
+    );
     expect(mock.of("claim")).toHaveLength(1);
   });
 
   it("with AQ_FLEET unset, ['fleet', { enabled: true, ... }] in the config turns it on; env settings win over the config's", async () => {
     mock = new MockCoordinator([]).install();
     const dir = tempDir("aq-fleet-mock-");
-    const w = await fleetAq(dir, { AQ_FLEET: undefined, AQ_FACTORY_ID: "factory-from-env" }, {
-      plugins: [["tracker-echo", false], ["fleet", { enabled: true, api: MOCK_API, factoryId: "factory-from-config", productId: "prod-from-config", caps: ["os:config"] }]],
-    });
+    const w = await fleetAq(
+      dir,
+      { AQ_FLEET: undefined, AQ_FACTORY_ID: "factory-from-env" },
+      {
+        plugins: [
+          ["tracker-echo", false],
+          [
+            "fleet",
+            {
+              enabled: true,
+              api: MOCK_API,
+              factoryId: "factory-from-config",
+              productId: "prod-from-config",
+              caps: ["os:config"],
+            },
+          ],
+        ],
+      },
+    );
     await w.drain();
     const first = mock.requests[0]!;
     expect(first.json).toEqual({ factoryId: "factory-from-env", capabilities: ["os:config"], health: "ok", load: 0 });
@@ -157,12 +185,19 @@ describe("2. claim", () => {
     const meta = metaOf(w.queue, ID);
     const claimAnswer = w.mock.of("claim")[0]!;
     expect(meta.origin).toEqual({ kind: "fleet", jobId: "J1" });
-    expect(meta.fleet).toEqual({ jobId: "J1", leaseEpoch: 7, leaseExpiresAt: expect.any(String), factoryId: "factory-a" });
+    expect(meta.fleet).toEqual({
+      jobId: "J1",
+      leaseEpoch: 7,
+      leaseExpiresAt: expect.any(String),
+      factoryId: "factory-a",
+    });
     expect(Date.parse(fleetOf(meta).leaseExpiresAt!)).toBeGreaterThan(claimAnswer.at);
     expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "review"]);
     expect(meta.fleetOutbox).toEqual([]);
     expect(existsSync(join(w.dir, `ran-${ID}.txt`))).toBe(true);
-    expect(readFileSync(join(w.queue, "review", ID, "job.md"), "utf8")).toContain(`echo "fleet work" > "$AQ_QUEUE_DIR/../ran-$AQ_JOB_ID.txt"`);
+    expect(readFileSync(join(w.queue, "review", ID, "job.md"), "utf8")).toContain(
+      `echo "fleet work" > "$AQ_QUEUE_DIR/../ran-$AQ_JOB_ID.txt"`,
+    );
     expect(w.lines()).toContain(`fleet: ${ID}: claimed fleet job J1 under lease epoch 7`);
   });
 
@@ -172,7 +207,11 @@ describe("2. claim", () => {
     await w.addLocal("local-2", "true");
     await w.drain();
     const claims = w.mock.of("claim");
-    const localDone = Math.max(...["local-1", "local-2"].map((id) => Date.parse(metaOf(w.queue, id).history.find((entry) => entry.to === "building")!.at)));
+    const localDone = Math.max(
+      ...["local-1", "local-2"].map((id) =>
+        Date.parse(metaOf(w.queue, id).history.find((entry) => entry.to === "building")!.at),
+      ),
+    );
     expect(claims[0]!.at).toBeGreaterThanOrEqual(localDone);
     expect(stageOf(w.queue, "local-1")).toBe("review");
     expect(stageOf(w.queue, "local-2")).toBe("review");
@@ -202,12 +241,30 @@ describe("2. claim answers", () => {
     // No renewal in between (it would move leaseExpiresAt), however long a busy machine takes.
     const w = await world([], { AQ_FLEET_LEASE_RENEW_SEC: "60" });
     let claims = 0;
-    w.mock.answer = (request) => (kindOf(request) === "claim" && claims++ === 0 ? { statusCode: 200, data: { job: { id: 42, bodyMd: "true", options: { engine: "shell" } }, leaseEpoch: 3, leaseExpiresAt: expires } } : undefined);
+    w.mock.answer = (request) =>
+      kindOf(request) === "claim" && claims++ === 0
+        ? {
+            statusCode: 200,
+            data: {
+              job: { id: 42, bodyMd: "true", options: { engine: "shell" } },
+              leaseEpoch: 3,
+              leaseExpiresAt: expires,
+            },
+          }
+        : undefined;
     await w.drain();
     const id = localId("42", 3);
     expect(stageOf(w.queue, id)).toBe("review");
-    expect(fleetOf(metaOf(w.queue, id))).toEqual({ jobId: "42", leaseEpoch: 3, leaseExpiresAt: new Date(expires).toISOString(), factoryId: "factory-a" });
-    expect(w.mock.of("report").map((request) => `${request.path} ${request.body}`)).toEqual(['/api/fleet/jobs/42 {"stage":"building","leaseEpoch":3}', '/api/fleet/jobs/42 {"stage":"review","leaseEpoch":3}']);
+    expect(fleetOf(metaOf(w.queue, id))).toEqual({
+      jobId: "42",
+      leaseEpoch: 3,
+      leaseExpiresAt: new Date(expires).toISOString(),
+      factoryId: "factory-a",
+    });
+    expect(w.mock.of("report").map((request) => `${request.path} ${request.body}`)).toEqual([
+      '/api/fleet/jobs/42 {"stage":"building","leaseEpoch":3}',
+      '/api/fleet/jobs/42 {"stage":"review","leaseEpoch":3}',
+    ]);
   });
 });
 
@@ -234,32 +291,47 @@ describe("3. report + checkpoint", () => {
 
     const before = w.mock.requests.length;
     expect(await promote(w.aq, ID)).toEqual({ id: ID, stage: "testing" });
-    expect(w.mock.requests.slice(before).map((request) => [`${request.method} ${request.path}`, request.json])).toEqual([
-      ["PATCH /api/fleet/jobs/J1", { stage: "testing", leaseEpoch: 7, checkpoint: { wipBranch: `aq/${ID}`, wipCommit: wip.commit } }],
-    ]);
+    expect(w.mock.requests.slice(before).map((request) => [`${request.method} ${request.path}`, request.json])).toEqual(
+      [
+        [
+          "PATCH /api/fleet/jobs/J1",
+          { stage: "testing", leaseEpoch: 7, checkpoint: { wipBranch: `aq/${ID}`, wipCommit: wip.commit } },
+        ],
+      ],
+    );
     expect(stageOf(w.queue, ID)).toBe("testing");
   });
 
   it("reports without a checkpoint when the job's cwd is not a git repository", async () => {
     const w = await world([job("true")]);
     await w.drain();
-    expect(w.mock.of("report").map((request) => request.body)).toEqual(['{"stage":"building","leaseEpoch":7}', '{"stage":"review","leaseEpoch":7}']);
+    expect(w.mock.of("report").map((request) => request.body)).toEqual([
+      '{"stage":"building","leaseEpoch":7}',
+      '{"stage":"review","leaseEpoch":7}',
+    ]);
   });
 });
 
 describe("4. fencing", () => {
   it("a PATCH answered 409 aborts the job before its engine runs: failed with reason fenced, fenced-abort logged and in meta.events, never shipped", async () => {
     const w = await world([job(`touch "${"$"}AQ_QUEUE_DIR/../engine-ran"`)]);
-    w.mock.answer = (request) => (kindOf(request) === "report" ? { statusCode: 409, data: { error: "stale lease epoch", currentEpoch: 8 } } : undefined);
+    w.mock.answer = (request) =>
+      kindOf(request) === "report"
+        ? { statusCode: 409, data: { error: "stale lease epoch", currentEpoch: 8 } }
+        : undefined;
     const summary = await w.drain();
     expect(summary.outcomes).toEqual({ [ID]: "failed" });
     expect(stageOf(w.queue, ID)).toBe("failed");
     const meta = metaOf(w.queue, ID);
     expect(meta.reason).toBe("fenced");
     expect(meta.history.at(-1)).toMatchObject({ from: "building", to: "failed", reason: "fenced" });
-    expect(fencedAborts(meta)).toEqual([{ type: "fenced-abort", at: expect.any(String), detail: expect.stringMatching(/stale.*409/) }]);
+    expect(fencedAborts(meta)).toEqual([
+      { type: "fenced-abort", at: expect.any(String), detail: expect.stringMatching(/stale.*409/) },
+    ]);
     expect(existsSync(join(w.dir, "engine-ran"))).toBe(false);
-    expect(w.lines().filter((line) => line.includes("fenced-abort"))).toEqual([expect.stringMatching(new RegExp(`^${ID}: fenced-abort: `))]);
+    expect(w.lines().filter((line) => line.includes("fenced-abort"))).toEqual([
+      expect.stringMatching(new RegExp(`^${ID}: fenced-abort: `)),
+    ]);
     // Only the refused building report went out: no review, no release of a lease that is not ours.
     expect(bodies(w.mock.of("report")).map((body) => body.stage)).not.toContain("review");
     expect(bodies(w.mock.of("report"))[0]).toEqual({ stage: "building", leaseEpoch: 7 });
@@ -274,7 +346,10 @@ describe("4. fencing", () => {
 
   it("a review report answered 409 moves the finished job to failed/fenced instead of review", async () => {
     const w = await world([job("true")]);
-    w.mock.answer = (request) => (kindOf(request) === "report" && request.json?.stage === "review" ? { statusCode: 409, data: { error: "stale" } } : undefined);
+    w.mock.answer = (request) =>
+      kindOf(request) === "report" && request.json?.stage === "review"
+        ? { statusCode: 409, data: { error: "stale" } }
+        : undefined;
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("failed");
     const meta = metaOf(w.queue, ID);
@@ -293,10 +368,15 @@ describe("4. fencing", () => {
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("review");
     // Another factory holds the job now: every call under epoch 7 is stale.
-    w.mock.answer = (request) => (["report", "renew", "release"].includes(kindOf(request)) ? { statusCode: 409, data: { error: "stale" } } : undefined);
+    w.mock.answer = (request) =>
+      ["report", "renew", "release"].includes(kindOf(request))
+        ? { statusCode: 409, data: { error: "stale" } }
+        : undefined;
     const before = w.mock.requests.length;
     await expect(ship(w.aq, ID, { force: true })).rejects.toThrow(/refused: lease epoch 7 is stale \(409\)/);
-    expect(w.mock.requests.slice(before).map((request) => `${request.method} ${request.path} ${request.body}`)[0]).toBe('POST /api/fleet/jobs/J1/lease/renew {"leaseEpoch":7}');
+    expect(w.mock.requests.slice(before).map((request) => `${request.method} ${request.path} ${request.body}`)[0]).toBe(
+      'POST /api/fleet/jobs/J1/lease/renew {"leaseEpoch":7}',
+    );
     expect(w.mock.requests.slice(before).filter((request) => request.json?.stage === "shipped")).toEqual([]);
     expect(stageOf(w.queue, ID)).toBe("quarantine");
     expect(metaOf(w.queue, ID).reason).toMatch(/stale/);
@@ -307,7 +387,9 @@ describe("4. fencing", () => {
     const w = await world([job("true")]);
     await w.drain();
     w.mock.answer = () => NETWORK_ERROR;
-    await expect(ship(w.aq, ID, { force: true })).rejects.toThrow(/ship of fleet-J1-e7 refused: .*(cannot be reached|not confirmed)/);
+    await expect(ship(w.aq, ID, { force: true })).rejects.toThrow(
+      /ship of fleet-J1-e7 refused: .*(cannot be reached|not confirmed)/,
+    );
     expect(stageOf(w.queue, ID)).toBe("review");
     expect(w.mock.requests.filter((request) => request.json?.stage === "shipped")).toEqual([]);
   });
@@ -315,7 +397,8 @@ describe("4. fencing", () => {
   it("aq promote answered 409 fails the job as fenced and says so", async () => {
     const w = await world([job("true")]);
     await w.drain();
-    w.mock.answer = (request) => (kindOf(request) === "report" ? { statusCode: 409, data: { error: "stale" } } : undefined);
+    w.mock.answer = (request) =>
+      kindOf(request) === "report" ? { statusCode: 409, data: { error: "stale" } } : undefined;
     await expect(promote(w.aq, ID)).rejects.toThrow(/fenced/);
     expect(stageOf(w.queue, ID)).toBe("failed");
     const meta = metaOf(w.queue, ID);
@@ -329,15 +412,22 @@ describe("4. fencing", () => {
   // health "degraded" for ever.
   it("after a fence the refused report is not sent again and the factory's health returns to ok", async () => {
     const w = await world([job("true")]);
-    w.mock.answer = (request) => (kindOf(request) === "report" ? { statusCode: 409, data: { error: "stale" } } : undefined);
+    w.mock.answer = (request) =>
+      kindOf(request) === "report" ? { statusCode: 409, data: { error: "stale" } } : undefined;
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("failed");
     const before = w.mock.requests.length;
     await w.addLocal("local-1", "sleep 0.5");
     await w.drain();
     const later = w.mock.requests.slice(before);
-    expect(later.filter((request) => kindOf(request) === "report").map((request) => `${request.method} ${request.path} ${request.body}`)).toEqual([]);
-    expect(later.filter((request) => kindOf(request) === "heartbeat").map((request) => request.json.health)).not.toContain("degraded");
+    expect(
+      later
+        .filter((request) => kindOf(request) === "report")
+        .map((request) => `${request.method} ${request.path} ${request.body}`),
+    ).toEqual([]);
+    expect(
+      later.filter((request) => kindOf(request) === "heartbeat").map((request) => request.json.health),
+    ).not.toContain("degraded");
   });
 });
 
@@ -366,7 +456,10 @@ describe("5. lease renew", () => {
     const w = await world([job(`sleep 4\ntouch "${"$"}AQ_QUEUE_DIR/../finished"`)]);
     // Refused once the job is building (reported so): on a busy machine the heartbeat's renewal of
     // held leases can otherwise come first, while the job is still assigned.
-    w.mock.answer = (request) => (kindOf(request) === "renew" && w.mock.of("report").length > 0 ? { statusCode: 409, data: { error: "stale" } } : undefined);
+    w.mock.answer = (request) =>
+      kindOf(request) === "renew" && w.mock.of("report").length > 0
+        ? { statusCode: 409, data: { error: "stale" } }
+        : undefined;
     const started = Date.now();
     const summary = await w.drain();
     // The drain waits for the engine: had it run to its end, the marker would be there now.
@@ -377,7 +470,13 @@ describe("5. lease renew", () => {
     expect(meta).not.toHaveProperty("engine");
     expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "failed"]);
     // Whichever renewal was refused first: the building job's own, or the heartbeat's of held leases.
-    expect(fencedAborts(meta)).toEqual([expect.objectContaining({ detail: expect.stringMatching(/renew of J1 \(epoch 7\) answered 409|lease epoch 7 of J1 is stale \(the coordinator answered 409/) })]);
+    expect(fencedAborts(meta)).toEqual([
+      expect.objectContaining({
+        detail: expect.stringMatching(
+          /renew of J1 \(epoch 7\) answered 409|lease epoch 7 of J1 is stale \(the coordinator answered 409/,
+        ),
+      }),
+    ]);
     const renews = w.mock.of("renew");
     expect(renews.length).toBeGreaterThanOrEqual(1);
     for (const renew of renews) expect(renew.json).toEqual({ leaseEpoch: 7 });
@@ -404,7 +503,8 @@ describe("6. offline-degrade", () => {
         down = true;
         return undefined;
       }
-      if (stale && ["report", "renew", "release"].includes(kindOf(request))) return { statusCode: 409, data: { error: "stale", currentEpoch: 8 } };
+      if (stale && ["report", "renew", "release"].includes(kindOf(request)))
+        return { statusCode: 409, data: { error: "stale", currentEpoch: 8 } };
       return undefined;
     };
     await w.drain();
@@ -414,7 +514,9 @@ describe("6. offline-degrade", () => {
       { stage: "review", leaseEpoch: 7, at: expect.any(String) },
     ]);
     // One line says the coordinator is gone, however many calls failed.
-    expect(w.loudLines().filter((line) => /unreachable|offline/.test(line))).toEqual([expect.stringMatching(/^fleet: coordinator unreachable for .*: ECONNREFUSED; working offline/)]);
+    expect(w.loudLines().filter((line) => /unreachable|offline/.test(line))).toEqual([
+      expect.stringMatching(/^fleet: coordinator unreachable for .*: ECONNREFUSED; working offline/),
+    ]);
     const status = await collectStatus(w.aq.store, w.aq.hooks);
     expect(status.notes).toContain("fleet: 1 job(s) have reports waiting for the coordinator (degraded)");
 
@@ -442,7 +544,11 @@ describe("6. offline-degrade", () => {
     expect(alarm).toBeLessThan(table);
     const json = JSON.parse((await cli(["status", "--json"], { cwd: w.dir })).stdout);
     expect(json.counts.quarantine).toBe(1);
-    expect(json.jobs.find((entry: any) => entry.id === ID)).toMatchObject({ stage: "quarantine", fleet: { jobId: "J1", leaseEpoch: 7 }, reason: expect.stringMatching(/^fenced while offline/) });
+    expect(json.jobs.find((entry: any) => entry.id === ID)).toMatchObject({
+      stage: "quarantine",
+      fleet: { jobId: "J1", leaseEpoch: 7 },
+      reason: expect.stringMatching(/^fenced while offline/),
+    });
     const shipped = await cli(["ship", ID, "--force"], { cwd: w.dir });
     expect(shipped.code).toBe(1);
     expect(stageOf(w.queue, ID)).toBe("quarantine");
@@ -452,7 +558,8 @@ describe("6. offline-degrade", () => {
     const w = await world([job("sleep 0.3")]);
     let failing = false;
     w.mock.answer = (request) => {
-      if (failing) return { statusCode: 503, data: "<html>unavailable</html>", headers: { "content-type": "text/html" } };
+      if (failing)
+        return { statusCode: 503, data: "<html>unavailable</html>", headers: { "content-type": "text/html" } };
       if (kindOf(request) === "claim") failing = true;
       return undefined;
     };
@@ -489,7 +596,10 @@ describe("6. offline-degrade", () => {
     const before = w.mock.requests.length;
     await restarted.drain();
     const delivered = w.mock.requests.slice(before).filter((request) => kindOf(request) === "report");
-    expect(delivered.map((request) => request.body)).toEqual(['{"stage":"building","leaseEpoch":7}', '{"stage":"review","leaseEpoch":7}']);
+    expect(delivered.map((request) => request.body)).toEqual([
+      '{"stage":"building","leaseEpoch":7}',
+      '{"stage":"review","leaseEpoch":7}',
+    ]);
     expect(metaOf(w.queue, ID).fleetOutbox).toEqual([]);
     expect(stageOf(w.queue, ID)).toBe("review");
   });
@@ -504,7 +614,8 @@ describe("6. offline-degrade", () => {
     w.mock.answer = (request) => {
       if (down) return { statusCode: 503 };
       if (kindOf(request) === "claim" && !stale) down = true;
-      else if (stale && ["report", "renew", "release"].includes(kindOf(request))) return { statusCode: 409, data: { error: "stale" } };
+      else if (stale && ["report", "renew", "release"].includes(kindOf(request)))
+        return { statusCode: 409, data: { error: "stale" } };
       return undefined;
     };
     await w.drain();
@@ -516,8 +627,14 @@ describe("6. offline-degrade", () => {
     await w.addLocal("local-1", "sleep 0.5");
     await w.drain();
     const later = w.mock.requests.slice(before);
-    expect(later.filter((request) => request.path.startsWith("/api/fleet/jobs/J1")).map((request) => `${request.method} ${request.path} ${request.body}`)).toEqual([]);
-    expect(later.filter((request) => kindOf(request) === "heartbeat").map((request) => request.json.health)).not.toContain("degraded");
+    expect(
+      later
+        .filter((request) => request.path.startsWith("/api/fleet/jobs/J1"))
+        .map((request) => `${request.method} ${request.path} ${request.body}`),
+    ).toEqual([]);
+    expect(
+      later.filter((request) => kindOf(request) === "heartbeat").map((request) => request.json.health),
+    ).not.toContain("degraded");
     expect(w.loudLines().filter((line) => line.includes("quarantined"))).toHaveLength(1);
   });
 });
@@ -526,7 +643,11 @@ describe("stage echo with fleet on", () => {
   it("a fleet job's stage echo goes to the coordinator (fleet_events), a local job's still goes to the tracker", async () => {
     mock = new MockCoordinator([job("true", { tracker: "ISSUE-7" })]).alsoServe("http://tracker.test").install();
     const dir = tempDir("aq-fleet-mock-");
-    const w = await fleetAq(dir, { AQ_FLEET_API: MOCK_API, AQ_TRACKER_API: "http://tracker.test/api", AQ_TRACKER_TOKEN: "tracker-token" }, { plugins: [] });
+    const w = await fleetAq(
+      dir,
+      { AQ_FLEET_API: MOCK_API, AQ_TRACKER_API: "http://tracker.test/api", AQ_TRACKER_TOKEN: "tracker-token" },
+      { plugins: [] },
+    );
     await w.addLocal("local-1", "true", { tracker: "ISSUE-8" });
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("review");
@@ -545,22 +666,33 @@ describe("7. no-leak", () => {
   it("no request body carries the prompt or the token, and no log line carries either", async () => {
     const dir = tempDir("aq-fleet-repo-");
     const repo = gitRepo(join(dir, "repo"));
-    const w = await world([{ id: "J1", title: "leak check", bodyMd: `sleep 0.5\necho "${PROMPT}" > prompt-copy.txt`, options: { engine: "shell", cwd: repo }, leaseEpoch: 7 }]);
+    const w = await world([
+      {
+        id: "J1",
+        title: "leak check",
+        bodyMd: `sleep 0.5\necho "${PROMPT}" > prompt-copy.txt`,
+        options: { engine: "shell", cwd: repo },
+        leaseEpoch: 7,
+      },
+    ]);
     let renews = 0;
     // One failing renew, so that a coordinator problem is logged too.
-    w.mock.answer = (request) => (kindOf(request) === "renew" && renews++ === 0 ? { statusCode: 500, data: `error near ${PROMPT}` } : undefined);
+    w.mock.answer = (request) =>
+      kindOf(request) === "renew" && renews++ === 0 ? { statusCode: 500, data: `error near ${PROMPT}` } : undefined;
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("review");
     await promote(w.aq, ID);
     await ship(w.aq, ID);
     expect(stageOf(w.queue, ID)).toBe("shipped");
     const kinds = new Set(w.mock.requests.map(kindOf));
-    for (const kind of ["heartbeat", "claim", "report", "renew", "release"] as const) expect(kinds.has(kind), kind).toBe(true);
+    for (const kind of ["heartbeat", "claim", "report", "renew", "release"] as const)
+      expect(kinds.has(kind), kind).toBe(true);
     for (const request of w.mock.requests) {
       expect(request.body).not.toContain(PROMPT);
       expect(request.body).not.toContain(TOKEN);
       expect(request.path).not.toContain(TOKEN);
-      for (const [name, value] of Object.entries(request.headers)) if (name !== "authorization") expect(value, name).not.toContain(TOKEN);
+      for (const [name, value] of Object.entries(request.headers))
+        if (name !== "authorization") expect(value, name).not.toContain(TOKEN);
     }
     const everything = JSON.stringify(w.log.records);
     expect(everything).not.toContain(TOKEN);
@@ -581,12 +713,14 @@ describe("8. release on terminal", () => {
     await promote(w.aq, ID);
     const result = await ship(w.aq, ID);
     expect(result.merged).toMatchObject({ into: "main", branch: `aq/${ID}` });
-    expect(w.mock.requests.slice(before).map((request) => [`${request.method} ${request.path}`, request.json])).toEqual([
-      ["PATCH /api/fleet/jobs/J1", { stage: "testing", leaseEpoch: 7, checkpoint }],
-      ["POST /api/fleet/jobs/J1/lease/renew", { leaseEpoch: 7 }],
-      ["PATCH /api/fleet/jobs/J1", { stage: "shipped", leaseEpoch: 7, checkpoint }],
-      ["POST /api/fleet/jobs/J1/lease/release", { leaseEpoch: 7 }],
-    ]);
+    expect(w.mock.requests.slice(before).map((request) => [`${request.method} ${request.path}`, request.json])).toEqual(
+      [
+        ["PATCH /api/fleet/jobs/J1", { stage: "testing", leaseEpoch: 7, checkpoint }],
+        ["POST /api/fleet/jobs/J1/lease/renew", { leaseEpoch: 7 }],
+        ["PATCH /api/fleet/jobs/J1", { stage: "shipped", leaseEpoch: 7, checkpoint }],
+        ["POST /api/fleet/jobs/J1/lease/release", { leaseEpoch: 7 }],
+      ],
+    );
     expect(stageOf(w.queue, ID)).toBe("shipped");
     expect(metaOf(w.queue, ID)).toMatchObject({ fleetOutbox: [], fleetRelease: "done", shipped: { into: "main" } });
     expect(git(repo, "show", "main:work.txt")).toBe("shipped-work");
@@ -597,11 +731,13 @@ describe("8. release on terminal", () => {
     await w.drain();
     const before = w.mock.requests.length;
     await ship(w.aq, ID, { force: true });
-    expect(w.mock.requests.slice(before).map((request) => `${request.method} ${request.path} ${request.body}`)).toEqual([
-      'POST /api/fleet/jobs/J1/lease/renew {"leaseEpoch":7}',
-      'PATCH /api/fleet/jobs/J1 {"stage":"shipped","leaseEpoch":7}',
-      'POST /api/fleet/jobs/J1/lease/release {"leaseEpoch":7}',
-    ]);
+    expect(w.mock.requests.slice(before).map((request) => `${request.method} ${request.path} ${request.body}`)).toEqual(
+      [
+        'POST /api/fleet/jobs/J1/lease/renew {"leaseEpoch":7}',
+        'PATCH /api/fleet/jobs/J1 {"stage":"shipped","leaseEpoch":7}',
+        'POST /api/fleet/jobs/J1/lease/release {"leaseEpoch":7}',
+      ],
+    );
     expect(stageOf(w.queue, ID)).toBe("shipped");
   });
 
@@ -610,7 +746,11 @@ describe("8. release on terminal", () => {
     const w = await world([job("echo 'AQ_BLOCKED: needs a person'")], { AQ_FLEET_LEASE_RENEW_SEC: "60" });
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("blocked");
-    expect(w.mock.calls().filter((call) => !call.endsWith("/claim"))).toEqual(["PATCH /api/fleet/jobs/J1", "PATCH /api/fleet/jobs/J1", "POST /api/fleet/jobs/J1/lease/release"]);
+    expect(w.mock.calls().filter((call) => !call.endsWith("/claim"))).toEqual([
+      "PATCH /api/fleet/jobs/J1",
+      "PATCH /api/fleet/jobs/J1",
+      "POST /api/fleet/jobs/J1/lease/release",
+    ]);
     expect(bodies(w.mock.of("report"))).toEqual([
       { stage: "building", leaseEpoch: 7 },
       { stage: "blocked", leaseEpoch: 7 },
@@ -622,7 +762,11 @@ describe("8. release on terminal", () => {
     const w = await world([job("exit 1", { maxAttempts: 1 })], { AQ_FLEET_LEASE_RENEW_SEC: "60" });
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("dead_letter");
-    expect(w.mock.calls().filter((call) => !call.endsWith("/claim"))).toEqual(["PATCH /api/fleet/jobs/J1", "PATCH /api/fleet/jobs/J1", "POST /api/fleet/jobs/J1/lease/release"]);
+    expect(w.mock.calls().filter((call) => !call.endsWith("/claim"))).toEqual([
+      "PATCH /api/fleet/jobs/J1",
+      "PATCH /api/fleet/jobs/J1",
+      "POST /api/fleet/jobs/J1/lease/release",
+    ]);
     expect(bodies(w.mock.of("report"))).toEqual([
       { stage: "building", leaseEpoch: 7 },
       { stage: "failed", leaseEpoch: 7 },

@@ -9,7 +9,18 @@ import { ship } from "../../src/actions/ship.ts";
 import type { RunningCoordinator } from "../../src/coordinator/server.ts";
 import { aq as cli, waitFor, writeTestConfig } from "../helpers/cli.ts";
 import { kindOf } from "../helpers/fleet-mock.ts";
-import { coordinator, devJob, fleetAq, fleetOf, localId, PRODUCT, PROMPT, recordingProxy, sendJson, TOKEN } from "../helpers/fleet-world.ts";
+import {
+  coordinator,
+  devJob,
+  fleetAq,
+  fleetOf,
+  localId,
+  PRODUCT,
+  PROMPT,
+  recordingProxy,
+  sendJson,
+  TOKEN,
+} from "../helpers/fleet-world.ts";
 import { git, gitRepo } from "../helpers/git.ts";
 import { metaOf, pathOf, stageOf } from "../helpers/jobs.ts";
 import { requireBuild } from "../helpers/store-cli.ts";
@@ -32,7 +43,11 @@ async function enqueue(coord: RunningCoordinator, job: Record<string, unknown>) 
 }
 
 async function realWorld(options: { leaseMs?: number; env?: Record<string, string>; db?: string } = {}) {
-  const coord = await coordinator({ leaseMs: options.leaseMs ?? 60_000, token: TOKEN, ...(options.db ? { db: options.db } : {}) });
+  const coord = await coordinator({
+    leaseMs: options.leaseMs ?? 60_000,
+    token: TOKEN,
+    ...(options.db ? { db: options.db } : {}),
+  });
   const proxy = await recordingProxy(coord.api);
   const dir = tempDir("aq-fleet-real-");
   const fleet = await fleetAq(dir, { AQ_FLEET_API: proxy.api, ...options.env });
@@ -42,7 +57,18 @@ async function realWorld(options: { leaseMs?: number; env?: Record<string, strin
 /** `aq run --drain` of the compiled CLI on the same queue, as factory-a (a process: nothing of it outlives the run). */
 async function cliDrain(dir: string, api: string, env: Record<string, string> = {}) {
   requireBuild();
-  const result = await cli(["run", "--drain"], { cwd: dir, env: { AQ_FLEET: "1", AQ_FLEET_API: api, AQ_FLEET_TOKEN: TOKEN, AQ_PRODUCT_ID: PRODUCT, AQ_FACTORY_ID: "factory-a", AQ_FLEET_LEASE_RENEW_SEC: "0.2", ...env } });
+  const result = await cli(["run", "--drain"], {
+    cwd: dir,
+    env: {
+      AQ_FLEET: "1",
+      AQ_FLEET_API: api,
+      AQ_FLEET_TOKEN: TOKEN,
+      AQ_PRODUCT_ID: PRODUCT,
+      AQ_FACTORY_ID: "factory-a",
+      AQ_FLEET_LEASE_RENEW_SEC: "0.2",
+      ...env,
+    },
+  });
   expect(result.code, result.stderr).toBe(0);
   return result;
 }
@@ -60,7 +86,17 @@ describe("against the development coordinator", () => {
     const w = await realWorld();
     await w.drain();
     const factories = w.coord.store.factories();
-    expect(factories).toEqual([{ id: "factory-a", capabilities: expect.arrayContaining([`os:${platform()}`, "engine:shell"]), health: "draining", load: 0, lastSeen: expect.any(String), heartbeats: expect.any(Number), mode: "fleet" }]);
+    expect(factories).toEqual([
+      {
+        id: "factory-a",
+        capabilities: expect.arrayContaining([`os:${platform()}`, "engine:shell"]),
+        health: "draining",
+        load: 0,
+        lastSeen: expect.any(String),
+        heartbeats: expect.any(Number),
+        mode: "fleet",
+      },
+    ]);
     expect(factories[0]!.heartbeats).toBeGreaterThanOrEqual(2);
     const first = w.proxy.requests[0]!;
     expect(`${first.method} ${first.path}`).toBe("POST /api/fleet/factories/heartbeat");
@@ -79,12 +115,24 @@ describe("against the development coordinator", () => {
     expect(summary.outcomes).toEqual({ [ID]: "review" });
     const meta = metaOf(w.queue, ID);
     expect(meta.origin).toEqual({ kind: "fleet", jobId: "J1" });
-    expect(meta.fleet).toEqual({ jobId: "J1", leaseEpoch: 1, leaseExpiresAt: expect.any(String), factoryId: "factory-a" });
+    expect(meta.fleet).toEqual({
+      jobId: "J1",
+      leaseEpoch: 1,
+      leaseExpiresAt: expect.any(String),
+      factoryId: "factory-a",
+    });
     expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "review"]);
     expect(readFileSync(join(w.dir, "ran.txt"), "utf8")).toBe("done\n");
     expect(w.coord.store.job("J1")).toMatchObject({ stage: "review", leaseEpoch: 1, factoryId: "factory-a" });
-    expect(story(w.coord)).toEqual(["enqueued queued - -", "claimed assigned 1 factory-a", "stage building 1 factory-a", "stage review 1 factory-a"]);
-    expect(w.coord.store.runs("J1")).toEqual([expect.objectContaining({ factoryId: "factory-a", leaseEpoch: 1, outcome: null })]);
+    expect(story(w.coord)).toEqual([
+      "enqueued queued - -",
+      "claimed assigned 1 factory-a",
+      "stage building 1 factory-a",
+      "stage review 1 factory-a",
+    ]);
+    expect(w.coord.store.runs("J1")).toEqual([
+      expect.objectContaining({ factoryId: "factory-a", leaseEpoch: 1, outcome: null }),
+    ]);
   });
 
   it("3. reports building with the checkpoint, review and (after promote) testing; the coordinator keeps the checkpoint", async () => {
@@ -96,12 +144,17 @@ describe("against the development coordinator", () => {
     const wip = metaOf(w.queue, ID).wip!;
     await promote(w.aq, ID);
     const stages = w.coord.store.events("J1").filter((event) => event.type === "stage");
-    expect(stages.map((event) => [event.stage, event.leaseEpoch, event.detail ? JSON.parse(event.detail) : null])).toEqual([
+    expect(
+      stages.map((event) => [event.stage, event.leaseEpoch, event.detail ? JSON.parse(event.detail) : null]),
+    ).toEqual([
       ["building", 1, { wipBranch: `aq/${ID}`, wipCommit: base }],
       ["review", 1, { wipBranch: `aq/${ID}`, wipCommit: wip.commit }],
       ["testing", 1, { wipBranch: `aq/${ID}`, wipCommit: wip.commit }],
     ]);
-    expect(w.coord.store.job("J1")).toMatchObject({ stage: "testing", checkpoint: { wipBranch: `aq/${ID}`, wipCommit: wip.commit } });
+    expect(w.coord.store.job("J1")).toMatchObject({
+      stage: "testing",
+      checkpoint: { wipBranch: `aq/${ID}`, wipCommit: wip.commit },
+    });
     expect(w.proxy.of("report").map((request) => request.status)).toEqual([200, 200, 200]);
   });
 
@@ -129,13 +182,16 @@ describe("against the development coordinator", () => {
     // Its only report was the building one under epoch 1, refused (and never sent again).
     const reports = w.proxy.of("report");
     expect(reports[0]).toMatchObject({ json: { stage: "building", leaseEpoch: 1 }, status: 409 });
-    for (const report of reports) expect(report).toMatchObject({ json: { stage: "building", leaseEpoch: 1 }, status: 409 });
+    for (const report of reports)
+      expect(report).toMatchObject({ json: { stage: "building", leaseEpoch: 1 }, status: 409 });
     expect(stageOf(w.queue, ID)).toBe("failed");
     const meta = metaOf(w.queue, ID);
     expect(meta.reason).toBe("fenced");
     expect((meta.events as any[]).map((event) => event.type)).toEqual(["fenced-abort"]);
     expect(existsSync(join(w.dir, "engine-ran"))).toBe(false);
-    expect(w.lines().filter((line) => line.includes("fenced-abort"))).toEqual([expect.stringMatching(new RegExp(`^${ID}: fenced-abort: lease epoch 1 of J1 is stale`))]);
+    expect(w.lines().filter((line) => line.includes("fenced-abort"))).toEqual([
+      expect.stringMatching(new RegExp(`^${ID}: fenced-abort: lease epoch 1 of J1 is stale`)),
+    ]);
     await expect(ship(w.aq, ID, { force: true })).rejects.toThrow(/only a job in testing/);
     // The coordinator's state is factory-b's; factory-a changed nothing.
     expect(w.coord.store.job("J1")).toMatchObject({ leaseEpoch: 2, factoryId: "factory-b", stage: "assigned" });
@@ -206,7 +262,11 @@ describe("against the development coordinator", () => {
     const running = w.once();
     try {
       // factory-b takes the job once factory-a reported building, so what fences factory-a is its renew.
-      await waitFor(() => w.coord.store.events("J1").some((event) => event.type === "stage" && event.stage === "building"), 30_000, "factory-a building");
+      await waitFor(
+        () => w.coord.store.events("J1").some((event) => event.type === "stage" && event.stage === "building"),
+        30_000,
+        "factory-a building",
+      );
       const taken = await waitFor(() => w.coord.store.claim("factory-b", CAPS), 30_000, "the lease to expire");
       expect(taken.job.leaseEpoch).toBe(2);
     } finally {
@@ -219,7 +279,12 @@ describe("against the development coordinator", () => {
     expect(meta.reason).toBe("fenced");
     expect((meta.events as any[])[0].detail).toMatch(/renew of J1 \(epoch 1\) answered 409/);
     expect(w.proxy.of("renew")[0]).toMatchObject({ json: { leaseEpoch: 1 }, status: 409 });
-    expect(w.coord.store.events("J1").filter((event) => event.type === "fenced").map((event) => event.detail)).toContain("renew with stale epoch 1; current 2");
+    expect(
+      w.coord.store
+        .events("J1")
+        .filter((event) => event.type === "fenced")
+        .map((event) => event.detail),
+    ).toContain("renew with stale epoch 1; current 2");
     await sleep(Math.max(0, started + 2_800 - Date.now()));
     expect(existsSync(join(w.dir, "finished"))).toBe(false);
   });
@@ -231,10 +296,17 @@ describe("against the development coordinator", () => {
     const port = Number(new URL(first.url).port);
     const dir = tempDir("aq-fleet-real-");
     const w = await fleetAq(dir, { AQ_FLEET_API: first.api });
-    await enqueue(first, devJob("J1", `i=0; while [ ! -f "${"$"}AQ_QUEUE_DIR/../go" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done`));
+    await enqueue(
+      first,
+      devJob("J1", `i=0; while [ ! -f "${"$"}AQ_QUEUE_DIR/../go" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done`),
+    );
     const running = w.drain();
     try {
-      await waitFor(() => first.store.events("J1").some((event) => event.type === "stage" && event.stage === "building"), 5_000, "the building report");
+      await waitFor(
+        () => first.store.events("J1").some((event) => event.type === "stage" && event.stage === "building"),
+        5_000,
+        "the building report",
+      );
       await first.close();
     } finally {
       writeFileSync(join(dir, "go"), "");
@@ -254,7 +326,10 @@ describe("against the development coordinator", () => {
     expect(stageOf(w.queue, ID)).toBe("quarantine");
     expect(metaOf(w.queue, ID).reason).toMatch(/^fenced while offline: lease epoch 1 of J1 is stale/);
     expect(again.store.job("J1")).toMatchObject({ stage: "assigned", leaseEpoch: 2, factoryId: "factory-b" });
-    expect(again.store.events("J1").filter((event) => event.type === "fenced")[0]).toMatchObject({ leaseEpoch: 1, stage: "review" });
+    expect(again.store.events("J1").filter((event) => event.type === "fenced")[0]).toMatchObject({
+      leaseEpoch: 1,
+      stage: "review",
+    });
     expect(again.store.events("J1").some((event) => event.type === "stage" && event.stage === "review")).toBe(false);
 
     const env = { AQ_FLEET: "1", AQ_FLEET_API: again.api, AQ_FLEET_TOKEN: TOKEN, AQ_FACTORY_ID: "factory-a" };
@@ -274,8 +349,19 @@ describe("against the development coordinator", () => {
     const proxy = await recordingProxy(coord.api);
     const dir = tempDir("aq-fleet-leak-");
     writeTestConfig(dir);
-    await enqueue(coord, devJob("J1", `env > "${"$"}AQ_QUEUE_DIR/../engine-env.txt"\necho "${PROMPT}" > /dev/null\nsleep 0.5`));
-    const env = { AQ_FLEET: "1", AQ_FLEET_API: proxy.api, AQ_FLEET_TOKEN: TOKEN, AQ_PRODUCT_ID: PRODUCT, AQ_FACTORY_ID: "factory-leak", AQ_FLEET_LEASE_RENEW_SEC: "0.15", AQ_LOG_LEVEL: "debug" };
+    await enqueue(
+      coord,
+      devJob("J1", `env > "${"$"}AQ_QUEUE_DIR/../engine-env.txt"\necho "${PROMPT}" > /dev/null\nsleep 0.5`),
+    );
+    const env = {
+      AQ_FLEET: "1",
+      AQ_FLEET_API: proxy.api,
+      AQ_FLEET_TOKEN: TOKEN,
+      AQ_PRODUCT_ID: PRODUCT,
+      AQ_FACTORY_ID: "factory-leak",
+      AQ_FLEET_LEASE_RENEW_SEC: "0.15",
+      AQ_LOG_LEVEL: "debug",
+    };
     const run = await cli(["run", "--drain"], { cwd: dir, env });
     expect(run.code, run.stderr).toBe(0);
     const shipped = await cli(["ship", ID, "--force"], { cwd: dir, env });
@@ -307,16 +393,38 @@ describe("against the development coordinator", () => {
     const before = w.proxy.requests.length;
     await ship(w.aq, ID);
     const calls = w.proxy.requests.slice(before);
-    expect(calls.map((request) => [`${request.method} ${request.path}`, request.json.leaseEpoch, request.json.stage, request.status])).toEqual([
+    expect(
+      calls.map((request) => [
+        `${request.method} ${request.path}`,
+        request.json.leaseEpoch,
+        request.json.stage,
+        request.status,
+      ]),
+    ).toEqual([
       ["POST /api/fleet/jobs/J1/lease/renew", 1, undefined, 200],
       ["PATCH /api/fleet/jobs/J1", 1, "shipped", 200],
       ["POST /api/fleet/jobs/J1/lease/release", 1, undefined, 200],
     ]);
-    expect(w.coord.store.job("J1")).toMatchObject({ stage: "shipped", factoryId: null, leaseExpiresAt: null, leaseEpoch: 1 });
-    expect(story(w.coord).slice(-3)).toEqual(["stage testing 1 factory-a", "stage shipped 1 factory-a", "released shipped 1 factory-a"]);
-    expect(w.coord.store.runs("J1")).toEqual([expect.objectContaining({ factoryId: "factory-a", leaseEpoch: 1, outcome: "shipped", endedAt: expect.any(String) })]);
+    expect(w.coord.store.job("J1")).toMatchObject({
+      stage: "shipped",
+      factoryId: null,
+      leaseExpiresAt: null,
+      leaseEpoch: 1,
+    });
+    expect(story(w.coord).slice(-3)).toEqual([
+      "stage testing 1 factory-a",
+      "stage shipped 1 factory-a",
+      "released shipped 1 factory-a",
+    ]);
+    expect(w.coord.store.runs("J1")).toEqual([
+      expect.objectContaining({
+        factoryId: "factory-a",
+        leaseEpoch: 1,
+        outcome: "shipped",
+        endedAt: expect.any(String),
+      }),
+    ]);
     expect(git(repo, "show", "main:work.txt")).toBe("shipped");
     expect(fleetOf(metaOf(w.queue, ID)).leaseEpoch).toBe(1);
   });
-
 });

@@ -19,7 +19,12 @@ beforeEach(() => useDispatcher(undefined));
 const CAPS = ["os:linux", "engine:shell"];
 
 function factory(api: string, id: string, env: Record<string, string> = {}) {
-  return fleetAq(tempDir(`aq-${id}-`), { AQ_FLEET_API: api, AQ_FACTORY_ID: id, AQ_FLEET_LEASE_RENEW_SEC: "0.1", ...env });
+  return fleetAq(tempDir(`aq-${id}-`), {
+    AQ_FLEET_API: api,
+    AQ_FACTORY_ID: id,
+    AQ_FLEET_LEASE_RENEW_SEC: "0.1",
+    ...env,
+  });
 }
 
 describe("two factories, one coordinator", () => {
@@ -60,9 +65,17 @@ describe("two factories, one coordinator", () => {
     const runA = a.once();
     let runB: Promise<unknown> | undefined;
     try {
-      await waitFor(() => coord.store.events("J1").some((event) => event.type === "stage" && event.stage === "building"), 5_000, "factory-a building");
+      await waitFor(
+        () => coord.store.events("J1").some((event) => event.type === "stage" && event.stage === "building"),
+        5_000,
+        "factory-a building",
+      );
       proxy.down = true;
-      await waitFor(() => (coord.store.job("J1")?.leaseExpiresAt ?? Infinity) < Date.now(), 3_000, "factory-a's lease to expire");
+      await waitFor(
+        () => (coord.store.job("J1")?.leaseExpiresAt ?? Infinity) < Date.now(),
+        3_000,
+        "factory-a's lease to expire",
+      );
       runB = b.once();
       await waitFor(() => coord.store.job("J1")?.factoryId === "factory-b", 3_000, "factory-b's reclaim");
       proxy.down = false;
@@ -88,7 +101,12 @@ describe("two factories, one coordinator", () => {
     ]);
     // Back from the partition, factory-a's renew was refused, and no review of it was ever accepted.
     expect(proxy.of("renew").some((request) => request.json.leaseEpoch === 1 && request.status === 409)).toBe(true);
-    expect(proxy.of("report").filter((request) => request.json.stage !== "building").filter((request) => request.status === 200)).toEqual([]);
+    expect(
+      proxy
+        .of("report")
+        .filter((request) => request.json.stage !== "building")
+        .filter((request) => request.status === 200),
+    ).toEqual([]);
   });
 
   it("a factory that is alive keeps the lease of a job it holds in review: the other factory finds nothing to claim", async () => {
@@ -115,13 +133,19 @@ describe("two factories, one coordinator", () => {
   it("a coordinator restarted on the same database between claim and report keeps the lease and the epoch: the report after the restart is accepted", async () => {
     const db = join(tempDir("aq-fleet-db-"), "coordinator.sqlite");
     const first = await coordinator({ db, leaseMs: 60_000 });
-    first.store.enqueue(devJob("J1", `i=0; while [ ! -f "${"$"}AQ_QUEUE_DIR/../go" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done`));
+    first.store.enqueue(
+      devJob("J1", `i=0; while [ ! -f "${"$"}AQ_QUEUE_DIR/../go" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done`),
+    );
     const a = await factory(first.api, "factory-a");
     const running = a.drain();
     let again: Awaited<ReturnType<typeof coordinator>> | undefined;
     let held: unknown;
     try {
-      await waitFor(() => first.store.events("J1").some((event) => event.type === "stage" && event.stage === "building"), 5_000, "the building report");
+      await waitFor(
+        () => first.store.events("J1").some((event) => event.type === "stage" && event.stage === "building"),
+        5_000,
+        "the building report",
+      );
       held = first.store.job("J1");
       await first.close();
       again = await coordinator({ db, port: portOf(first.url), leaseMs: 60_000 });

@@ -22,7 +22,8 @@ export interface CliOptions {
 /** The environment the CLI runs with: this process's, without any AQ_* setting that leaked in. */
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("AQ_") && !key.startsWith("VITEST") && value !== undefined) env[key] = value;
+  for (const [key, value] of Object.entries(process.env))
+    if (!key.startsWith("AQ_") && !key.startsWith("VITEST") && value !== undefined) env[key] = value;
   env.NO_COLOR = "1";
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];
@@ -32,15 +33,24 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
 }
 
 /** Starts the compiled CLI (`bin/aq.js`) on this Node as a real process. */
-export function startAq(args: readonly string[], options: CliOptions): ChildProcess & { output(): { stdout: string; stderr: string }; exited: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ["pipe", "pipe", "pipe"] });
+export function startAq(
+  args: readonly string[],
+  options: CliOptions,
+): ChildProcess & { output(): { stdout: string; stderr: string }; exited: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: cliEnv(options.env),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   if (options.input !== undefined) child.stdin.end(options.input);
   else child.stdin.end();
-  const exited = new Promise<CliResult>((done) => child.once("close", (code, signal) => done({ code, signal, stdout, stderr })));
+  const exited = new Promise<CliResult>((done) =>
+    child.once("close", (code, signal) => done({ code, signal, stdout, stderr })),
+  );
   let timer: NodeJS.Timeout | undefined;
   if (options.timeoutMs) {
     timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
@@ -56,13 +66,22 @@ export function aq(args: readonly string[], options: CliOptions): Promise<CliRes
 /** A config fast enough for tests: shell jobs, short polls, short kill grace, no backoff. */
 export function writeTestConfig(dir: string, config: Record<string, unknown> = {}): string {
   const path = join(dir, "aq.config.json");
-  const base = { defaults: { engine: "shell", timeout: "60s" }, pollInterval: "50ms", killGrace: "300ms", retry: { backoff: "0s" } };
+  const base = {
+    defaults: { engine: "shell", timeout: "60s" },
+    pollInterval: "50ms",
+    killGrace: "300ms",
+    retry: { backoff: "0s" },
+  };
   writeFileSync(path, `${JSON.stringify({ ...base, ...config }, null, 2)}\n`);
   return path;
 }
 
 /** Polls until `check` holds, or fails after `timeoutMs` (generous: a busy machine is slow) with what it saw last. */
-export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, what = "condition"): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

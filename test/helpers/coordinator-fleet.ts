@@ -14,8 +14,14 @@ export interface CoordinatorProcess {
   output(): string;
 }
 
-export async function coordinatorProcess(db: string, options: { cwd: string; port?: number; lease?: string }): Promise<CoordinatorProcess> {
-  const child = startAq(["coordinator", "--port", String(options.port ?? 0), "--db", db, "--lease", options.lease ?? "3s", "--pool", "4"], { cwd: options.cwd, env: { AQ_COORDINATOR_TOKEN: COORDINATOR_TOKEN } });
+export async function coordinatorProcess(
+  db: string,
+  options: { cwd: string; port?: number; lease?: string },
+): Promise<CoordinatorProcess> {
+  const child = startAq(
+    ["coordinator", "--port", String(options.port ?? 0), "--db", db, "--lease", options.lease ?? "3s", "--pool", "4"],
+    { cwd: options.cwd, env: { AQ_COORDINATOR_TOKEN: COORDINATOR_TOKEN } },
+  );
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
@@ -25,7 +31,9 @@ export async function coordinatorProcess(db: string, options: { cwd: string; por
       if (first.length > 1) done(first[0]!.trim());
     };
     child.stdout!.on("data", onData);
-    void child.exited.then((result) => fail(new Error(`aq coordinator exited ${result.code ?? result.signal}: ${result.stderr}`)));
+    void child.exited.then((result) =>
+      fail(new Error(`aq coordinator exited ${result.code ?? result.signal}: ${result.stderr}`)),
+    );
   });
   return {
     api,
@@ -49,7 +57,12 @@ export interface SimRecord {
 
 async function call(method: string, url: string, body: unknown): Promise<{ status: number; body: any } | undefined> {
   try {
-    const response = await fetch(url, { method, headers: { "content-type": "application/json", authorization: `Bearer ${COORDINATOR_TOKEN}` }, body: JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(url, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${COORDINATOR_TOKEN}` },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5_000),
+    });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   } catch {
@@ -62,7 +75,13 @@ async function call(method: string, url: string, body: unknown): Promise<{ statu
  * a renewal after each, then release. A network error or 5xx is retried (the coordinator behind
  * the address may be restarting); a 409 drops the job (fenced).
  */
-export async function simFactory(api: string, id: string, done: () => boolean, record: SimRecord, workMs = 20): Promise<void> {
+export async function simFactory(
+  api: string,
+  id: string,
+  done: () => boolean,
+  record: SimRecord,
+  workMs = 20,
+): Promise<void> {
   const persist = async (method: string, path: string, body: unknown) => {
     for (;;) {
       const answer = await call(method, `${api}${path}`, body);
@@ -76,7 +95,7 @@ export async function simFactory(api: string, id: string, done: () => boolean, r
   while (!done()) {
     const claim = await call("POST", `${api}/fleet/claim`, { factoryId: id, capabilities: caps });
     if (!claim) record.networkErrors++;
-    if (!claim || claim.status !== 200) {
+    if (claim?.status !== 200) {
       await sleep(30);
       continue;
     }

@@ -25,7 +25,10 @@ export interface Answer {
 }
 
 /** `aq dashboard --port 0` as a real process in `dir` (its config picks the queue); stopped when the test ends. */
-export async function startDashboard(dir: string, options: { args?: readonly string[]; env?: Record<string, string | undefined> } = {}): Promise<RunningDashboard> {
+export async function startDashboard(
+  dir: string,
+  options: { args?: readonly string[]; env?: Record<string, string | undefined> } = {},
+): Promise<RunningDashboard> {
   const child = startAq(["dashboard", "--port", "0", ...(options.args ?? [])], { cwd: dir, env: options.env ?? {} });
   let stopped: Promise<{ code: number | null; stdout: string; stderr: string }> | undefined;
   const stop = () => {
@@ -49,8 +52,18 @@ export async function startDashboard(dir: string, options: { args?: readonly str
   );
   let token: string | undefined;
   const base = url.replace(/\/$/, "").replace("0.0.0.0", "127.0.0.1");
-  const request = async (method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Answer> => {
-    const response = await fetch(`${base}${path}`, { method, headers, redirect: "manual", ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }) });
+  const request = async (
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<Answer> => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      redirect: "manual",
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    });
     const text = await response.text();
     return { status: response.status, body: jsonOf(text), text, headers: response.headers };
   };
@@ -63,7 +76,12 @@ export async function startDashboard(dir: string, options: { args?: readonly str
     },
     get: (path, headers = {}) => request("GET", path, undefined, headers),
     async post(path, body = {}, headers) {
-      return request("POST", path, body, headers ?? { "content-type": "application/json", "x-aq-token": await dashboard.token() });
+      return request(
+        "POST",
+        path,
+        body,
+        headers ?? { "content-type": "application/json", "x-aq-token": await dashboard.token() },
+      );
     },
     stop,
   };
@@ -77,7 +95,11 @@ export function pageToken(html: string): string {
 }
 
 /** Reads server-sent events from `url` until `until` accepts one; answers the events seen. */
-export async function readEvents(url: string, until: (event: { event: string; data: any }) => boolean, timeoutMs = 15_000): Promise<Array<{ event: string; data: any }>> {
+export async function readEvents(
+  url: string,
+  until: (event: { event: string; data: any }) => boolean,
+  timeoutMs = 15_000,
+): Promise<Array<{ event: string; data: any }>> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const seen: Array<{ event: string; data: any }> = [];
@@ -101,7 +123,8 @@ export async function readEvents(url: string, until: (event: { event: string; da
     }
     throw new Error(`the event stream ended; saw ${JSON.stringify(seen)}`);
   } catch (error) {
-    if (controller.signal.aborted) throw new Error(`no matching event within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`);
+    if (controller.signal.aborted)
+      throw new Error(`no matching event within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`);
     throw error;
   } finally {
     clearTimeout(timer);
@@ -115,7 +138,11 @@ const SPREAD = ["queued", "review", "shipped", "failed", "blocked", "quarantine"
  * Writes `count` jobs straight onto disk (job.md and meta.json, as the store would), spread over
  * the stages in turn: fast enough for tens of thousands. Answers the ids per stage.
  */
-export function writeManyJobs(queue: string, count: number, stages: readonly string[] = SPREAD): Record<string, string[]> {
+export function writeManyJobs(
+  queue: string,
+  count: number,
+  stages: readonly string[] = SPREAD,
+): Record<string, string[]> {
   const at = Date.now();
   const ids: Record<string, string[]> = {};
   for (let i = 0; i < count; i++) {
@@ -125,9 +152,17 @@ export function writeManyJobs(queue: string, count: number, stages: readonly str
     mkdirSync(dir, { recursive: true });
     const createdAt = new Date(at + i).toISOString();
     writeFileSync(join(dir, "job.md"), "---\nengine: shell\n---\ntrue\n");
-    const history = [{ from: null, to: "queued", at: createdAt, by: "test" }, ...(stage === "queued" ? [] : [{ from: "queued", to: stage, at: createdAt, by: "test" }])];
-    const reason = ["failed", "blocked", "quarantine", "dead_letter"].includes(stage) ? { reason: `reason of ${id}` } : {};
-    writeFileSync(join(dir, "meta.json"), JSON.stringify({ id, stage, attempts: 1, priority: 0, createdAt, origin: { kind: "local" }, history, ...reason }));
+    const history = [
+      { from: null, to: "queued", at: createdAt, by: "test" },
+      ...(stage === "queued" ? [] : [{ from: "queued", to: stage, at: createdAt, by: "test" }]),
+    ];
+    const reason = ["failed", "blocked", "quarantine", "dead_letter"].includes(stage)
+      ? { reason: `reason of ${id}` }
+      : {};
+    writeFileSync(
+      join(dir, "meta.json"),
+      JSON.stringify({ id, stage, attempts: 1, priority: 0, createdAt, origin: { kind: "local" }, history, ...reason }),
+    );
     (ids[stage] ??= []).push(id);
   }
   return ids;

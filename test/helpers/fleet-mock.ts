@@ -39,7 +39,9 @@ export interface MockFleetJob {
 }
 
 /** What a call is, for filtering: "heartbeat", "claim", "report", "renew", "release" or "other". */
-export function kindOf(request: Pick<FleetRequest, "method" | "path">): "heartbeat" | "claim" | "report" | "renew" | "release" | "other" {
+export function kindOf(
+  request: Pick<FleetRequest, "method" | "path">,
+): "heartbeat" | "claim" | "report" | "renew" | "release" | "other" {
   const { method, path } = request;
   if (method === "POST" && path === "/api/fleet/factories/heartbeat") return "heartbeat";
   if (method === "POST" && path === "/api/fleet/claim") return "claim";
@@ -76,12 +78,26 @@ export class MockCoordinator {
       // An async callback: its rejection reaches the client as a network error and keeps the intercept.
       .reply(async (options) => {
         const { body, json } = bodyOf(options.body);
-        const headers = Object.fromEntries(Object.entries((options.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), String(v)]));
-        const request: FleetRequest = { method: options.method, path: options.path, headers, body, json, at: Date.now() };
+        const headers = Object.fromEntries(
+          Object.entries((options.headers ?? {}) as Record<string, string>).map(([k, v]) => [
+            k.toLowerCase(),
+            String(v),
+          ]),
+        );
+        const request: FleetRequest = {
+          method: options.method,
+          path: options.path,
+          headers,
+          body,
+          json,
+          at: Date.now(),
+        };
         this.requests.push(request);
         const reply = (await this.answer(request)) ?? this.standard(request);
-        if (reply === NETWORK_ERROR) throw Object.assign(new Error("connect ECONNREFUSED (mock)"), { code: "ECONNREFUSED" });
-        const data = reply.data === undefined ? "" : typeof reply.data === "string" ? reply.data : JSON.stringify(reply.data);
+        if (reply === NETWORK_ERROR)
+          throw Object.assign(new Error("connect ECONNREFUSED (mock)"), { code: "ECONNREFUSED" });
+        const data =
+          reply.data === undefined ? "" : typeof reply.data === "string" ? reply.data : JSON.stringify(reply.data);
         const type = typeof reply.data === "object" ? { "content-type": "application/json" } : {};
         return { statusCode: reply.statusCode, data, responseOptions: { headers: { ...type, ...reply.headers } } };
       })
@@ -122,7 +138,10 @@ export class MockCoordinator {
         const job = this.jobs.shift();
         if (!job) return { statusCode: 204 };
         const { leaseEpoch = 1, ...rest } = job;
-        return { statusCode: 200, data: { job: rest, leaseEpoch, leaseExpiresAt: new Date(Date.now() + 60_000).toISOString() } };
+        return {
+          statusCode: 200,
+          data: { job: rest, leaseEpoch, leaseExpiresAt: new Date(Date.now() + 60_000).toISOString() },
+        };
       }
       case "renew": {
         const until = new Date(Date.now() + 60_000 + this.renewedUntil.length).toISOString();
@@ -144,7 +163,11 @@ export class MockCoordinator {
   /** The calls other than heartbeats, as "METHOD path", in order. */
   calls(options: { heartbeats?: boolean; renews?: boolean } = {}): string[] {
     return this.requests
-      .filter((request) => (options.heartbeats || kindOf(request) !== "heartbeat") && (options.renews !== false || kindOf(request) !== "renew"))
+      .filter(
+        (request) =>
+          (options.heartbeats || kindOf(request) !== "heartbeat") &&
+          (options.renews !== false || kindOf(request) !== "renew"),
+      )
       .map((request) => `${request.method} ${request.path}`);
   }
 }

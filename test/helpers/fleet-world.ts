@@ -38,11 +38,23 @@ export interface FleetAq {
  * aq assembled in this process over a fresh queue in `dir` with the fleet switch on, the test
  * config (shell jobs, short polls, no backoff), tracker-echo off, and a recording logger.
  */
-export async function fleetAq(dir: string, env: Record<string, string | undefined>, config: Record<string, unknown> = {}): Promise<FleetAq> {
+export async function fleetAq(
+  dir: string,
+  env: Record<string, string | undefined>,
+  config: Record<string, unknown> = {},
+): Promise<FleetAq> {
   writeTestConfig(dir, { plugins: [["tracker-echo", false]], ...config });
   const log = recordingLogger();
   const fullEnv: Record<string, string> = {};
-  for (const [key, value] of Object.entries({ PATH: process.env.PATH, AQ_FLEET: "1", AQ_FLEET_TOKEN: TOKEN, AQ_PRODUCT_ID: PRODUCT, AQ_FACTORY_ID: "factory-a", AQ_FLEET_LEASE_RENEW_SEC: "0.2", ...env })) {
+  for (const [key, value] of Object.entries({
+    PATH: process.env.PATH,
+    AQ_FLEET: "1",
+    AQ_FLEET_TOKEN: TOKEN,
+    AQ_PRODUCT_ID: PRODUCT,
+    AQ_FACTORY_ID: "factory-a",
+    AQ_FLEET_LEASE_RENEW_SEC: "0.2",
+    ...env,
+  })) {
     if (value !== undefined) fullEnv[key] = value;
   }
   const aq = await createAq({ cwd: dir, env: fullEnv, logger: log.logger, by: "cli:test" });
@@ -56,7 +68,10 @@ export async function fleetAq(dir: string, env: Record<string, string | undefine
     once: () => new Runner(aq).run({ mode: "once", concurrency: 1 }),
     async addLocal(id, body, frontmatter = {}) {
       const text = jobText({ engine: "shell", ...frontmatter }, body);
-      const record = await aq.store.create({ id, text, spec: parseJob(text, `${id}.md`), origin: { kind: "local" } }, { by: "test" });
+      const record = await aq.store.create(
+        { id, text, spec: parseJob(text, `${id}.md`), origin: { kind: "local" } },
+        { by: "test" },
+      );
       await aq.lifecycle.created(record, "test");
     },
     loud,
@@ -66,9 +81,17 @@ export async function fleetAq(dir: string, env: Record<string, string | undefine
 }
 
 /** A development coordinator on loopback for one test (closed when it ends, unless already closed). */
-export async function coordinator(options: { db?: string; leaseMs?: number; token?: string; port?: number } = {}): Promise<RunningCoordinator> {
+export async function coordinator(
+  options: { db?: string; leaseMs?: number; token?: string; port?: number } = {},
+): Promise<RunningCoordinator> {
   // The coordinator always asks for a token: by default the one fleetAq's factories send.
-  const running = await startCoordinator({ port: options.port ?? 0, host: "127.0.0.1", db: options.db ?? ":memory:", leaseMs: options.leaseMs ?? 60_000, token: options.token ?? TOKEN });
+  const running = await startCoordinator({
+    port: options.port ?? 0,
+    host: "127.0.0.1",
+    db: options.db ?? ":memory:",
+    leaseMs: options.leaseMs ?? 60_000,
+    token: options.token ?? TOKEN,
+  });
   let closed = false;
   const close = running.close;
   const wrapped: RunningCoordinator = {
@@ -98,7 +121,12 @@ export function localId(fleetJobId: string, epoch: number): string {
 }
 
 /** The fleet part of a local job's meta.json. */
-export function fleetOf(meta: JobMeta): { jobId: string; leaseEpoch: number; leaseExpiresAt?: string; factoryId: string } {
+export function fleetOf(meta: JobMeta): {
+  jobId: string;
+  leaseEpoch: number;
+  leaseExpiresAt?: string;
+  factoryId: string;
+} {
   return meta.fleet as { jobId: string; leaseEpoch: number; leaseExpiresAt?: string; factoryId: string };
 }
 
@@ -147,16 +175,33 @@ export async function recordingProxy(target: string): Promise<RecordingProxy> {
         json = undefined;
       }
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), String(v)]));
-      const request: ProxiedRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers, body, json, at: Date.now() };
+      const request: ProxiedRequest = {
+        method: req.method ?? "GET",
+        path: req.url ?? "/",
+        headers,
+        body,
+        json,
+        at: Date.now(),
+      };
       proxy.requests.push(request);
       await proxy.before(request);
       const forward: Record<string, string> = {};
-      for (const name of ["authorization", "x-product-id", "content-type", "accept"]) if (headers[name]) forward[name] = headers[name]!;
+      for (const name of ["authorization", "x-product-id", "content-type", "accept"])
+        if (headers[name]) forward[name] = headers[name]!;
       try {
-        const answer = await fetch(`${proxy.target}${request.path}`, { method: request.method, headers: forward, ...(body ? { body } : {}) });
+        const answer = await fetch(`${proxy.target}${request.path}`, {
+          method: request.method,
+          headers: forward,
+          ...(body ? { body } : {}),
+        });
         const text = await answer.text();
         request.status = answer.status;
-        res.writeHead(answer.status, answer.headers.get("content-type") ? { "content-type": answer.headers.get("content-type")! } : {}).end(text);
+        res
+          .writeHead(
+            answer.status,
+            answer.headers.get("content-type") ? { "content-type": answer.headers.get("content-type")! } : {},
+          )
+          .end(text);
       } catch {
         req.socket.destroy();
       }
@@ -185,7 +230,10 @@ async function readBody(request: IncomingMessage): Promise<string> {
 }
 
 /** JSON from the coordinator's HTTP API (GET), with its status; a bearer token (by default the test coordinator's; null for none). */
-export async function getJson(url: string, token: string | null = TOKEN): Promise<{ status: number; body: any; text: string }> {
+export async function getJson(
+  url: string,
+  token: string | null = TOKEN,
+): Promise<{ status: number; body: any; text: string }> {
   const response = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   const text = await response.text();
   return { status: response.status, body: jsonOf(text), text };
@@ -201,7 +249,12 @@ export function jsonOf(text: string): any {
 }
 
 /** A request with a JSON body to the coordinator's HTTP API. */
-export async function sendJson(method: string, url: string, body: unknown, token: string | null = TOKEN): Promise<{ status: number; body: any; text: string }> {
+export async function sendJson(
+  method: string,
+  url: string,
+  body: unknown,
+  token: string | null = TOKEN,
+): Promise<{ status: number; body: any; text: string }> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(url, { method, headers, body: JSON.stringify(body) });

@@ -58,11 +58,17 @@ export function gitWorld(options: { config?: Record<string, unknown>; queueInGit
     ok,
     start: (args) => startAq(args, { cwd: home, timeoutMs: 30_000 }),
     async add(id, frontmatter, body) {
-      const quoted = Object.fromEntries(Object.entries({ cwd: repo, ...frontmatter }).map(([key, value]) => [key, typeof value === "string" ? JSON.stringify(value) : value]));
+      const quoted = Object.fromEntries(
+        Object.entries({ cwd: repo, ...frontmatter }).map(([key, value]) => [
+          key,
+          typeof value === "string" ? JSON.stringify(value) : value,
+        ]),
+      );
       const file = join(root, "jobs", `${id}.md`);
       writeFileSync(file, jobText(quoted, body));
       const result = await ok(["add", file, "--id", id]);
-      if (result.stdout.trim() !== id) throw new Error(`aq add printed ${JSON.stringify(result.stdout)}, not the id ${id}`);
+      if (result.stdout.trim() !== id)
+        throw new Error(`aq add printed ${JSON.stringify(result.stdout)}, not the id ${id}`);
       return id;
     },
     drain: (...extra) => ok(["run", "--drain", ...extra]),
@@ -74,7 +80,12 @@ export function gitWorld(options: { config?: Record<string, unknown>; queueInGit
 /** git that answers undefined instead of throwing (for "does this ref exist?"). */
 export function gitMaybe(cwd: string, ...args: string[]): string | undefined {
   try {
-    return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } }).trim();
+    return execFileSync("git", args, {
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
+    }).trim();
   } catch {
     return undefined;
   }
@@ -84,10 +95,7 @@ export const revParse = (repo: string, ref: string): string => git(repo, "rev-pa
 
 /** The local branches of a repository, sorted. */
 export const branches = (repo: string): string[] =>
-  git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/")
-    .split("\n")
-    .filter(Boolean)
-    .sort();
+  git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/").split("\n").filter(Boolean).sort();
 
 /** The paths of every worktree of a repository (the main one first). */
 export const worktreePaths = (repo: string): string[] =>
@@ -97,16 +105,21 @@ export const worktreePaths = (repo: string): string[] =>
     .map((line) => line.slice("worktree ".length));
 
 /** Every file in a commit's tree, sorted. */
-export const filesAt = (repo: string, ref: string): string[] => git(repo, "ls-tree", "-r", "--name-only", ref).split("\n").filter(Boolean).sort();
+export const filesAt = (repo: string, ref: string): string[] =>
+  git(repo, "ls-tree", "-r", "--name-only", ref).split("\n").filter(Boolean).sort();
 
 /** A file's text at a commit. */
 export const fileAt = (repo: string, ref: string, path: string): string => git(repo, "show", `${ref}:${path}`);
 
 /** A commit's parents, in order. */
-export const parentsOf = (repo: string, ref: string): string[] => git(repo, "rev-list", "--parents", "-n", "1", ref).split(" ").slice(1);
+export const parentsOf = (repo: string, ref: string): string[] =>
+  git(repo, "rev-list", "--parents", "-n", "1", ref).split(" ").slice(1);
 
 /** Commit subjects from newest to oldest. */
-export const subjects = (repo: string, ...range: string[]): string[] => git(repo, "log", "--format=%s", ...range).split("\n").filter(Boolean);
+export const subjects = (repo: string, ...range: string[]): string[] =>
+  git(repo, "log", "--format=%s", ...range)
+    .split("\n")
+    .filter(Boolean);
 
 /** `git status --porcelain` lines. */
 export const statusLines = (dir: string, ...extra: string[]): string[] =>

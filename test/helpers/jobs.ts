@@ -5,7 +5,9 @@ import { STAGE_NAMES, type Stage } from "../../src/core/stages.ts";
 
 /** Job file text from frontmatter values (written as YAML scalars) and a prompt. */
 export function jobText(frontmatter: Record<string, unknown>, body: string): string {
-  const lines = Object.entries(frontmatter).map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+  const lines = Object.entries(frontmatter).map(
+    ([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`,
+  );
   return `---\n${lines.join("\n")}\n---\n${body}\n`;
 }
 

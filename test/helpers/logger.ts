@@ -6,6 +6,7 @@ export function recordingLogger(): { logger: Logger; records: LogObject[]; lines
   const logger = createLogger({ level: "debug" });
   const records: LogObject[] = [];
   logger.setReporters([{ log: (entry) => records.push(entry) }]);
-  const lines = () => records.map((entry) => [entry.tag ? `${entry.tag}: ` : "", ...entry.args.map(String)].join(" ").trim());
+  const lines = () =>
+    records.map((entry) => [entry.tag ? `${entry.tag}: ` : "", ...entry.args.map(String)].join(" ").trim());
   return { logger, records, lines };
 }

@@ -19,9 +19,17 @@ export async function openBus(dir: string, config: Record<string, unknown> = {})
 }
 
 /** Puts a shell job in queued/ the way `aq add` does (hooks hear of it). */
-export async function addJob(aq: Aq, id: string, body: string, frontmatter: Record<string, unknown> = {}): Promise<JobRecord> {
+export async function addJob(
+  aq: Aq,
+  id: string,
+  body: string,
+  frontmatter: Record<string, unknown> = {},
+): Promise<JobRecord> {
   const text = jobText({ engine: "shell", ...frontmatter }, body);
-  const record = await aq.store.create({ id, text, spec: parseJob(text, `${id}.md`), origin: { kind: "local" } }, { by: aq.by });
+  const record = await aq.store.create(
+    { id, text, spec: parseJob(text, `${id}.md`), origin: { kind: "local" } },
+    { by: aq.by },
+  );
   await aq.lifecycle.created(record, aq.by);
   return record;
 }
@@ -54,7 +62,8 @@ export function recordHooks(hooks: RunnerHooks, name = "recorder"): HookCall[] {
 /** A call as `hook` or `hook jobId from→to`, to compare sequences at a glance. */
 export function describeCall(call: HookCall): string {
   const { hook, arg } = call;
-  if (hook === "onStage" || hook === "onTerminal") return `${hook} ${String(arg.jobId)} ${String(arg.from)}→${String(arg.to)}`;
+  if (hook === "onStage" || hook === "onTerminal")
+    return `${hook} ${String(arg.jobId)} ${String(arg.from)}→${String(arg.to)}`;
   if (hook === "building") return `${hook} ${String(arg.jobId)}`;
   return hook;
 }

@@ -15,13 +15,16 @@ export function typeErrorsIn(file: string): string[] {
   if (result.error) throw result.error;
   const path = relative(ROOT, file);
   const errors = `${result.stdout}${result.stderr}`.split("\n").filter((line) => line.startsWith(`${path}(`));
-  if (result.status !== 0 && errors.length === 0 && !/error TS/.test(result.stdout)) throw new Error(`tsc failed: ${result.stdout}${result.stderr}`);
+  if (result.status !== 0 && errors.length === 0 && !/error TS/.test(result.stdout))
+    throw new Error(`tsc failed: ${result.stdout}${result.stderr}`);
   return errors;
 }
 
 /** tsconfig.json's compilerOptions as command-line flags (tsc reads no tsconfig when given files). */
 function projectOptions(): string[] {
-  const { compilerOptions } = JSON.parse(readFileSync(join(ROOT, "tsconfig.json"), "utf8")) as { compilerOptions: Record<string, unknown> };
+  const { compilerOptions } = JSON.parse(readFileSync(join(ROOT, "tsconfig.json"), "utf8")) as {
+    compilerOptions: Record<string, unknown>;
+  };
   const flags = ["--ignoreConfig"];
   for (const [key, value] of Object.entries(compilerOptions)) {
     if (key === "noEmit") continue;

@@ -22,10 +22,13 @@ export interface TestCluster {
 
 /** The directory of the newest installed PostgreSQL's binaries, or undefined. */
 export function postgresBin(): string | undefined {
-  if (process.env.AQ_PG_BIN) return existsSync(join(process.env.AQ_PG_BIN, "initdb")) ? process.env.AQ_PG_BIN : undefined;
+  if (process.env.AQ_PG_BIN)
+    return existsSync(join(process.env.AQ_PG_BIN, "initdb")) ? process.env.AQ_PG_BIN : undefined;
   const root = "/usr/lib/postgresql";
   if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root).filter((name) => existsSync(join(root, name, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((name) => existsSync(join(root, name, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a));
   return versions[0] ? join(root, versions[0], "bin") : undefined;
 }
 
@@ -60,10 +63,32 @@ export async function startCluster(): Promise<TestCluster> {
   if (user) chownSync(dir, user.uid, user.gid);
   const data = join(dir, "data");
   const asUser = { ...user, cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C" } };
-  execFileSync(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"], { ...asUser, stdio: ["ignore", "ignore", "pipe"] });
+  execFileSync(
+    join(bin, "initdb"),
+    ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
+    { ...asUser, stdio: ["ignore", "ignore", "pipe"] },
+  );
   const port = await freePort();
-  const settings = ["-c", "listen_addresses=127.0.0.1", "-c", `port=${port}`, "-c", `unix_socket_directories=${dir}`, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"];
-  const server: ChildProcess = spawn(join(bin, "postgres"), ["-D", data, ...settings], { ...asUser, stdio: ["ignore", "ignore", "pipe"] });
+  const settings = [
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    `port=${port}`,
+    "-c",
+    `unix_socket_directories=${dir}`,
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+    "-c",
+    "max_connections=200",
+  ];
+  const server: ChildProcess = spawn(join(bin, "postgres"), ["-D", data, ...settings], {
+    ...asUser,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let log = "";
   server.stderr!.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -109,13 +134,17 @@ export async function startCluster(): Promise<TestCluster> {
  * PostgreSQL installed, outside CI, it says so in one line and `skip` is true (use
  * describe.skipIf, so the tests count as skipped); in CI (CI set) the file fails instead.
  */
-export function usePostgres(hooks: { beforeAll: (fn: () => Promise<void>, timeout?: number) => void; afterAll: (fn: () => Promise<void>, timeout?: number) => void }): {
+export function usePostgres(hooks: {
+  beforeAll: (fn: () => Promise<void>, timeout?: number) => void;
+  afterAll: (fn: () => Promise<void>, timeout?: number) => void;
+}): {
   readonly skip: boolean;
   database(): Promise<string>;
 } {
   const missing = postgresMissing();
   if (missing) {
-    if (process.env.CI && process.env.CI !== "false" && process.env.CI !== "0") throw new Error(`${missing}; in CI they must run (.ci/run installs the package)`);
+    if (process.env.CI && process.env.CI !== "false" && process.env.CI !== "0")
+      throw new Error(`${missing}; in CI they must run (.ci/run installs the package)`);
     process.stderr.write(`${missing}: the PostgreSQL store's tests are skipped\n`);
     return { skip: true, database: () => Promise.reject(new Error(missing)) };
   }

@@ -22,11 +22,17 @@ export function runnerSetup(config: Record<string, unknown> = {}): { dir: string
  * Puts jobs in queued/ through the real queue store, in order, each strictly younger than the
  * one before (createdAt has millisecond resolution, and age breaks priority ties).
  */
-export async function enqueue(queue: string, jobs: ReadonlyArray<{ id: string; frontmatter?: Record<string, unknown>; body: string }>): Promise<void> {
+export async function enqueue(
+  queue: string,
+  jobs: ReadonlyArray<{ id: string; frontmatter?: Record<string, unknown>; body: string }>,
+): Promise<void> {
   const store = await QueueStore.open(queue);
   for (const job of jobs) {
     const text = jobText({ engine: "shell", ...job.frontmatter }, job.body);
-    await store.create({ id: job.id, text, spec: parseJob(text, `${job.id}.md`), origin: { kind: "local" } }, { by: "test" });
+    await store.create(
+      { id: job.id, text, spec: parseJob(text, `${job.id}.md`), origin: { kind: "local" } },
+      { by: "test" },
+    );
     const created = Date.now();
     while (Date.now() <= created) await sleep(1);
   }
@@ -44,7 +50,11 @@ export function spawnAq(dir: string, args: readonly string[], env: Record<string
 }
 
 /** Runs `aq ARGS` to the end; also gives its pid, which names the runner in history (`runner:<host>:<pid>`). */
-export async function runAq(dir: string, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliResult & { pid: number }> {
+export async function runAq(
+  dir: string,
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+): Promise<CliResult & { pid: number }> {
   const child = spawnAq(dir, args, env);
   const result = await child.exited;
   return { ...result, pid: child.pid! };
@@ -96,7 +106,9 @@ export async function pidFrom(path: string, timeoutMs = 30_000): Promise<number>
 /** Non-empty lines of a text file ([] when it does not exist). */
 export function linesOf(path: string): string[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8").split("\n").filter((line) => line !== "");
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line !== "");
 }
 
 /** Nanosecond timestamp a script wrote with `date +%s%N`. */
@@ -106,7 +118,9 @@ export function stampOf(path: string): bigint {
 
 /** A job script fragment: record start and end (ns) in DIR/<job id>.start|.end around a sleep. */
 export function timedScript(dir: string, seconds: number): string {
-  return [`date +%s%N > "${dir}/$AQ_JOB_ID.start"`, `sleep ${seconds}`, `date +%s%N > "${dir}/$AQ_JOB_ID.end"`].join("\n");
+  return [`date +%s%N > "${dir}/$AQ_JOB_ID.start"`, `sleep ${seconds}`, `date +%s%N > "${dir}/$AQ_JOB_ID.end"`].join(
+    "\n",
+  );
 }
 
 /**

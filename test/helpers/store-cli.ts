@@ -8,11 +8,16 @@ import { tempDir } from "./temp.ts";
 
 /** Fails early and clearly when the compiled CLI is missing. */
 export function requireBuild(): void {
-  if (!existsSync(join(ROOT, "dist", "src", "cli", "main.js"))) throw new Error("dist/ is missing: run `npm run build` before the CLI tests");
+  if (!existsSync(join(ROOT, "dist", "src", "cli", "main.js")))
+    throw new Error("dist/ is missing: run `npm run build` before the CLI tests");
 }
 
 /** A project directory with a test config; the CLI's queue is `<dir>/queue`. */
-export function cliProject(config: Record<string, unknown> = {}): { dir: string; queue: string; run(args: readonly string[], input?: string): Promise<CliResult> } {
+export function cliProject(config: Record<string, unknown> = {}): {
+  dir: string;
+  queue: string;
+  run(args: readonly string[], input?: string): Promise<CliResult>;
+} {
   const dir = tempDir("aq-cli-");
   writeTestConfig(dir, config);
   const queue = join(dir, "queue");
@@ -20,7 +25,12 @@ export function cliProject(config: Record<string, unknown> = {}): { dir: string;
 }
 
 /** Adds a job through the CLI and returns its id (the test fails if the add does). */
-export async function cliAdd(project: { dir: string; run(args: readonly string[]): Promise<CliResult> }, id: string, frontmatter: Record<string, unknown> = { engine: "shell" }, body = "echo hi"): Promise<string> {
+export async function cliAdd(
+  project: { dir: string; run(args: readonly string[]): Promise<CliResult> },
+  id: string,
+  frontmatter: Record<string, unknown> = { engine: "shell" },
+  body = "echo hi",
+): Promise<string> {
   const file = writeJob(project.dir, `${id}.md`, frontmatter, body);
   const result = await project.run(["add", file, "--id", id]);
   expect(result, result.stderr).toMatchObject({ code: 0, stdout: `${id}\n` });

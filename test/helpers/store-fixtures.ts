@@ -5,7 +5,18 @@ import { QueueStore, type NewJob, type JobRecord } from "../../src/core/queue-st
 import { jobText } from "./jobs.ts";
 
 /** The stages docs/design.md ("The queue on disk") names, spelled out here so that a drift in src/core/stages.ts is caught. */
-export const DESIGN_STAGES = ["queued", "assigned", "building", "review", "testing", "shipped", "blocked", "failed", "dead_letter", "quarantine"] as const;
+export const DESIGN_STAGES = [
+  "queued",
+  "assigned",
+  "building",
+  "review",
+  "testing",
+  "shipped",
+  "blocked",
+  "failed",
+  "dead_letter",
+  "quarantine",
+] as const;
 
 /** A queue store on `dir` that never commits (temp dirs are not git work trees anyway). */
 export function openStore(dir: string): Promise<QueueStore> {
@@ -17,12 +28,21 @@ export function newJobFromText(id: string, text: string): NewJob {
   return { id, text, spec: parseJob(text, `${id}.md`), origin: { kind: "local" } };
 }
 
-export function newJob(id: string, frontmatter: Record<string, unknown> = { engine: "shell" }, body = "echo hi"): NewJob {
+export function newJob(
+  id: string,
+  frontmatter: Record<string, unknown> = { engine: "shell" },
+  body = "echo hi",
+): NewJob {
   return newJobFromText(id, jobText(frontmatter, body));
 }
 
 /** Adds a queued job the way `aq add` does. */
-export function addJob(store: QueueStore, id: string, frontmatter: Record<string, unknown> = { engine: "shell" }, body = "echo hi"): Promise<JobRecord> {
+export function addJob(
+  store: QueueStore,
+  id: string,
+  frontmatter: Record<string, unknown> = { engine: "shell" },
+  body = "echo hi",
+): Promise<JobRecord> {
   return store.create(newJob(id, frontmatter, body), { by: "test" });
 }
 

@@ -31,7 +31,9 @@ function script(dir: string): string {
 
 /** A child process that takes the lock at `lockPath` and exits without releasing it. Resolves with its pid once it is gone. */
 export async function lockAndExit(dir: string, lockPath: string): Promise<{ pid: number; said: string }> {
-  const child = spawn(NODE, [script(dir), pathToFileURL(COMPILED_LOCKS).href, lockPath, "exit"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(NODE, [script(dir), pathToFileURL(COMPILED_LOCKS).href, lockPath, "exit"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
@@ -42,8 +44,13 @@ export async function lockAndExit(dir: string, lockPath: string): Promise<{ pid:
 }
 
 /** A child process that takes the lock and keeps running; `stop()` ends it. */
-export async function lockAndHold(dir: string, lockPath: string): Promise<{ child: ChildProcess; said: string; stop(): Promise<void> }> {
-  const child = spawn(NODE, [script(dir), pathToFileURL(COMPILED_LOCKS).href, lockPath, "hold"], { stdio: ["pipe", "pipe", "pipe"] });
+export async function lockAndHold(
+  dir: string,
+  lockPath: string,
+): Promise<{ child: ChildProcess; said: string; stop(): Promise<void> }> {
+  const child = spawn(NODE, [script(dir), pathToFileURL(COMPILED_LOCKS).href, lockPath, "hold"], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   let err = "";
   child.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));

@@ -6,7 +6,12 @@ import { onTestFinished } from "vitest";
  * front of several coordinator processes: each new connection goes to the next backend that
  * accepts it; a backend that refuses (killed) is passed over.
  */
-export async function tcpBalancer(backends: () => readonly number[]): Promise<{ readonly api: string; readonly port: number; connections(): Record<number, number>; close(): Promise<void> }> {
+export async function tcpBalancer(backends: () => readonly number[]): Promise<{
+  readonly api: string;
+  readonly port: number;
+  connections(): Record<number, number>;
+  close(): Promise<void>;
+}> {
   let next = 0;
   const counts: Record<number, number> = {};
   const open = new Set<Socket>();

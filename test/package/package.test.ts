@@ -1,5 +1,14 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,16 +23,31 @@ import { ROOT } from "../helpers/cli.ts";
 
 interface Shell {
   readonly dir: string;
-  run(file: string, args: readonly string[], options?: { cwd?: string; allowFail?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
+  run(
+    file: string,
+    args: readonly string[],
+    options?: { cwd?: string; allowFail?: boolean },
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
 let project: Shell;
 let repo: string;
 
-const lockVersion = (name: string) => (JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version: string }> }).packages[`node_modules/${name}`]!.version;
+const lockVersion = (name: string) =>
+  (
+    JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { version: string }>;
+    }
+  ).packages[`node_modules/${name}`]!.version;
 
 function shellIn(dir: string, path: string): Shell {
-  const env: NodeJS.ProcessEnv = { PATH: path, HOME: process.env.HOME, NO_COLOR: "1", npm_config_cache: process.env.npm_config_cache, LANG: "C.UTF-8" };
+  const env: NodeJS.ProcessEnv = {
+    PATH: path,
+    HOME: process.env.HOME,
+    NO_COLOR: "1",
+    npm_config_cache: process.env.npm_config_cache,
+    LANG: "C.UTF-8",
+  };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   return {
     dir,
@@ -37,7 +61,8 @@ function shellIn(dir: string, path: string): Shell {
       const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
       const code = await new Promise<number>((done) => child.once("close", (status) => done(status ?? 137)));
       clearTimeout(timer);
-      if (code !== 0 && !options.allowFail) throw new Error(`${file} ${args.join(" ")} failed (${code}): ${stderr}${stdout}`);
+      if (code !== 0 && !options.allowFail)
+        throw new Error(`${file} ${args.join(" ")} failed (${code}): ${stderr}${stdout}`);
       return { code, stdout, stderr };
     },
   };
@@ -61,7 +86,9 @@ beforeAll(async () => {
   const checkout = shellIn(ROOT, path);
   // `npm run test:package` has just built dist/; pack what a publish would.
   await checkout.run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", packs]);
-  await checkout.run("npm", ["pack", "--silent", "--pack-destination", packs], { cwd: join(ROOT, "examples", "jsonl-sink") });
+  await checkout.run("npm", ["pack", "--silent", "--pack-destination", packs], {
+    cwd: join(ROOT, "examples", "jsonl-sink"),
+  });
   const tarballs = readdirSync(packs);
   const aqTarball = join(packs, tarballs.find((name) => name.startsWith("agent-queue-"))!);
   const sinkTarball = join(packs, tarballs.find((name) => name.startsWith("aq-plugin-jsonl-sink-"))!);
@@ -71,13 +98,25 @@ beforeAll(async () => {
   writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "fresh-project", private: true }, null, 2)}\n`);
   project = shellIn(dir, path);
   await project.run("npm", [
-    "install", "--save-dev", "--no-audit", "--no-fund", "--prefer-offline",
-    aqTarball, sinkTarball, `typescript@${lockVersion("typescript")}`, `@types/node@${lockVersion("@types/node")}`,
+    "install",
+    "--save-dev",
+    "--no-audit",
+    "--no-fund",
+    "--prefer-offline",
+    aqTarball,
+    sinkTarball,
+    `typescript@${lockVersion("typescript")}`,
+    `@types/node@${lockVersion("@types/node")}`,
   ]);
 
   repo = join(work, "repo");
   mkdirSync(repo);
-  for (const args of [["init", "-q", "-b", "main"], ["config", "user.email", "t@example.com"], ["config", "user.name", "T"], ["commit", "-q", "--allow-empty", "-m", "start"]]) {
+  for (const args of [
+    ["init", "-q", "-b", "main"],
+    ["config", "user.email", "t@example.com"],
+    ["config", "user.name", "T"],
+    ["commit", "-q", "--allow-empty", "-m", "start"],
+  ]) {
     await project.run("git", args, { cwd: repo });
   }
 }, 300_000);
@@ -90,21 +129,32 @@ describe("the package agent-queue, installed from its tarball into a fresh proje
     expect(files).toContain("package/dist/src/index.d.ts");
     expect(files).toContain("package/README.md");
     expect(files).toContain("package/docs/design.md");
-    expect(files.filter((file) => /\/(test|bench|node_modules)\/|\.map$|\.ts$/.test(file) && !file.endsWith(".d.ts"))).toEqual([]);
+    expect(
+      files.filter((file) => /\/(test|bench|node_modules)\/|\.map$|\.ts$/.test(file) && !file.endsWith(".d.ts")),
+    ).toEqual([]);
   });
 
   it("npx aq --version, -v and npx agent-queue --version answer with the package's version", async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
-    for (const args of [["--no", "--", "aq", "--version"], ["aq", "-v"], ["agent-queue", "--version"]]) {
+    for (const args of [
+      ["--no", "--", "aq", "--version"],
+      ["aq", "-v"],
+      ["agent-queue", "--version"],
+    ]) {
       expect((await project.run("npx", args)).stdout, args.join(" ")).toBe(`${version}\n`);
     }
   });
 
   it("npm install -g agent-queue puts aq (and agent-queue) on the PATH", async () => {
     const prefix = join(work, "global");
-    await project.run("npm", ["install", "--global", "--prefix", prefix, "--no-audit", "--no-fund", "--prefer-offline", ...(await packed())], { cwd: work });
+    await project.run(
+      "npm",
+      ["install", "--global", "--prefix", prefix, "--no-audit", "--no-fund", "--prefer-offline", ...(await packed())],
+      { cwd: work },
+    );
     const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
-    for (const name of ["aq", "agent-queue"]) expect((await project.run(join(prefix, "bin", name), ["--version"], { cwd: repo })).stdout).toBe(`${version}\n`);
+    for (const name of ["aq", "agent-queue"])
+      expect((await project.run(join(prefix, "bin", name), ["--version"], { cwd: repo })).stdout).toBe(`${version}\n`);
     const typo = await project.run(join(prefix, "bin", "aq"), ["stauts"], { cwd: repo, allowFail: true });
     expect(typo.code).toBe(2);
     expect(typo.stderr).toBe('aq: unknown command "stauts"; did you mean "status"? (see aq --help)\n');
@@ -135,7 +185,7 @@ describe("the package agent-queue, installed from its tarball into a fresh proje
         "",
         "export default definePlugin({",
         '  name: "typed",',
-        "  options: v.object({ channel: v.string(), retries: v.optional(v.number(), 3), level: v.optional(v.picklist([\"info\", \"error\"])) }),",
+        '  options: v.object({ channel: v.string(), retries: v.optional(v.number(), 3), level: v.optional(v.picklist(["info", "error"])) }),',
         "  apply(aq, options) {",
         "    const channel: string = options.channel;",
         "    const retries: number = options.retries;",
@@ -152,7 +202,17 @@ describe("the package agent-queue, installed from its tarball into a fresh proje
     );
     writeFileSync(
       join(dir, "tsconfig.json"),
-      JSON.stringify({ compilerOptions: { target: "es2022", module: "nodenext", moduleResolution: "nodenext", strict: true, noEmit: true, types: ["node"] }, include: ["*.ts", "plugins/*.ts"] }),
+      JSON.stringify({
+        compilerOptions: {
+          target: "es2022",
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          strict: true,
+          noEmit: true,
+          types: ["node"],
+        },
+        include: ["*.ts", "plugins/*.ts"],
+      }),
     );
     const checked = await project.run("npx", ["tsc", "--noEmit", "-p", "tsconfig.json"], { cwd: dir, allowFail: true });
     expect(checked.stdout + checked.stderr).toBe("");
@@ -178,12 +238,22 @@ describe("the package agent-queue, installed from its tarball into a fresh proje
       ].join("\n"),
     );
     writeFileSync(join(dir, "job.md"), "echo done\n");
-    expect((await project.run("npx", ["aq", "add", "job.md", "--id", "sink-job"], { cwd: dir })).stdout).toBe("sink-job\n");
+    expect((await project.run("npx", ["aq", "add", "job.md", "--id", "sink-job"], { cwd: dir })).stdout).toBe(
+      "sink-job\n",
+    );
     const ran = await project.run("npx", ["aq", "run", "--once"], { cwd: dir });
     expect(ran.stdout).toBe("sink-job\treview\n");
     expect(ran.stderr).toContain("typed-plugin: sink-job review");
-    const lines = readFileSync(join(dir, "events.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { type: string; job: string; to: string });
-    expect(lines.filter((line) => line.type === "stage").map((line) => line.to)).toEqual(["queued", "assigned", "building", "review"]);
+    const lines = readFileSync(join(dir, "events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { type: string; job: string; to: string });
+    expect(lines.filter((line) => line.type === "stage").map((line) => line.to)).toEqual([
+      "queued",
+      "assigned",
+      "building",
+      "review",
+    ]);
 
     const bad = await project.run("npx", ["aq", "status"], { cwd: dir, allowFail: true });
     expect(bad.code).toBe(0);
@@ -196,5 +266,7 @@ describe("the package agent-queue, installed from its tarball into a fresh proje
 
 async function packed(): Promise<string[]> {
   const packs = join(project.dir, "..", "packs");
-  return readdirSync(packs).filter((name) => name.startsWith("agent-queue-")).map((name) => join(packs, name));
+  return readdirSync(packs)
+    .filter((name) => name.startsWith("agent-queue-"))
+    .map((name) => join(packs, name));
 }

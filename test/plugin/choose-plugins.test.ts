@@ -5,8 +5,10 @@ import { choosePlugins } from "../../src/plugin/load.ts";
 
 // The built-ins this build may or may not ship yet: the switch rules are tested with both present.
 const AVAILABLE = ["tracker-echo", "fleet"];
-const choose = (entries: PluginEntry[], env: NodeJS.ProcessEnv = {}) => choosePlugins(entries, env, "/repo/aq.config.ts", AVAILABLE);
-const names = (entries: PluginEntry[], env: NodeJS.ProcessEnv = {}) => choose(entries, env).map((choice) => choice.specifier);
+const choose = (entries: PluginEntry[], env: NodeJS.ProcessEnv = {}) =>
+  choosePlugins(entries, env, "/repo/aq.config.ts", AVAILABLE);
+const names = (entries: PluginEntry[], env: NodeJS.ProcessEnv = {}) =>
+  choose(entries, env).map((choice) => choice.specifier);
 
 describe("choosePlugins: the fleet switch", () => {
   it("leaves fleet off by default, and off when it is listed without enabled: true", () => {
@@ -24,8 +26,14 @@ describe("choosePlugins: the fleet switch", () => {
   });
 
   it("turns fleet on with AQ_FLEET unset and ['fleet', { enabled: true }], passing its options", () => {
-    const fleet = choose([["fleet", { enabled: true, api: "http://coordinator/api" }]]).find((choice) => choice.specifier === "fleet");
-    expect(fleet).toEqual({ specifier: "fleet", options: { enabled: true, api: "http://coordinator/api" }, builtin: true });
+    const fleet = choose([["fleet", { enabled: true, api: "http://coordinator/api" }]]).find(
+      (choice) => choice.specifier === "fleet",
+    );
+    expect(fleet).toEqual({
+      specifier: "fleet",
+      options: { enabled: true, api: "http://coordinator/api" },
+      builtin: true,
+    });
   });
 
   it("lets AQ_FLEET=0 win over enabled: true", () => {
@@ -57,11 +65,18 @@ describe("choosePlugins: built-ins and listed plugins", () => {
   it("keeps tracker-echo on unless it is listed with false", () => {
     expect(names([["tracker-echo", false]])).toEqual([]);
     expect(names([["tracker-echo", false]], { AQ_FLEET: "1" })).toEqual(["fleet"]);
-    expect(choose([["tracker-echo", { quiet: true }]])).toEqual([{ specifier: "tracker-echo", options: { quiet: true }, builtin: true }]);
+    expect(choose([["tracker-echo", { quiet: true }]])).toEqual([
+      { specifier: "tracker-echo", options: { quiet: true }, builtin: true },
+    ]);
   });
 
   it("adds listed third-party plugins in config order with their options, and leaves out those listed with false", () => {
-    const chosen = choose(["./plugins/a.ts", ["./plugins/off.ts", false], ["aq-plugin-slack", { channel: "#ops" }], "/abs/b.ts"]);
+    const chosen = choose([
+      "./plugins/a.ts",
+      ["./plugins/off.ts", false],
+      ["aq-plugin-slack", { channel: "#ops" }],
+      "/abs/b.ts",
+    ]);
     expect(chosen).toEqual([
       { specifier: "tracker-echo", options: {}, builtin: true },
       { specifier: "./plugins/a.ts", options: {}, builtin: false },

@@ -2,7 +2,16 @@ import * as v from "valibot";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { ResolvedConfig } from "../../src/config/load.ts";
 import type { Logger } from "../../src/core/logger.ts";
-import { definePlugin, type AqPlugin, type PluginApi, type PluginCommand, type QueueReader, type RunnerHooks, type StageEvent, type StatusReport } from "../../src/index.ts";
+import {
+  definePlugin,
+  type AqPlugin,
+  type PluginApi,
+  type PluginCommand,
+  type QueueReader,
+  type RunnerHooks,
+  type StageEvent,
+  type StatusReport,
+} from "../../src/index.ts";
 import { typeErrorsIn } from "../helpers/plugin-typecheck.ts";
 
 describe("definePlugin", () => {
@@ -26,7 +35,9 @@ describe("definePlugin", () => {
         void n;
       },
     });
-    expectTypeOf(plugin).toEqualTypeOf<AqPlugin<{ url: string; retries: number; level?: "info" | "error" | undefined }>>();
+    expectTypeOf(plugin).toEqualTypeOf<
+      AqPlugin<{ url: string; retries: number; level?: "info" | "error" | undefined }>
+    >();
 
     // Without a schema, options are a plain record.
     definePlugin({
@@ -48,7 +59,9 @@ describe("definePlugin", () => {
         expectTypeOf(aq.config).toEqualTypeOf<ResolvedConfig>();
         expectTypeOf(aq.queue).toEqualTypeOf<QueueReader>();
         expectTypeOf(aq.registerCommand).parameters.toEqualTypeOf<[string, PluginCommand]>();
-        expectTypeOf(aq.extendStatus).parameter(0).toEqualTypeOf<(status: StatusReport) => StatusReport | Promise<StatusReport>>();
+        expectTypeOf(aq.extendStatus)
+          .parameter(0)
+          .toEqualTypeOf<(status: StatusReport) => StatusReport | Promise<StatusReport>>();
 
         aq.hooks.onStage.tap("typed", (event) => {
           expectTypeOf(event).toEqualTypeOf<StageEvent>();

@@ -8,7 +8,8 @@ import { metaOf, stageOf } from "../helpers/jobs.ts";
 import { addJob, describeCall, openBus, recordHooks } from "../helpers/plugin-bus.ts";
 import { tempDir } from "../helpers/temp.ts";
 
-const stageEvents = (calls: ReturnType<typeof recordHooks>) => calls.filter((call) => call.hook === "onStage").map((call) => call.arg as unknown as StageEvent);
+const stageEvents = (calls: ReturnType<typeof recordHooks>) =>
+  calls.filter((call) => call.hook === "onStage").map((call) => call.arg as unknown as StageEvent);
 
 describe("the hook bus during a run", () => {
   it("calls runnerStart, beforeClaim, onStage for each transition, building and runnerStop in order, with the documented arguments", async () => {
@@ -39,14 +40,48 @@ describe("the hook bus during a run", () => {
     expect(calls.find((c) => c.hook === "runnerStop")!.arg).toEqual(runnerCtx);
 
     const [created, claimed, building, review] = stageEvents(calls);
-    expect(created).toMatchObject({ jobId: "j1", from: null, to: "queued", by: "cli:test", meta: { id: "j1", stage: "queued", attempts: 0, origin: { kind: "local" } } });
-    expect(claimed).toMatchObject({ jobId: "j1", from: "queued", to: "assigned", by: runner.id, meta: { id: "j1", stage: "assigned", attempts: 1 } });
-    expect(building).toMatchObject({ jobId: "j1", from: "assigned", to: "building", by: runner.id, meta: { id: "j1", stage: "building", attempts: 1 } });
-    expect(review).toMatchObject({ jobId: "j1", from: "building", to: "review", by: runner.id, meta: { id: "j1", stage: "review", attempts: 1 } });
-    expect(review!.meta.history.map((entry) => `${entry.from}→${entry.to}`)).toEqual(["null→queued", "queued→assigned", "assigned→building", "building→review"]);
+    expect(created).toMatchObject({
+      jobId: "j1",
+      from: null,
+      to: "queued",
+      by: "cli:test",
+      meta: { id: "j1", stage: "queued", attempts: 0, origin: { kind: "local" } },
+    });
+    expect(claimed).toMatchObject({
+      jobId: "j1",
+      from: "queued",
+      to: "assigned",
+      by: runner.id,
+      meta: { id: "j1", stage: "assigned", attempts: 1 },
+    });
+    expect(building).toMatchObject({
+      jobId: "j1",
+      from: "assigned",
+      to: "building",
+      by: runner.id,
+      meta: { id: "j1", stage: "building", attempts: 1 },
+    });
+    expect(review).toMatchObject({
+      jobId: "j1",
+      from: "building",
+      to: "review",
+      by: runner.id,
+      meta: { id: "j1", stage: "review", attempts: 1 },
+    });
+    expect(review!.meta.history.map((entry) => `${entry.from}→${entry.to}`)).toEqual([
+      "null→queued",
+      "queued→assigned",
+      "assigned→building",
+      "building→review",
+    ]);
     expect(review!.reason).toBeUndefined();
 
-    const buildingCtx = calls.find((c) => c.hook === "building")!.arg as { jobId: string; meta: { stage: string }; signal: AbortSignal; abort: unknown };
+    const buildingCtx = calls.find((c) => c.hook === "building")!.arg as {
+      jobId: string;
+      meta: { stage: string };
+      signal: AbortSignal;
+      abort: unknown;
+    };
     expect(buildingCtx.jobId).toBe("j1");
     expect(buildingCtx.meta.stage).toBe("building");
     expect(buildingCtx.signal).toBeInstanceOf(AbortSignal);
@@ -66,7 +101,9 @@ describe("the hook bus during a run", () => {
     const summary = await new Runner(aq).run({ mode: "drain", concurrency: 1 });
 
     expect(summary.outcomes).toEqual({ ok: "review", flaky: "dead_letter", stuck: "blocked" });
-    const flakyPath = stageEvents(calls).filter((e) => e.jobId === "flaky").map((e) => `${e.from}→${e.to}`);
+    const flakyPath = stageEvents(calls)
+      .filter((e) => e.jobId === "flaky")
+      .map((e) => `${e.from}→${e.to}`);
     expect(flakyPath).toEqual([
       "null→queued",
       "queued→assigned",
@@ -78,7 +115,10 @@ describe("the hook bus during a run", () => {
       "building→failed",
       "failed→dead_letter",
     ]);
-    const terminal = calls.filter((c) => c.hook === "onTerminal").map(describeCall).sort();
+    const terminal = calls
+      .filter((c) => c.hook === "onTerminal")
+      .map(describeCall)
+      .sort();
     expect(terminal).toEqual(["onTerminal flaky failed→dead_letter", "onTerminal stuck building→blocked"]);
     // Each onTerminal follows the onStage of the same transition.
     for (const [i, call] of calls.entries()) {
@@ -86,7 +126,8 @@ describe("the hook bus during a run", () => {
       expect(describeCall(calls[i - 1]!)).toBe(describeCall(call).replace("onTerminal", "onStage"));
       expect(call.arg).toMatchObject({ meta: { stage: call.arg.to } });
     }
-    const deadLetter = calls.find((c) => c.hook === "onTerminal" && c.arg.jobId === "flaky")!.arg as unknown as StageEvent;
+    const deadLetter = calls.find((c) => c.hook === "onTerminal" && c.arg.jobId === "flaky")!
+      .arg as unknown as StageEvent;
     expect(deadLetter.reason).toMatch(/^2 of 2 attempts failed; last: engine exited 1/);
   });
 

@@ -15,7 +15,9 @@ function foreignSchema<T>(check: (value: unknown) => T | string): OptionsSchema<
       vendor: "elsewhere",
       validate: (value) => {
         const result = check(value);
-        return typeof result === "string" ? { issues: [{ message: result, path: [{ key: "port" }] }] } : { value: result };
+        return typeof result === "string"
+          ? { issues: [{ message: result, path: [{ key: "port" }] }] }
+          : { value: result };
       },
     },
   };
@@ -62,6 +64,8 @@ describe("a plugin's options schema: any Standard Schema, whichever copy of its 
     const config = resolveConfig({}, file, dir, {});
     const [loaded] = await importPlugins([{ specifier: "./plugin.mjs", options: { port: 1 }, builtin: false }], config);
     expect(loaded!.options).toEqual({ port: 2 });
-    await expect(importPlugins([{ specifier: "./plugin.mjs", options: { port: "x" }, builtin: false }], config)).rejects.toThrow(`${file}: plugin "./plugin.mjs": options.port: must be a number`);
+    await expect(
+      importPlugins([{ specifier: "./plugin.mjs", options: { port: "x" }, builtin: false }], config),
+    ).rejects.toThrow(`${file}: plugin "./plugin.mjs": options.port: must be a number`);
   });
 });

@@ -15,7 +15,8 @@ function inCase(name: string) {
   const dir = tempDir();
   const queueDir = join(dir, "queue");
   const config = fixture(name);
-  const run = (args: string[], env: Record<string, string> = {}) => aq([...args, "--config", config], { cwd: dir, env: { AQ_QUEUE_DIR: queueDir, ...env } });
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    aq([...args, "--config", config], { cwd: dir, env: { AQ_QUEUE_DIR: queueDir, ...env } });
   /** `aq add` through the CLI: the plugins hear of the new job. */
   const add = async (body: string, id = "job-1") => {
     writeFileSync(join(dir, `${id}.md`), jobText({ engine: "shell" }, body));
@@ -51,12 +52,21 @@ describe("third-party plugins loaded from the config", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(stageOf(queueDir, "job-1")).toBe("review");
     // aq.logger is tagged with the plugin's name.
-    expect(result.stderr.split("\n").filter((line) => line.includes("writing to"))).toEqual([expect.stringMatching(/\[jsonl-sink\] writing to events\.jsonl$/)]);
-    const lines = readFileSync(join(dir, "events.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(result.stderr.split("\n").filter((line) => line.includes("writing to"))).toEqual([
+      expect.stringMatching(/\[jsonl-sink\] writing to events\.jsonl$/),
+    ]);
+    const lines = readFileSync(join(dir, "events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     // label is upper-cased by the schema, format filled in by its default: apply() saw the output.
     const options = { type: "options", options: { file: "events.jsonl", label: "TEAM-A", format: "jsonl" } };
     expect(lines.filter((line) => line.type === "options")).toEqual([options, options]);
-    expect(lines.filter((line) => line.type === "stage").map((line) => `${line.label} ${line.jobId} ${line.from}→${line.to}`)).toEqual([
+    expect(
+      lines
+        .filter((line) => line.type === "stage")
+        .map((line) => `${line.label} ${line.jobId} ${line.from}→${line.to}`),
+    ).toEqual([
       "TEAM-A job-1 null→queued",
       "TEAM-A job-1 queued→assigned",
       "TEAM-A job-1 assigned→building",
@@ -67,7 +77,9 @@ describe("third-party plugins loaded from the config", () => {
   it("stops with exit 2 and one line naming the file, the plugin and the key when the options do not validate", async () => {
     const { dir, queueDir, config, run } = inCase("plugin-bad-options");
     const line = oneLineFailure(await run(["status", "--json"]));
-    expect(line).toMatch(new RegExp(`^aq: ${escape(config)}: plugin "\\.\\./plugin-sink/plugins/sink\\.ts": options\\.label: `));
+    expect(line).toMatch(
+      new RegExp(`^aq: ${escape(config)}: plugin "\\.\\./plugin-sink/plugins/sink\\.ts": options\\.label: `),
+    );
     expect(existsSync(queueDir)).toBe(false);
     expect(existsSync(join(dir, "queue"))).toBe(false);
   });
@@ -75,7 +87,9 @@ describe("third-party plugins loaded from the config", () => {
   it("stops with exit 2 and one line when a plugin path does not exist", async () => {
     const { queueDir, config, run } = inCase("plugin-not-found");
     const line = oneLineFailure(await run(["status", "--json"]));
-    expect(line).toBe(`aq: ${config}: plugin "./plugins/does-not-exist.ts": not found: no file ${join(config, "..", "plugins", "does-not-exist.ts")}`);
+    expect(line).toBe(
+      `aq: ${config}: plugin "./plugins/does-not-exist.ts": not found: no file ${join(config, "..", "plugins", "does-not-exist.ts")}`,
+    );
     expect(existsSync(queueDir)).toBe(false);
   });
 
@@ -120,7 +134,11 @@ describe("third-party plugins loaded from the config", () => {
   // ("exports": { ".": { "import": "./index.js" } }) is reported as "cannot be found".
   it("loads an ESM-only plugin package (exports with only an import condition) by package name", async () => {
     const dir = tempDir();
-    writePackage(dir, "aq-plugin-greet", { name: "aq-plugin-greet", type: "module", exports: { ".": { import: "./index.js" } } });
+    writePackage(dir, "aq-plugin-greet", {
+      name: "aq-plugin-greet",
+      type: "module",
+      exports: { ".": { import: "./index.js" } },
+    });
     writeFileSync(join(dir, "aq.config.json"), JSON.stringify({ plugins: ["aq-plugin-greet"] }));
     const result = await aq(["greet"], { cwd: dir });
     expect(result.code, result.stderr).toBe(0);
@@ -156,7 +174,9 @@ describe("plugin hooks through the CLI", () => {
     const ship = await run(["ship", "job-1", "--force"]);
 
     expect(ship.code).toBe(1);
-    expect(ship.stderr.trimEnd().split("\n")).toEqual(["aq: ship of job-1 refused: the lease of job-1 is stale (force=true)"]);
+    expect(ship.stderr.trimEnd().split("\n")).toEqual([
+      "aq: ship of job-1 refused: the lease of job-1 is stale (force=true)",
+    ]);
     expect(stageOf(queueDir, "job-1")).toBe("review");
   });
 
@@ -181,12 +201,33 @@ describe("plugin hooks through the CLI", () => {
     const result = await run(["status", "--json"]);
 
     expect(result.code, result.stderr).toBe(0);
-    const status = JSON.parse(result.stdout) as { factoryId?: string; counts: Record<string, number>; jobs: Array<{ id: string; stage: string; origin: unknown }>; notes: string[] };
-    expect(status.counts).toEqual({ queued: 1, assigned: 0, building: 0, review: 0, testing: 0, shipped: 0, blocked: 0, failed: 0, dead_letter: 0, quarantine: 0 });
+    const status = JSON.parse(result.stdout) as {
+      factoryId?: string;
+      counts: Record<string, number>;
+      jobs: Array<{ id: string; stage: string; origin: unknown }>;
+      notes: string[];
+    };
+    expect(status.counts).toEqual({
+      queued: 1,
+      assigned: 0,
+      building: 0,
+      review: 0,
+      testing: 0,
+      shipped: 0,
+      blocked: 0,
+      failed: 0,
+      dead_letter: 0,
+      quarantine: 0,
+    });
     expect(status.jobs).toEqual([expect.objectContaining({ id: "job-1", stage: "queued", origin: { kind: "local" } })]);
     expect(status.factoryId).toBe("factory-7");
     expect(status.notes).toEqual(["label: factory-7"]);
-    expect(result.stderr.trimEnd().split("\n").filter((line) => line.includes("status failed"))).toEqual([expect.stringMatching(/\bthrower: status failed: status exploded$/)]);
+    expect(
+      result.stderr
+        .trimEnd()
+        .split("\n")
+        .filter((line) => line.includes("status failed")),
+    ).toEqual([expect.stringMatching(/\bthrower: status failed: status exploded$/)]);
   });
 
   it("kills a long-running engine early and fails the job as fenced when a building tap aborts with FencedError", async () => {

@@ -12,11 +12,23 @@ describe("a plugin that cannot load says which way it failed, in one line, exit 
   it("tells apart: not found, an import inside it failed, it throws while loading, it exports no plugin, its options are wrong", async () => {
     const dir = tempDir();
     const cases = [
-      { name: "package-missing", says: `plugin "no-such-aq-plugin-package": not found: no package "no-such-aq-plugin-package" installed where ${FIXTURE} can import it` },
-      { name: "imports-missing", says: `plugin "./plugins/imports-missing.mjs": found, but its import of "no-such-package-for-aq-tests" failed: cannot be found` },
-      { name: "throws", says: `plugin "./plugins/throws.ts": found, but it failed while loading: the plugin's own module throws` },
+      {
+        name: "package-missing",
+        says: `plugin "no-such-aq-plugin-package": not found: no package "no-such-aq-plugin-package" installed where ${FIXTURE} can import it`,
+      },
+      {
+        name: "imports-missing",
+        says: `plugin "./plugins/imports-missing.mjs": found, but its import of "no-such-package-for-aq-tests" failed: cannot be found`,
+      },
+      {
+        name: "throws",
+        says: `plugin "./plugins/throws.ts": found, but it failed while loading: the plugin's own module throws`,
+      },
       { name: "no-plugin", says: `plugin "./plugins/no-plugin.ts": exports no plugin` },
-      { name: "valibot-bad", says: `plugin "./plugins/valibot-from-aq.ts": options.greeting: must be at least 2 characters` },
+      {
+        name: "valibot-bad",
+        says: `plugin "./plugins/valibot-from-aq.ts": options.greeting: must be at least 2 characters`,
+      },
     ];
     const results = await Promise.all(cases.map(({ name }) => aq(["status", "--config", config(name)], { cwd: dir })));
     for (const [i, { name, says }] of cases.entries()) {
@@ -28,7 +40,10 @@ describe("a plugin that cannot load says which way it failed, in one line, exit 
 
   it("a plugin that takes definePlugin and v (valibot) from agent-queue loads, with its options typed and checked", async () => {
     const dir = tempDir();
-    const result = await aq(["greet", "--config", config("valibot-ok")], { cwd: dir, env: { AQ_QUEUE_DIR: join(dir, "queue") } });
+    const result = await aq(["greet", "--config", config("valibot-ok")], {
+      cwd: dir,
+      env: { AQ_QUEUE_DIR: join(dir, "queue") },
+    });
     expect(result, result.stderr).toMatchObject({ code: 0, stdout: "hi\n" });
   });
 });

@@ -27,10 +27,22 @@ async function startTracker(): Promise<{ api: string; requests: Request[] }> {
     let body = "";
     req.on("data", (chunk) => (body += chunk));
     req.on("end", () => {
-      requests.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, productId: req.headers["x-product-id"] as string | undefined, body });
+      requests.push({
+        method: req.method!,
+        url: req.url!,
+        authorization: req.headers.authorization,
+        productId: req.headers["x-product-id"] as string | undefined,
+        body,
+      });
       if (req.method === "GET" && req.url === "/api/tracker/items/T-7") {
         res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ id: "T-7", title: "Write the greeting", bodyMd: `---\nengine: shell\n---\necho ${PROMPT} > greeting.txt\n` }));
+        res.end(
+          JSON.stringify({
+            id: "T-7",
+            title: "Write the greeting",
+            bodyMd: `---\nengine: shell\n---\necho ${PROMPT} > greeting.txt\n`,
+          }),
+        );
       } else if (req.method === "POST") {
         res.statusCode = 201;
         res.end();
@@ -82,8 +94,16 @@ describe("tracker-echo over real HTTP, with the example sink plugin", () => {
       expect(r.body).not.toContain(PROMPT);
     }
     expect(added.stderr + ran.stderr).not.toContain(TOKEN);
-    const events = readFileSync(join(dir, "events", "queue.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line));
-    expect(events.map((e) => `${e.type} ${e.from} ${e.to}`)).toEqual(["stage null queued", "stage queued assigned", "stage assigned building", "stage building review"]);
+    const events = readFileSync(join(dir, "events", "queue.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events.map((e) => `${e.type} ${e.from} ${e.to}`)).toEqual([
+      "stage null queued",
+      "stage queued assigned",
+      "stage assigned building",
+      "stage building review",
+    ]);
     expect(events.every((e) => e.job === id)).toBe(true);
   });
 
@@ -112,7 +132,9 @@ describe("tracker-echo over real HTTP, with the example sink plugin", () => {
     writeTestConfig(dir);
     const missing = await aq(["add", "--from-tracker", "NOPE-1"], { cwd: dir, env: { AQ_TRACKER_API: api } });
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim().split("\n")).toEqual(["aq: tracker item NOPE-1: tracker answered GET tracker/items/NOPE-1 with 404"]);
+    expect(missing.stderr.trim().split("\n")).toEqual([
+      "aq: tracker item NOPE-1: tracker answered GET tracker/items/NOPE-1 with 404",
+    ]);
     const unset = await aq(["add", "--from-tracker", "T-7"], { cwd: dir });
     expect(unset.code).toBe(1);
     expect(unset.stderr).toMatch(/AQ_TRACKER_API is not set/);
@@ -130,6 +152,8 @@ describe("tracker-echo over real HTTP, with the example sink plugin", () => {
     writeTestConfig(bad, { plugins: [["tracker-echo", { timeout: "soon" }]] });
     const result = await aq(["status"], { cwd: bad, env: { AQ_TRACKER_API: api } });
     expect(result.code).toBe(2);
-    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/aq\.config\.json: plugin "tracker-echo": options\.timeout: must be a duration/)]);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/aq\.config\.json: plugin "tracker-echo": options\.timeout: must be a duration/),
+    ]);
   });
 });

@@ -11,15 +11,24 @@ import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
 export default defineCommand({
   meta: { name: "add", description: "Validate a job file (or - for stdin) and put it in queued/; prints the job's id" },
   args: {
-    file: { type: "positional", description: "The job file (Markdown with YAML frontmatter), or - to read stdin", required: false },
+    file: {
+      type: "positional",
+      description: "The job file (Markdown with YAML frontmatter), or - to read stdin",
+      required: false,
+    },
     id: { type: "string", description: "The job's id (default: from the file name and the time)", valueHint: "id" },
-    "from-tracker": { type: "string", description: "Materialize the job from a tracker item (needs the tracker-echo plugin)", valueHint: "item" },
+    "from-tracker": {
+      type: "string",
+      description: "Materialize the job from a tracker item (needs the tracker-echo plugin)",
+      valueHint: "item",
+    },
     ...commonArgs,
     ...jsonArg,
   },
   async run({ args }) {
     if (args["from-tracker"] !== undefined) return addFromSource(args, "tracker", args["from-tracker"]);
-    if (!args.file) throw new AqError("AQ_BAD_USAGE", "aq add: name a job file, or - to read one from stdin (see aq add --help)");
+    if (!args.file)
+      throw new AqError("AQ_BAD_USAGE", "aq add: name a job file, or - to read one from stdin (see aq add --help)");
     const source = args.file === "-" ? "stdin" : args.file;
     const text = args.file === "-" ? await readStdin() : await readJobText(args.file);
     const spec = parseJob(text, source);
@@ -28,7 +37,8 @@ export default defineCommand({
     checkJobBeforeAdd(spec, source, aq.config, aq.engines);
     // Of racing adds of one id exactly one succeeds; the others see the id taken (AQ_CONFLICT: exit 1, one line).
     const record = await aq.store.create({ id, text, spec, origin: { kind: "local" } }, { by: aq.by });
-    if (spec.unknownKeys.length) aq.logger.warn(`${source}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}`);
+    if (spec.unknownKeys.length)
+      aq.logger.warn(`${source}: unknown frontmatter keys kept for plugins: ${spec.unknownKeys.join(", ")}`);
     await aq.lifecycle.created(record, aq.by);
     if (args.json) printJson({ id, stage: record.stage, dir: record.dir });
     else print(id);
@@ -53,14 +63,26 @@ async function readStdin(): Promise<string> {
 }
 
 /** A job from elsewhere: the plugin that knows the kind fetches it, the core materializes it. */
-async function addFromSource(args: { id?: string | undefined; config?: string | undefined; json?: boolean | undefined }, kind: string, ref: string): Promise<void> {
+async function addFromSource(
+  args: { id?: string | undefined; config?: string | undefined; json?: boolean | undefined },
+  kind: string,
+  ref: string,
+): Promise<void> {
   if (!ref) throw new AqError("AQ_BAD_USAGE", `aq add --from-${kind}: name the item`);
   const id = args.id ? checkJobId(args.id) : undefined;
   const aq = await openAq(args, "add");
   const answer = await aq.hooks.jobSource.promise({ kind, ref });
-  if (!answer) throw new AqError("AQ_BAD_USAGE", `aq add --from-${kind}: no plugin reads ${kind} items (is tracker-echo turned off?)`);
+  if (!answer)
+    throw new AqError(
+      "AQ_BAD_USAGE",
+      `aq add --from-${kind}: no plugin reads ${kind} items (is tracker-echo turned off?)`,
+    );
   if ("problem" in answer) throw new AqError("AQ_FAILED", `${kind} item ${ref}: ${answer.problem}`);
-  const record = await materialize(aq.store, { ...answer.input, ...(id ? { id } : {}) }, { stage: "queued", by: aq.by });
+  const record = await materialize(
+    aq.store,
+    { ...answer.input, ...(id ? { id } : {}) },
+    { stage: "queued", by: aq.by },
+  );
   await aq.lifecycle.created(record, aq.by);
   if (args.json) printJson({ id: record.id, stage: record.stage, dir: record.dir });
   else print(record.id);

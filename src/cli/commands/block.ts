@@ -4,7 +4,10 @@ import { AqError } from "../../core/errors.ts";
 import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
 
 export default defineCommand({
-  meta: { name: "block", description: "Park a job that is not running in blocked/, with a reason (aq retry brings it back)" },
+  meta: {
+    name: "block",
+    description: "Park a job that is not running in blocked/, with a reason (aq retry brings it back)",
+  },
   args: {
     id: { type: "positional", description: "The job to park", required: true },
     reason: { type: "string", description: "Why it is parked (shown in status)", valueHint: "text" },

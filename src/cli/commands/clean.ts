@@ -5,7 +5,8 @@ import { commonArgs, jsonArg, openAq, print, printJson } from "../_shared.ts";
 export default defineCommand({
   meta: {
     name: "clean",
-    description: "Remove worktrees (and merged branches) of shipped, failed and dead-letter jobs; keeps and lists any holding unmerged commits or uncommitted changes",
+    description:
+      "Remove worktrees (and merged branches) of shipped, failed and dead-letter jobs; keeps and lists any holding unmerged commits or uncommitted changes",
   },
   args: { force: { type: "boolean", description: "Remove those too (their work is lost)" }, ...commonArgs, ...jsonArg },
   async run({ args }) {

@@ -10,7 +10,12 @@ export default defineCommand({
   args: {
     offline: { type: "boolean", description: "Run the offline demo (one host, no coordinator)" },
     keep: { type: "boolean", description: "Keep the demo directory (its path is printed)" },
-    jobs: { type: "string", description: "How many jobs the fleet demo enqueues (4 to 50)", default: "12", valueHint: "n" },
+    jobs: {
+      type: "string",
+      description: "How many jobs the fleet demo enqueues (4 to 50)",
+      default: "12",
+      valueHint: "n",
+    },
   },
   async run({ args }) {
     if (args.offline) {
@@ -18,7 +23,11 @@ export default defineCommand({
       return runOfflineDemo({ keep: Boolean(args.keep) });
     }
     const jobs = Number(args.jobs);
-    if (!Number.isInteger(jobs) || jobs < 4 || jobs > 50) throw new AqError("AQ_BAD_USAGE", `aq demo: --jobs must be a whole number from 4 to 50, not ${JSON.stringify(args.jobs)}`);
+    if (!Number.isInteger(jobs) || jobs < 4 || jobs > 50)
+      throw new AqError(
+        "AQ_BAD_USAGE",
+        `aq demo: --jobs must be a whole number from 4 to 50, not ${JSON.stringify(args.jobs)}`,
+      );
     const { runFleetDemo } = await import("../../demo/fleet.ts");
     return runFleetDemo({ keep: Boolean(args.keep), jobs });
   },

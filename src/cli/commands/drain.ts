@@ -9,10 +9,16 @@ import { commonArgs, openAq, print } from "../_shared.ts";
 export default defineCommand({
   meta: {
     name: "drain",
-    description: "Ask every runner working on this queue to stop claiming, finish its jobs and exit (SIGTERM, as a person would); waits for them",
+    description:
+      "Ask every runner working on this queue to stop claiming, finish its jobs and exit (SIGTERM, as a person would); waits for them",
   },
   args: {
-    timeout: { type: "string", description: "Give up waiting after this long (the runners go on draining)", default: "1h", valueHint: "duration" },
+    timeout: {
+      type: "string",
+      description: "Give up waiting after this long (the runners go on draining)",
+      default: "1h",
+      valueHint: "duration",
+    },
     ...commonArgs,
   },
   async run({ args }) {
@@ -44,7 +50,9 @@ export default defineCommand({
       waiting = waiting.filter((runner) => isAlive(runner));
     }
     if (waiting.length) {
-      print(`still draining after ${formatDuration(Date.now() - started)}: pid ${waiting.map((r) => r.pid).join(", ")}`);
+      print(
+        `still draining after ${formatDuration(Date.now() - started)}: pid ${waiting.map((r) => r.pid).join(", ")}`,
+      );
       return 1;
     }
     print(`drained ${runners.length} runner(s) in ${formatDuration(Date.now() - started)}`);

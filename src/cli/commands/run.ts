@@ -23,7 +23,11 @@ export default defineCommand({
     let concurrency: number | undefined;
     if (args.concurrency !== undefined) {
       concurrency = Number(args.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new AqError("AQ_BAD_USAGE", `aq run: --concurrency must be a whole number of at least 1, not ${JSON.stringify(args.concurrency)}`);
+      if (!Number.isInteger(concurrency) || concurrency < 1)
+        throw new AqError(
+          "AQ_BAD_USAGE",
+          `aq run: --concurrency must be a whole number of at least 1, not ${JSON.stringify(args.concurrency)}`,
+        );
     }
     const aq = await openAq(args, "run");
     const runner = new Runner(aq);
@@ -39,7 +43,15 @@ export default defineCommand({
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     // On a terminal, a live board of the slots under the log lines; pipes get plain log lines only.
-    const board = process.stderr.isTTY && !args.json ? startLiveBoard({ runner, store: aq.store, stream: process.stderr, slots: concurrency ?? aq.config.concurrency }) : undefined;
+    const board =
+      process.stderr.isTTY && !args.json
+        ? startLiveBoard({
+            runner,
+            store: aq.store,
+            stream: process.stderr,
+            slots: concurrency ?? aq.config.concurrency,
+          })
+        : undefined;
     try {
       const summary = await runner.run({ mode, concurrency: concurrency ?? aq.config.concurrency });
       board?.stop();
@@ -50,7 +62,11 @@ export default defineCommand({
         for (const [id, stage] of entries) print(`${id}\t${stage}`);
       }
       const [first, ...more] = summary.problems;
-      if (first) throw new AqError("AQ_FAILED", `aq run could not work through the queue: ${first}${more.length ? ` (and ${more.length} more)` : ""}`);
+      if (first)
+        throw new AqError(
+          "AQ_FAILED",
+          `aq run could not work through the queue: ${first}${more.length ? ` (and ${more.length} more)` : ""}`,
+        );
     } finally {
       board?.stop();
       process.off("SIGINT", onSignal);

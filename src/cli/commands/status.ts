@@ -25,17 +25,27 @@ export default defineCommand({
       const job = await aq.store.get(args.id);
       if (args.json) return printJson({ id: job.id, stage: job.stage, dir: job.dir, meta: job.meta });
       print(`${job.id}  ${job.stage}${job.meta.reason ? `  (${job.meta.reason})` : ""}`);
-      print(`  attempts ${job.meta.attempts}, priority ${job.meta.priority}, origin ${job.meta.origin.kind}, created ${job.meta.createdAt}`);
+      print(
+        `  attempts ${job.meta.attempts}, priority ${job.meta.priority}, origin ${job.meta.origin.kind}, created ${job.meta.createdAt}`,
+      );
       if (job.meta.agent) print(`  ${describeAgent(job.meta.agent)}`);
       if (job.meta.wip) print(`  wip ${job.meta.wip.branch} @ ${job.meta.wip.commit.slice(0, 12)}`);
-      if (job.meta.worktree) print(`  worktree ${job.meta.worktree.path} (base ${job.meta.worktree.baseBranch || job.meta.worktree.baseCommit.slice(0, 12)})`);
+      if (job.meta.worktree)
+        print(
+          `  worktree ${job.meta.worktree.path} (base ${job.meta.worktree.baseBranch || job.meta.worktree.baseCommit.slice(0, 12)})`,
+        );
       const attempts = attemptTimes(job.meta.history);
       if (attempts.length) {
         const built = attempts.reduce((sum, a) => sum + (a.buildMs ?? 0), 0);
-        print(`  waited in the queue ${formatDuration(attempts[0]!.waitedMs)}, built ${formatDuration(built)} in ${attempts.length} attempt(s): ${attempts.map((a) => `#${a.attempt} ${a.buildMs === undefined ? "not built" : formatDuration(a.buildMs)}${a.outcome ? ` → ${a.outcome}` : " (running)"}`).join(", ")}`);
+        print(
+          `  waited in the queue ${formatDuration(attempts[0]!.waitedMs)}, built ${formatDuration(built)} in ${attempts.length} attempt(s): ${attempts.map((a) => `#${a.attempt} ${a.buildMs === undefined ? "not built" : formatDuration(a.buildMs)}${a.outcome ? ` → ${a.outcome}` : " (running)"}`).join(", ")}`,
+        );
       }
       print("  history:");
-      for (const entry of job.meta.history) print(`    ${entry.at}  ${entry.from ?? "·"} → ${entry.to}  by ${entry.by}${entry.reason ? `  (${entry.reason})` : ""}`);
+      for (const entry of job.meta.history)
+        print(
+          `    ${entry.at}  ${entry.from ?? "·"} → ${entry.to}  by ${entry.by}${entry.reason ? `  (${entry.reason})` : ""}`,
+        );
       print(`  log ${join(job.dir, LOG_FILE)}`);
       print(`  read it with: aq logs ${job.id}${job.stage === "building" || job.stage === "assigned" ? " -f" : ""}`);
       return;
@@ -51,12 +61,24 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
   const stage = (name: string) => paint(STAGE_COLOR[name] ?? "reset", name);
   if (report.factoryId) print(`factory ${paint("bold", report.factoryId)}`);
   print(paint("dim", `queue ${root}`));
-  print(STAGE_NAMES.filter((name) => report.counts[name] > 0).map((name) => `${stage(name)} ${report.counts[name]}`).join(" · ") || "empty");
+  print(
+    STAGE_NAMES.filter((name) => report.counts[name] > 0)
+      .map((name) => `${stage(name)} ${report.counts[name]}`)
+      .join(" · ") || "empty",
+  );
   const quarantined = report.jobs.filter((job) => job.stage === "quarantine");
   if (quarantined.length) {
     print("");
-    print(paint(["bold", "magenta"], `!! ${quarantined.length} quarantined job(s) need a person: inspect with aq status ID; requeue with aq retry ID; discard with aq block ID --reason R`));
-    for (const job of quarantined) print(`   ${job.id}${job.fleet ? ` (fleet ${job.fleet.jobId}, epoch ${job.fleet.leaseEpoch})` : ""}  ${job.reason ?? ""}`);
+    print(
+      paint(
+        ["bold", "magenta"],
+        `!! ${quarantined.length} quarantined job(s) need a person: inspect with aq status ID; requeue with aq retry ID; discard with aq block ID --reason R`,
+      ),
+    );
+    for (const job of quarantined)
+      print(
+        `   ${job.id}${job.fleet ? ` (fleet ${job.fleet.jobId}, epoch ${job.fleet.leaseEpoch})` : ""}  ${job.reason ?? ""}`,
+      );
   }
   for (const note of report.notes) print(note);
   for (const broken of report.broken) print(paint("red", `!! ${broken.stage}/${broken.id}: ${broken.problem}`));
@@ -73,7 +95,11 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
       { header: "LOCK" },
       { header: "SINCE" },
       ...(fleet ? [{ header: "EPOCH" }] : []),
-      { header: "REASON", flex: true, paint: (cell, row) => (NEEDS_PERSON.has(rows[row]!.stage) ? paint("yellow", cell) : paint("dim", cell)) },
+      {
+        header: "REASON",
+        flex: true,
+        paint: (cell, row) => (NEEDS_PERSON.has(rows[row]!.stage) ? paint("yellow", cell) : paint("dim", cell)),
+      },
     ];
     const table = rows.map((job) => [
       job.id,
@@ -88,15 +114,20 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
     for (const line of renderTable(columns, table, terminalWidth(process.stdout))) print(line);
   }
   const runners = report.runners as Array<{ pid: number; mode: string; concurrency: number }> | undefined;
-  if (runners?.length) print(`\nrunners: ${runners.map((r) => `pid ${r.pid} (${r.mode}, ${r.concurrency} slot${r.concurrency === 1 ? "" : "s"})`).join(", ")}`);
+  if (runners?.length)
+    print(
+      `\nrunners: ${runners.map((r) => `pid ${r.pid} (${r.mode}, ${r.concurrency} slot${r.concurrency === 1 ? "" : "s"})`).join(", ")}`,
+    );
 }
 
 const NEEDS_PERSON: ReadonlySet<string> = new Set(["quarantine", "blocked", "failed", "dead_letter"]);
 
 /** The last column: why a job rests where it is, what a running agent did last, when a retry comes. */
 function whatNow(job: StatusReport["jobs"][number], now: number): string {
-  if (job.stage === "building" && job.agent?.lastActivityAt) return `${job.agent.name} active ${formatDuration(Math.max(0, now - Date.parse(job.agent.lastActivityAt)))} ago`;
-  if (job.notBefore && Date.parse(job.notBefore) > now) return `retry in ${formatDuration(Date.parse(job.notBefore) - now)}${job.reason ? `: ${job.reason}` : ""}`;
+  if (job.stage === "building" && job.agent?.lastActivityAt)
+    return `${job.agent.name} active ${formatDuration(Math.max(0, now - Date.parse(job.agent.lastActivityAt)))} ago`;
+  if (job.notBefore && Date.parse(job.notBefore) > now)
+    return `retry in ${formatDuration(Date.parse(job.notBefore) - now)}${job.reason ? `: ${job.reason}` : ""}`;
   return job.reason ?? "";
 }
 
@@ -107,8 +138,10 @@ export function describeAgent(agent: NonNullable<JobMeta["agent"]>, now = Date.n
   if (agent.model) parts.push(`model ${agent.model}`);
   if (agent.turns !== undefined) parts.push(`${agent.turns} turn(s)`);
   if (agent.toolCalls !== undefined) parts.push(`${agent.toolCalls} tool call(s)`);
-  if (agent.inputTokens !== undefined || agent.outputTokens !== undefined) parts.push(`tokens ${agent.inputTokens ?? "?"} in / ${agent.outputTokens ?? "?"} out`);
+  if (agent.inputTokens !== undefined || agent.outputTokens !== undefined)
+    parts.push(`tokens ${agent.inputTokens ?? "?"} in / ${agent.outputTokens ?? "?"} out`);
   if (agent.costUsd !== undefined) parts.push(`$${agent.costUsd.toFixed(4)}`);
-  if (agent.lastActivityAt) parts.push(`last activity ${formatDuration(Math.max(0, now - Date.parse(agent.lastActivityAt)))} ago`);
+  if (agent.lastActivityAt)
+    parts.push(`last activity ${formatDuration(Math.max(0, now - Date.parse(agent.lastActivityAt)))} ago`);
   return parts.join(" · ");
 }

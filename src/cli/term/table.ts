@@ -30,9 +30,15 @@ export function truncate(text: string, width: number): string {
  * the others from the right, each cell cut with `…` (never wrapped). Without a width (a pipe) rows
  * keep their full text. Returns the lines, header first.
  */
-export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[], width?: number): string[] {
+export function renderTable(
+  columns: readonly Column[],
+  rows: readonly (readonly string[])[],
+  width?: number,
+): string[] {
   const clean = rows.map((row) => row.map((cell) => stripAnsi(cell).replace(/\s*\n\s*/g, " ")));
-  const widths = columns.map((column, i) => Math.max(column.header.length, ...clean.map((row) => [...(row[i] ?? "")].length)));
+  const widths = columns.map((column, i) =>
+    Math.max(column.header.length, ...clean.map((row) => [...(row[i] ?? "")].length)),
+  );
   if (width !== undefined && width > 0) shrink(widths, columns, width);
   const line = (cells: readonly string[], paint: boolean, index: number) =>
     cells
@@ -44,7 +50,14 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
       })
       .join(GAP)
       .trimEnd();
-  return [line(columns.map((c) => c.header), false, -1), ...clean.map((row, index) => line(row, true, index))];
+  return [
+    line(
+      columns.map((c) => c.header),
+      false,
+      -1,
+    ),
+    ...clean.map((row, index) => line(row, true, index)),
+  ];
 }
 
 function shrink(widths: number[], columns: readonly Column[], width: number): void {
@@ -61,7 +74,10 @@ function shrink(widths: number[], columns: readonly Column[], width: number): vo
 }
 
 /** The width to fit a table to: the terminal's, or none for a pipe or a file. */
-export function terminalWidth(stream: { isTTY?: boolean | undefined; columns?: number | undefined }, env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function terminalWidth(
+  stream: { isTTY?: boolean | undefined; columns?: number | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): number | undefined {
   if (stream.isTTY && stream.columns) return stream.columns;
   const columns = Number(env.COLUMNS);
   return stream.isTTY && Number.isInteger(columns) && columns > 0 ? columns : undefined;

@@ -72,18 +72,31 @@ CREATE INDEX observed_job ON observed_events(factory_id, job_id, id);
 export function migrateSqlite(db: DatabaseSync): { applied: number[]; current: number } {
   db.exec("BEGIN IMMEDIATE");
   try {
-    db.exec("CREATE TABLE IF NOT EXISTS aq_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
-    const done = new Set((db.prepare("SELECT version FROM aq_migrations").all() as Array<{ version: number }>).map((row) => Number(row.version)));
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS aq_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    );
+    const done = new Set(
+      (db.prepare("SELECT version FROM aq_migrations").all() as Array<{ version: number }>).map((row) =>
+        Number(row.version),
+      ),
+    );
     const applied: number[] = [];
     for (const step of SQLITE_MIGRATIONS) {
       if (done.has(step.version)) continue;
       db.exec(step.sql);
-      db.prepare("INSERT INTO aq_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(step.version, step.name, Date.now());
+      db.prepare("INSERT INTO aq_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        step.version,
+        step.name,
+        Date.now(),
+      );
       applied.push(step.version);
     }
     db.exec("COMMIT");
     const newest = Math.max(...SQLITE_MIGRATIONS.map((step) => step.version), ...done);
-    if (newest > SQLITE_MIGRATIONS.at(-1)!.version) throw new Error(`the coordinator database is at schema version ${newest}, newer than this aq knows (${SQLITE_MIGRATIONS.at(-1)!.version})`);
+    if (newest > SQLITE_MIGRATIONS.at(-1)!.version)
+      throw new Error(
+        `the coordinator database is at schema version ${newest}, newer than this aq knows (${SQLITE_MIGRATIONS.at(-1)!.version})`,
+      );
     return { applied, current: newest };
   } catch (error) {
     if (db.isTransaction) db.exec("ROLLBACK");

@@ -1,7 +1,8 @@
 import { FLEET_CSS } from "./fleet-css.ts";
 import { FLEET_JS } from "./fleet-js.ts";
 
-const FAVICON = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%230d9488'/%3E%3Ctext x='8' y='12' font-size='10' text-anchor='middle' fill='white' font-family='sans-serif'%3Eaq%3C/text%3E%3C/svg%3E";
+const FAVICON =
+  "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%230d9488'/%3E%3Ctext x='8' y='12' font-size='10' text-anchor='middle' fill='white' font-family='sans-serif'%3Eaq%3C/text%3E%3C/svg%3E";
 
 /** The fleet page's files, served by the coordinator itself (no CDN, no network). */
 export function fleetPageAssets(): Record<string, { type: string; body: string }> {

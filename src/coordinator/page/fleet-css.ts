@@ -1,5 +1,5 @@
 /** The fleet page's stylesheet (served as /ui/app.css). */
-export const FLEET_CSS = String.raw`
+export const FLEET_CSS = `
 :root { --fg: #1f2328; --muted: #656d76; --line: #d8dee4; --bg: #f6f8fa; --card: #fff;
   --queued: #6b7280; --claimed: #7c3aed; --building: #2563eb; --review: #0891b2; --testing: #0d9488; --shipped: #16a34a; --blocked: #d97706; --failed: #dc2626; }
 * { box-sizing: border-box; }

@@ -3,7 +3,7 @@
  * loads /ui/api/fleet, listens to /ui/api/events and reloads after each `change`; a click on a job
  * opens its runs and events as one timeline.
  */
-export const FLEET_JS = String.raw`(function () {
+export const FLEET_JS = `(function () {
   "use strict";
   var state = { data: null, stage: "all", open: null };
   var $ = function (id) { return document.getElementById(id); };

@@ -21,8 +21,15 @@ const PAGE_ROUTES = /^\/(?:ui\/.*)?$/;
  * a loopback Host; beyond it, the coordinator's token (once as ?token=, then a cookie, or as a
  * bearer header). It only reads: the page has no action, and it never shows a job's prompt.
  */
-export function createFleetPage(store: FleetReads, options: { host: string; token?: string | undefined; tickMs?: number }): FleetPage {
-  const guard: GuardOptions = { loopback: isLoopback(options.host), accessToken: options.token, actionToken: randomBytes(24).toString("base64url") };
+export function createFleetPage(
+  store: FleetReads,
+  options: { host: string; token?: string | undefined; tickMs?: number },
+): FleetPage {
+  const guard: GuardOptions = {
+    loopback: isLoopback(options.host),
+    accessToken: options.token,
+    actionToken: randomBytes(24).toString("base64url"),
+  };
   const assets = fleetPageAssets();
   const hub = new EventHub();
   let version = 0;
@@ -34,17 +41,24 @@ export function createFleetPage(store: FleetReads, options: { host: string; toke
     }, 100);
   };
   // Other coordinator processes on the same database change it too: pages catch up now and then.
-  const tick = setInterval(() => hub.size > 0 && hub.send("change", { version: ++version, tick: true }), options.tickMs ?? 5_000);
+  const tick = setInterval(
+    () => hub.size > 0 && hub.send("change", { version: ++version, tick: true }),
+    options.tickMs ?? 5_000,
+  );
   tick.unref();
 
   const handle = async (request: IncomingMessage, response: ServerResponse, url: URL) => {
     const admission = admit(request, url, guard);
-    if ("redirect" in admission) return void response.writeHead(303, { location: admission.redirect, "set-cookie": admission.cookie }).end();
-    if (request.method !== "GET" && request.method !== "HEAD") throw new HttpProblem(405, `${request.method} is not allowed on ${url.pathname}`, "GET");
+    if ("redirect" in admission)
+      return void response.writeHead(303, { location: admission.redirect, "set-cookie": admission.cookie }).end();
+    if (request.method !== "GET" && request.method !== "HEAD")
+      throw new HttpProblem(405, `${request.method} is not allowed on ${url.pathname}`, "GET");
     const file = assets[url.pathname];
     if (file) {
       const headers: Record<string, string> = { "content-type": file.type, "cache-control": "no-store" };
-      if (url.pathname === "/") headers["content-security-policy"] = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+      if (url.pathname === "/")
+        headers["content-security-policy"] =
+          "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
       return void response.writeHead(200, headers).end(file.body);
     }
     if (url.pathname === "/ui/api/fleet") return send(response, 200, await fleetView(store));

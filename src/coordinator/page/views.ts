@@ -3,10 +3,46 @@ type Time = number | string | null | undefined;
 
 /** What the page reads from the coordinator's store: its read views, sync (SQLite) or async. */
 export interface FleetReads {
-  factories(): Awaitable<ReadonlyArray<{ id: string; capabilities: readonly string[]; health: string; load: number; lastSeen: Time; heartbeats?: number }>>;
-  jobs(): Awaitable<ReadonlyArray<{ id: string; title?: string | null; stage: string; priority: number; leaseEpoch: number; factoryId: string | null; leaseExpiresAt: Time; createdAt: Time; updatedAt: Time; checkpoint?: unknown }>>;
-  runs(id: string): Awaitable<ReadonlyArray<{ factoryId: string; leaseEpoch: number; startedAt: Time; endedAt: Time; outcome: string | null }>>;
-  events(id?: string): Awaitable<ReadonlyArray<{ id: number; at: Time; type: string; factoryId: string | null; leaseEpoch: number | null; stage: string | null; detail: string | null }>>;
+  factories(): Awaitable<
+    ReadonlyArray<{
+      id: string;
+      capabilities: readonly string[];
+      health: string;
+      load: number;
+      lastSeen: Time;
+      heartbeats?: number;
+    }>
+  >;
+  jobs(): Awaitable<
+    ReadonlyArray<{
+      id: string;
+      title?: string | null;
+      stage: string;
+      priority: number;
+      leaseEpoch: number;
+      factoryId: string | null;
+      leaseExpiresAt: Time;
+      createdAt: Time;
+      updatedAt: Time;
+      checkpoint?: unknown;
+    }>
+  >;
+  runs(
+    id: string,
+  ): Awaitable<
+    ReadonlyArray<{ factoryId: string; leaseEpoch: number; startedAt: Time; endedAt: Time; outcome: string | null }>
+  >;
+  events(id?: string): Awaitable<
+    ReadonlyArray<{
+      id: number;
+      at: Time;
+      type: string;
+      factoryId: string | null;
+      leaseEpoch: number | null;
+      stage: string | null;
+      detail: string | null;
+    }>
+  >;
   job?(id: string): Awaitable<{ id: string } | undefined>;
 }
 
@@ -33,7 +69,8 @@ export async function fleetView(store: FleetReads) {
     createdAt: iso(job.createdAt),
     updatedAt: iso(job.updatedAt),
   }));
-  const held = (factoryId: string) => views.filter((job) => job.factoryId === factoryId && job.leaseExpiresAt && HELD.has(job.stage));
+  const held = (factoryId: string) =>
+    views.filter((job) => job.factoryId === factoryId && job.leaseExpiresAt && HELD.has(job.stage));
   return {
     now: new Date(now).toISOString(),
     factories: factories.map((factory) => ({
@@ -43,7 +80,12 @@ export async function fleetView(store: FleetReads) {
       load: factory.load,
       lastSeen: iso(factory.lastSeen),
       heartbeats: factory.heartbeats ?? null,
-      leases: held(factory.id).map((job) => ({ jobId: job.id, stage: job.stage, leaseEpoch: job.leaseEpoch, leaseExpiresAt: job.leaseExpiresAt })),
+      leases: held(factory.id).map((job) => ({
+        jobId: job.id,
+        stage: job.stage,
+        leaseEpoch: job.leaseEpoch,
+        leaseExpiresAt: job.leaseExpiresAt,
+      })),
     })),
     jobs: views,
   };
@@ -60,7 +102,20 @@ export async function jobTimeline(store: FleetReads, id: string) {
     stage: job.stage,
     leaseEpoch: job.leaseEpoch,
     factoryId: job.factoryId,
-    runs: runs.map((run) => ({ factoryId: run.factoryId, leaseEpoch: run.leaseEpoch, startedAt: iso(run.startedAt), endedAt: iso(run.endedAt), outcome: run.outcome })),
-    events: events.map((event) => ({ at: iso(event.at), type: event.type, factoryId: event.factoryId, leaseEpoch: event.leaseEpoch, stage: event.stage, detail: event.detail })),
+    runs: runs.map((run) => ({
+      factoryId: run.factoryId,
+      leaseEpoch: run.leaseEpoch,
+      startedAt: iso(run.startedAt),
+      endedAt: iso(run.endedAt),
+      outcome: run.outcome,
+    })),
+    events: events.map((event) => ({
+      at: iso(event.at),
+      type: event.type,
+      factoryId: event.factoryId,
+      leaseEpoch: event.leaseEpoch,
+      stage: event.stage,
+      detail: event.detail,
+    })),
   };
 }

@@ -1,4 +1,15 @@
-import { type AgentInfo, type AgentParser, describeTool, excerpt, nothing, num, obj, type Rendered, said, str } from "./types.ts";
+import {
+  type AgentInfo,
+  type AgentParser,
+  describeTool,
+  excerpt,
+  nothing,
+  num,
+  obj,
+  type Rendered,
+  said,
+  str,
+} from "./types.ts";
 
 /** Claude Code's `--output-format stream-json --verbose`: system init, assistant and user messages, one result. */
 export function claudeParser(): AgentParser {
@@ -30,7 +41,9 @@ export function claudeParser(): AgentParser {
           const log: string[] = [];
           for (const block of Array.isArray(content) ? content.map(obj) : []) {
             if (block.type !== "tool_result") continue;
-            const parts = Array.isArray(block.content) ? block.content.map((part) => str(obj(part).text) ?? "").join("\n") : block.content;
+            const parts = Array.isArray(block.content)
+              ? block.content.map((part) => str(obj(part).text) ?? "").join("\n")
+              : block.content;
             log.push(...(block.is_error === true ? ["  (tool error)"] : []), ...excerpt(parts));
           }
           return { log, said: [] };
@@ -40,10 +53,18 @@ export function claudeParser(): AgentParser {
           info.turns = num(event.num_turns) ?? info.turns;
           info.costUsd = num(event.total_cost_usd) ?? info.costUsd;
           const input = num(usage.input_tokens);
-          if (input !== undefined) info.inputTokens = input + (num(usage.cache_read_input_tokens) ?? 0) + (num(usage.cache_creation_input_tokens) ?? 0);
+          if (input !== undefined)
+            info.inputTokens =
+              input + (num(usage.cache_read_input_tokens) ?? 0) + (num(usage.cache_creation_input_tokens) ?? 0);
           info.outputTokens = num(usage.output_tokens) ?? info.outputTokens;
-          const outcome = event.is_error === true ? `error: ${str(event.result) ?? str(event.subtype) ?? "unknown"}` : "done";
-          return { log: [`[claude] ${outcome}: ${info.turns ?? "?"} turn(s), ${info.inputTokens ?? "?"} tokens in, ${info.outputTokens ?? "?"} out${info.costUsd === undefined ? "" : `, $${info.costUsd.toFixed(4)}`}`], said: [] };
+          const outcome =
+            event.is_error === true ? `error: ${str(event.result) ?? str(event.subtype) ?? "unknown"}` : "done";
+          return {
+            log: [
+              `[claude] ${outcome}: ${info.turns ?? "?"} turn(s), ${info.inputTokens ?? "?"} tokens in, ${info.outputTokens ?? "?"} out${info.costUsd === undefined ? "" : `, $${info.costUsd.toFixed(4)}`}`,
+            ],
+            said: [],
+          };
         }
         default:
           return nothing();

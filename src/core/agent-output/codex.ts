@@ -40,7 +40,9 @@ export function codexParser(): AgentParser {
           const item = obj(event.item);
           const unannounced = countTool(item, info);
           const done = completed(item);
-          return unannounced && item.type === "command_execution" ? { log: [`$ ${str(item.command) ?? "?"}`, ...done.log], said: done.said } : done;
+          return unannounced && item.type === "command_execution"
+            ? { log: [`$ ${str(item.command) ?? "?"}`, ...done.log], said: done.said }
+            : done;
         }
         default:
           return nothing();
@@ -58,10 +60,16 @@ function completed(item: Record<string, unknown>): Rendered {
       return { log: [...excerpt(item.aggregated_output), `  (exit ${num(item.exit_code) ?? "?"})`], said: [] };
     case "file_change": {
       const changes = Array.isArray(item.changes) ? item.changes.map(obj) : [];
-      return { log: changes.map((change) => `  ${str(change.kind) ?? "changed"} ${str(change.path) ?? "?"}`), said: [] };
+      return {
+        log: changes.map((change) => `  ${str(change.kind) ?? "changed"} ${str(change.path) ?? "?"}`),
+        said: [],
+      };
     }
     case "mcp_tool_call":
-      return { log: [`→ ${str(item.server) ?? "mcp"}.${str(item.tool) ?? "?"}${item.status === "failed" ? " (failed)" : ""}`], said: [] };
+      return {
+        log: [`→ ${str(item.server) ?? "mcp"}.${str(item.tool) ?? "?"}${item.status === "failed" ? " (failed)" : ""}`],
+        said: [],
+      };
     case "error":
       return { log: [`[codex] error: ${str(item.message) ?? "unknown"}`], said: [] };
     default:

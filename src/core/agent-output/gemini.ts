@@ -1,4 +1,15 @@
-import { type AgentInfo, type AgentParser, describeTool, excerpt, nothing, num, obj, type Rendered, said, str } from "./types.ts";
+import {
+  type AgentInfo,
+  type AgentParser,
+  describeTool,
+  excerpt,
+  nothing,
+  num,
+  obj,
+  type Rendered,
+  said,
+  str,
+} from "./types.ts";
 
 /** Gemini CLI's `--output-format stream-json`: init, messages (assistant text in deltas), tool use and results, one result. */
 export function geminiParser(): AgentParser {
@@ -9,7 +20,10 @@ export function geminiParser(): AgentParser {
     text = "";
     return out;
   };
-  const joined = (first: Rendered, second: Rendered): Rendered => ({ log: [...first.log, ...second.log], said: [...first.said, ...second.said] });
+  const joined = (first: Rendered, second: Rendered): Rendered => ({
+    log: [...first.log, ...second.log],
+    said: [...first.said, ...second.said],
+  });
   return {
     line(event, info): Rendered {
       if (event.type === "message" && event.role === "assistant") {
@@ -33,7 +47,15 @@ function other(event: Record<string, unknown>, info: AgentInfo): Rendered {
       info.toolCalls = (info.toolCalls ?? 0) + 1;
       return { log: [describeTool(str(event.tool_name) ?? "tool", obj(event.parameters))], said: [] };
     case "tool_result":
-      return { log: [...(event.status === "success" ? [] : [`  (tool ${str(event.status) ?? "failed"}: ${str(obj(event.error).message) ?? ""})`]), ...excerpt(event.output)], said: [] };
+      return {
+        log: [
+          ...(event.status === "success"
+            ? []
+            : [`  (tool ${str(event.status) ?? "failed"}: ${str(obj(event.error).message) ?? ""})`]),
+          ...excerpt(event.output),
+        ],
+        said: [],
+      };
     case "error":
       return { log: [`[gemini] ${str(event.severity) ?? "error"}: ${str(event.message) ?? ""}`], said: [] };
     case "result": {
@@ -43,8 +65,14 @@ function other(event: Record<string, unknown>, info: AgentInfo): Rendered {
       info.toolCalls = num(stats.tool_calls) ?? info.toolCalls;
       const models = Object.keys(obj(stats.models));
       if (models.length === 1) info.model = models[0];
-      const outcome = event.status === "success" ? "done" : `error: ${str(obj(event.error).message) ?? str(event.status) ?? "unknown"}`;
-      return { log: [`[gemini] ${outcome}: ${info.inputTokens ?? "?"} tokens in, ${info.outputTokens ?? "?"} out`], said: [] };
+      const outcome =
+        event.status === "success"
+          ? "done"
+          : `error: ${str(obj(event.error).message) ?? str(event.status) ?? "unknown"}`;
+      return {
+        log: [`[gemini] ${outcome}: ${info.inputTokens ?? "?"} tokens in, ${info.outputTokens ?? "?"} out`],
+        said: [],
+      };
     }
     default:
       return nothing();

@@ -43,7 +43,8 @@ export class AgentStream {
       } catch {
         event = undefined;
       }
-      if (event && typeof event === "object" && !Array.isArray(event)) return this.#parser.line(event as Record<string, unknown>, this.info);
+      if (event && typeof event === "object" && !Array.isArray(event))
+        return this.#parser.line(event as Record<string, unknown>, this.info);
     }
     return { log: [raw], said: [raw] };
   }
@@ -54,6 +55,8 @@ export class AgentStream {
 
   /** A copy for the job's meta, without undefined keys. */
   snapshot(): AgentInfo {
-    return Object.fromEntries(Object.entries(this.info).filter(([, value]) => value !== undefined)) as unknown as AgentInfo;
+    return Object.fromEntries(
+      Object.entries(this.info).filter(([, value]) => value !== undefined),
+    ) as unknown as AgentInfo;
   }
 }

@@ -26,8 +26,12 @@ export function said(text: string, prefix = ""): Rendered {
 
 /** A tool's output in the log: its first lines, so the log stays readable. */
 export function excerpt(output: unknown, maxLines = 20): string[] {
-  const text = typeof output === "string" ? output : output === undefined || output === null ? "" : JSON.stringify(output);
-  const lines = text.replace(/\n+$/, "").split("\n").filter((line, i, all) => line !== "" || all.length > 1);
+  const text =
+    typeof output === "string" ? output : output === undefined || output === null ? "" : JSON.stringify(output);
+  const lines = text
+    .replace(/\n+$/, "")
+    .split("\n")
+    .filter((line, _i, all) => line !== "" || all.length > 1);
   if (lines.length <= maxLines) return lines.map((line) => `  ${line}`);
   return [...lines.slice(0, maxLines).map((line) => `  ${line}`), `  … ${lines.length - maxLines} more line(s)`];
 }
@@ -45,7 +49,8 @@ export function obj(value: unknown): Record<string, unknown> {
 }
 
 export function describeTool(name: string, input: Record<string, unknown>): string {
-  const command = str(input.command) ?? str(input.cmd) ?? (Array.isArray(input.command) ? input.command.join(" ") : undefined);
+  const command =
+    str(input.command) ?? str(input.cmd) ?? (Array.isArray(input.command) ? input.command.join(" ") : undefined);
   if (command) return `$ ${command}`;
   const json = JSON.stringify(input);
   return `→ ${name} ${json.length > 200 ? `${json.slice(0, 200)}…` : json}`;

@@ -1,5 +1,5 @@
 /** The page's stylesheet (served as /app.css). */
-export const APP_CSS = String.raw`
+export const APP_CSS = `
 :root { --fg: #1f2328; --muted: #656d76; --line: #d8dee4; --bg: #f6f8fa; --card: #fff; --accent: #2563eb;
   --queued: #6b7280; --assigned: #7c3aed; --building: #2563eb; --review: #0891b2; --testing: #0d9488; --shipped: #16a34a;
   --blocked: #d97706; --failed: #dc2626; --dead_letter: #7f1d1d; --quarantine: #c026d3; }

@@ -25,7 +25,12 @@ export interface Script {
  * What to answer: a side call of the CLI's own (no tools offered: titles, routing) gets a plain
  * answer; an agent turn gets the script's tool call until its result is back, then the final text.
  */
-export function decide(script: Script | undefined, toolsOffered: number, shell: boolean, answeredTool: boolean): "tool" | "final" | "aux" {
+export function decide(
+  script: Script | undefined,
+  toolsOffered: number,
+  shell: boolean,
+  answeredTool: boolean,
+): "tool" | "final" | "aux" {
   if (!script || toolsOffered === 0) return "aux";
   return script.run && shell && !answeredTool ? "tool" : "final";
 }

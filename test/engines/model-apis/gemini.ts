@@ -33,7 +33,12 @@ function valueOf(schema: JsonSchema | undefined): unknown {
   }
 }
 
-export function gemini(res: ServerResponse, record: RecordedRequest, body: GeminiRequest, script: Script | undefined): void {
+export function gemini(
+  res: ServerResponse,
+  record: RecordedRequest,
+  body: GeminiRequest,
+  script: Script | undefined,
+): void {
   const path = record.path;
   if (path.includes(":countTokens")) return sendJson(res, 200, { totalTokens: 100 });
   const answeredTool = (body.contents ?? []).some((c) => (c.parts ?? []).some((part) => "functionResponse" in part));
@@ -43,12 +48,25 @@ export function gemini(res: ServerResponse, record: RecordedRequest, body: Gemin
   record.shellOffered = Boolean(shell);
   record.answer = decide(script, functions.length, Boolean(shell), answeredTool);
   if (record.answer === "tool") {
-    parts = [{ functionCall: { name: shell!.name, args: { command: script!.run, description: "Run the command the job names" } } }];
+    parts = [
+      {
+        functionCall: {
+          name: shell!.name,
+          args: { command: script!.run, description: "Run the command the job names" },
+        },
+      },
+    ];
   } else if (record.answer === "final") {
     parts = [{ text: script!.say }];
   } else {
     const wantsJson = body.generationConfig?.responseMimeType === "application/json";
-    parts = [{ text: wantsJson ? JSON.stringify(valueOf(body.generationConfig?.responseJsonSchema ?? body.generationConfig?.responseSchema)) : "ok" }];
+    parts = [
+      {
+        text: wantsJson
+          ? JSON.stringify(valueOf(body.generationConfig?.responseJsonSchema ?? body.generationConfig?.responseSchema))
+          : "ok",
+      },
+    ];
   }
   const chunk = {
     candidates: [{ content: { role: "model", parts }, finishReason: "STOP", index: 0 }],
