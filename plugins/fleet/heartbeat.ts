@@ -82,11 +82,6 @@ export class Heartbeat {
     next();
   }
 
-  /** Runner context changes (draining, load) reach the next heartbeat. */
-  update(runner: RunnerContext): void {
-    this.runner = runner;
-  }
-
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);

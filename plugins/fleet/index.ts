@@ -46,10 +46,6 @@ export default definePlugin({
       heartbeat.start(runner);
       await outbox.flushAll();
     });
-    aq.hooks.beforeClaim.tapPromise(PLUGIN_NAME, async (runner) => {
-      heartbeat.update(runner);
-      return undefined;
-    });
     aq.hooks.onIdle.tapPromise(PLUGIN_NAME, (ctx) => claimFromFleet(aq, connection, capabilities, ctx));
 
     aq.hooks.onStage.tapPromise(PLUGIN_NAME, async (event: StageEvent) => {

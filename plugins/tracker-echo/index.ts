@@ -49,9 +49,5 @@ export default definePlugin({
         },
       };
     });
-
-    aq.hooks.runnerStop.tapPromise(PLUGIN_NAME, async () => {
-      if (client) await (await client).close();
-    });
   },
 });

@@ -14,6 +14,8 @@ import type { MaterializeInput } from "./materialize.ts";
 /** A gate's answer: present means "no", with the reason shown to the person. */
 export interface Veto {
   readonly reason: string;
+  /** A tap of the gate threw: the gate failed closed, and the reason names the plugin. */
+  readonly failed?: true;
 }
 
 export interface RunnerContext {
@@ -132,7 +134,8 @@ export type TapErrorReporter = (error: AqHookError) => void;
  * The whole extension surface of aq in one frozen table (webpack's way): the hook's class says
  * what it means. Bail: a gate or a first-answer-wins supplier. Series: ordered side effects.
  * Waterfall: a value plugins transform. A tap that throws is reported with its plugin and hook
- * and the runner goes on, except for a FencedError, which reaches the runner and aborts its job.
+ * and the runner goes on, except for a FencedError, which reaches the runner and aborts its job,
+ * and except on a gate (beforeClaim, beforeShip), where a throw is a veto naming the plugin.
  */
 export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
   const hooks = {
@@ -175,7 +178,6 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
 }
 
 export type RunnerHooks = ReturnType<typeof createRunnerHooks>;
-export type HookName = keyof RunnerHooks;
 
 interface Tap {
   name: string;
@@ -184,14 +186,19 @@ interface Tap {
 }
 
 const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers", "dashboard"]);
+/** Gates fail closed: a tap that throws there answers "no", with a reason naming the plugin. */
+const GATES: ReadonlySet<string> = new Set(["beforeClaim", "beforeShip"]);
 
 function isolate(tap: Tap, hook: string, report: TapErrorReporter): Tap {
   const { fn, name } = tap;
   // A failed tap of a waterfall passes the value on unchanged; of any other hook, answers nothing.
   const fallback = (args: unknown[]) => (WATERFALLS.has(hook) ? args[0] : undefined);
   const handle = (error: unknown, args: unknown[]) => {
+    const failure = new AqHookError(name, hook, error);
+    // The veto carries the failure to whoever asked (aq ship prints it, the runner logs it): not logged twice.
+    if (GATES.has(hook)) return { reason: failure.message, failed: true } satisfies Veto;
     if (error instanceof FencedError) throw error;
-    report(new AqHookError(name, hook, error));
+    report(failure);
     return fallback(args);
   };
   if (tap.type === "sync") {

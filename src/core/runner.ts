@@ -82,10 +82,6 @@ export class Runner {
     this.wake?.();
   }
 
-  get draining(): boolean {
-    return this.stopping;
-  }
-
   /** The jobs running now and since when, for progress display. */
   snapshot(): Array<{ id: string; since: number }> {
     return [...this.started.entries()].filter(([id]) => this.running.has(id)).map(([id, since]) => ({ id, since }));
@@ -119,6 +115,7 @@ export class Runner {
     };
     // A runner that dies while this one runs leaves jobs behind: look again now and then when idle.
     const recoveryEveryMs = Math.max(5_000, 10 * config.pollIntervalMs);
+    let lastVeto: string | undefined;
     try {
       await recover(true);
       await hooks.runnerStart.promise(this.context(slots));
@@ -130,10 +127,22 @@ export class Runner {
         while (!this.stopping && this.running.size < slots && !(options.mode === "once" && started >= 1)) {
           const veto = await hooks.beforeClaim.promise(this.context(slots));
           if (veto) {
-            logger.debug(`claim vetoed: ${veto.reason}`);
             nothingNow = true;
+            if (!veto.failed) {
+              logger.debug(`claim vetoed: ${veto.reason}`);
+              break;
+            }
+            // A gate that failed closed: once or drain ends the run (non-zero); forever says it once and polls on.
+            const problem = `claim vetoed: ${veto.reason}`;
+            if (lastVeto !== problem) logger.error(problem);
+            lastVeto = problem;
+            if (options.mode !== "forever") {
+              if (!problems.includes(problem)) problems.push(problem);
+              this.stopping = true;
+            }
             break;
           }
+          lastVeto = undefined;
           const next = await this.claim(slots).catch((error: unknown) => {
             const problem = `claim failed: ${oneLine(error)}`;
             logger.error(problem);
