@@ -70,13 +70,6 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
       warn: (line) => logger.warn(line),
     }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
   const by = options.by ?? "cli";
-  /** Moves a job, wherever it is now, to a resting stage (no-op when it is there already). */
-  const park = async (id: string, to: "blocked" | "quarantine", reason: string, actor: string) => {
-    const { store, lifecycle } = await open();
-    const stage = await store.locate(id);
-    if (!stage) throw new Error(`no job ${id}`);
-    if (stage !== to) await lifecycle.move(id, stage, to, { by: actor, reason });
-  };
   const commands = new Map<string, PluginCommand & { plugin: string }>();
   const engines = engineTable(config.engines);
   const makeApi = (name: string): PluginApi => ({
@@ -103,8 +96,6 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
         const { store } = await open();
         return withLock(store.lockPath(`plugin.${name}.${key.replace(/[^A-Za-z0-9._-]/g, "_")}`), fn, `plugin:${name}`);
       },
-      block: (id, reason) => park(id, "blocked", reason, `plugin:${name}`),
-      quarantine: (id, reason) => park(id, "quarantine", reason, `plugin:${name}`),
     },
     registerCommand: (command, definition) => {
       if (commands.has(command))

@@ -9,6 +9,7 @@ import { fencedOf, leaseOf, outboxOf, REPORTED_ON_STAGE } from "./fleet-meta.ts"
 import { Heartbeat } from "./heartbeat.ts";
 import { confirmLease, renewWhileBuilding } from "./lease.ts";
 import { Outbox } from "./outbox.ts";
+import { Quarantine } from "./quarantine.ts";
 import { fleetSettings, OptionsSchema, PLUGIN_NAME } from "./settings.ts";
 import { applyShadow } from "./shadow.ts";
 
@@ -37,7 +38,8 @@ export default definePlugin({
       return;
     }
     const connection = new Connection(settings, aq.logger);
-    const outbox = new Outbox(aq, connection);
+    const quarantine = new Quarantine();
+    const outbox = new Outbox(aq, connection, quarantine);
     const heartbeat = new Heartbeat(aq, connection, outbox, capabilities);
 
     aq.hooks.runnerStart.tapPromise(PLUGIN_NAME, async (runner) => {
@@ -49,7 +51,6 @@ export default definePlugin({
     aq.hooks.onIdle.tapPromise(PLUGIN_NAME, (ctx) => claimFromFleet(aq, connection, capabilities, ctx));
 
     aq.hooks.onStage.tapPromise(PLUGIN_NAME, async (event: StageEvent) => {
-      if (event.from === "building" && event.to === "queued" && leaseOf(event.meta)) return handBack(event);
       const stage = REPORTED_ON_STAGE[event.to];
       if (!stage || !leaseOf(event.meta) || event.reason === "fenced" || fencedOf(event.meta)) return;
       if ((await outbox.report(event, stage)) === "fenced") await outbox.fenced(event.jobId, "live");
@@ -61,17 +62,25 @@ export default definePlugin({
     });
     /**
      * A job cancelled while building (a second signal, a drain past its timeout): its work so far
-     * is reported as a checkpoint, the lease goes back so another factory resumes it, and the local
-     * copy is parked, since running it here again would only be fenced.
+     * is reported as a checkpoint, the lease goes back so another factory resumes it, and the answer
+     * parks the local copy in blocked, since running it here again would only be fenced.
      */
-    const handBack = async (event: StageEvent) => {
-      const lease = leaseOf(event.meta)!;
-      await outbox.handBack(event);
-      await aq.queue.block(
-        event.jobId,
-        `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`,
-      );
-    };
+    aq.hooks.onCancel.tapPromise(PLUGIN_NAME, async (event) => {
+      const lease = leaseOf(event.meta);
+      if (!lease) return undefined;
+      await outbox.handBack({
+        jobId: event.jobId,
+        from: "building",
+        to: "building",
+        by: PLUGIN_NAME,
+        meta: event.meta,
+      });
+      return {
+        to: "blocked",
+        reason: `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`,
+      };
+    });
+    aq.hooks.parkRequests.tap(PLUGIN_NAME, (requests) => quarantine.requests(requests));
     aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, ctx));
     aq.hooks.beforeShip.tapPromise(PLUGIN_NAME, (ctx) => confirmLease(aq, connection, outbox, ctx.jobId, ctx.meta));
     aq.hooks.commitTrailers.tap(PLUGIN_NAME, (trailers, meta) => {

@@ -2,6 +2,7 @@ import { FencedError, type JobMeta, type PluginApi, type StageEvent } from "../.
 import type { FleetStage } from "../../src/contract/fleet.ts";
 import type { Connection } from "./connection.ts";
 import { fencedOf, IN_FLIGHT, leaseOf, outboxOf, type Report } from "./fleet-meta.ts";
+import type { Quarantine } from "./quarantine.ts";
 
 /** "fenced": this delivery met the 409; "was-fenced": an earlier one did (nothing was sent now). */
 export type Delivery = "delivered" | "pending" | "fenced" | "was-fenced";
@@ -19,9 +20,12 @@ export class Outbox {
   /** Engines running here, by local job id: a 409 found by a late delivery stops them. */
   readonly inFlight = new Map<string, (error: Error) => void>();
 
-  constructor(aq: PluginApi, connection: Connection) {
+  private readonly quarantine: Quarantine;
+
+  constructor(aq: PluginApi, connection: Connection, quarantine: Quarantine) {
     this.aq = aq;
     this.connection = connection;
+    this.quarantine = quarantine;
   }
 
   /**
@@ -135,6 +139,8 @@ export class Outbox {
   async flushAll(): Promise<void> {
     const { jobs } = await this.aq.queue.list();
     for (const job of jobs) {
+      // Fenced, but the process that met the 409 stopped before the job was moved: quarantine it now.
+      if (job.meta.fleetFenced && HELD_AT_REST.includes(job.stage)) this.quarantine.note(job.id, staleWhy(job.meta));
       // A job already fenced was dealt with when its 409 came: it is not fenced twice.
       if (
         !leaseOf(job.meta) ||
@@ -163,16 +169,22 @@ export class Outbox {
   async fenced(id: string, when: "live" | "deferred"): Promise<void> {
     const job = await this.aq.queue.get(id).catch(() => undefined);
     if (!job) return;
-    const lease = leaseOf(job.meta);
     // A lease this factory handed back answers 409 to a late renew: that is no fence.
     if (job.meta.fleetHandedBack) return;
-    const why = `lease epoch ${lease?.leaseEpoch} of ${lease?.jobId} is stale (the coordinator answered 409: another factory holds the job)`;
+    const why = staleWhy(job.meta);
     this.inFlight.get(id)?.(new FencedError(id, why));
     if (when === "live") throw new FencedError(id, why);
     if (IN_FLIGHT.includes(job.stage) || (job.stage === "failed" && job.meta.reason === "fenced")) return;
-    this.aq.logger.warn(`${id}: quarantined: ${why}`);
-    await this.aq.queue.quarantine(id, `fenced while offline: ${why}`);
+    this.quarantine.note(id, why);
   }
+}
+
+/** Stages where a job rests while its lease is still held here (renewed with each heartbeat). */
+const HELD_AT_REST = ["queued", "review", "testing"];
+
+function staleWhy(meta: Readonly<JobMeta>): string {
+  const lease = leaseOf(meta);
+  return `lease epoch ${lease?.leaseEpoch} of ${lease?.jobId} is stale (the coordinator answered 409: another factory holds the job)`;
 }
 
 /** What a 409 leaves in the job's meta: an empty outbox, no release to send, and the fence. */

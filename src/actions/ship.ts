@@ -21,7 +21,11 @@ export async function ship(aq: Aq, id: string, options: { force?: boolean } = {}
     throw new AqError("AQ_CONFLICT", `job ${id} is in ${job.stage}/; only a job in testing/ can be shipped${hint}`);
   }
   const veto = await aq.hooks.beforeShip.promise({ jobId: id, meta: job.meta, force });
-  if (veto) throw new AqError("AQ_FAILED", `ship of ${id} refused: ${veto.reason}`);
+  if (veto) {
+    // A gate may also have found that the job must rest elsewhere (a stale lease: quarantine).
+    await aq.lifecycle.applyParks(aq.by);
+    throw new AqError("AQ_FAILED", `ship of ${id} refused: ${veto.reason}`);
+  }
   const { worktree, wip } = job.meta;
   if (!worktree || !wip) {
     await aq.lifecycle.move(id, job.stage, "shipped", { by: aq.by, reason: "no repository: nothing to merge" });

@@ -60,6 +60,26 @@ export interface BuildingContext {
   abort(error: Error): void;
 }
 
+/** Where a plugin answers that a job must rest instead: the runner or the action makes the move. */
+export interface Park {
+  readonly to: "blocked" | "quarantine";
+  /** One line for meta.reason and the log. */
+  readonly reason: string;
+}
+
+/** A job a plugin found must come to rest elsewhere (a lease lost while offline), found by a timer or a gate. */
+export interface ParkRequest extends Park {
+  readonly jobId: string;
+}
+
+/** A running job was stopped (a second signal, a drain past its timeout, a person's cancel) and goes back to queued. */
+export interface CancelEvent {
+  readonly jobId: string;
+  /** The meta it goes back with: its wip is the checkpoint of the work so far. */
+  readonly meta: Readonly<JobMeta>;
+  readonly reason: string;
+}
+
 export interface ShipContext {
   readonly jobId: string;
   readonly meta: Readonly<JobMeta>;
@@ -147,6 +167,16 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     onIdle: new AsyncSeriesBailHook<[IdleContext], ClaimedJob | undefined>(["ctx"]),
     /** The engine starts: taps may keep a timer (lease renew) until ctx.signal aborts. */
     building: new SyncHook<[BuildingContext]>(["ctx"]),
+    /**
+     * A stopped job is about to go back to queued: a plugin may answer where it rests instead
+     * (a fleet job handed back to the coordinator rests in blocked); the runner makes that one move.
+     */
+    onCancel: new AsyncSeriesBailHook<[CancelEvent], Park | undefined>(["event"]),
+    /**
+     * Each turn of the runner's loop (and when a gate refused aq ship): plugins name the jobs their
+     * timers or gates found must rest elsewhere; the runner or the action moves them, one at a time.
+     */
+    parkRequests: new AsyncSeriesWaterfallHook<[ParkRequest[]]>(["requests"]),
     /** After every transition. */
     onStage: new AsyncSeriesHook<[StageEvent]>(["event"]),
     /** The job came to rest: shipped, dead_letter, or failed/blocked/quarantine for a person. */
@@ -185,7 +215,7 @@ interface Tap {
   fn: (...args: unknown[]) => unknown;
 }
 
-const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers", "dashboard"]);
+const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers", "dashboard", "parkRequests"]);
 /** Gates fail closed: a tap that throws there answers "no", with a reason naming the plugin. */
 const GATES: ReadonlySet<string> = new Set(["beforeClaim", "beforeShip"]);
 

@@ -224,12 +224,12 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
               ),
             }
           : undefined;
-      await lifecycle.move(id, "building", "queued", {
+      // Back to queued, or where a plugin answers it rests instead (a fleet hand-back: blocked).
+      return (stage = await lifecycle.putBack(id, "building", {
         by,
         reason: personCancel?.message ?? "cancelled: the runner was stopped; the attempt does not count",
         patch: (m) => ({ ...finished(m), attempts: Math.max(0, m.attempts - 1), ...(wip ? { wip } : {}) }),
-      });
-      return (stage = "queued");
+      }));
     }
     if (result.aborted) return await fail(`aborted: ${oneLine(result.aborted)}`, true, finished);
     if (result.spawnError) {

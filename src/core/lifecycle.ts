@@ -5,7 +5,7 @@ import type { RunnerHooks, StageEvent } from "./hooks.ts";
 import type { Logger } from "./logger.ts";
 import { type JobMeta, withoutEngine } from "./meta.ts";
 import type { JobRecord, MoveOptions, QueueStore } from "./queue-store.ts";
-import { STAGES, type Stage } from "./stages.ts";
+import { canMove, IN_FLIGHT, STAGES, type Stage } from "./stages.ts";
 
 export interface FailOptions {
   readonly by: string;
@@ -122,6 +122,40 @@ export class Lifecycle {
       },
     });
     return next.to;
+  }
+
+  /**
+   * A stopped job goes back to queued, unless a plugin answers (onCancel) that it rests elsewhere:
+   * then it moves there at once, in one transition, and the stage returned is where it rests.
+   */
+  async putBack(id: string, from: Stage, options: MoveOptions & { reason: string }): Promise<Stage> {
+    const before = (await this.store.read(from, id)).meta;
+    const meta = options.patch ? options.patch(before) : before;
+    const park = await this.hooks.onCancel.promise({ jobId: id, meta, reason: options.reason });
+    const to = park?.to ?? "queued";
+    await this.move(id, from, to, { ...options, reason: park?.reason ?? options.reason });
+    return to;
+  }
+
+  /**
+   * Makes the moves plugins asked for (parkRequests). A job that is running, already there, gone,
+   * or cannot move there is left alone. Returns the ids moved.
+   */
+  async applyParks(by: string): Promise<string[]> {
+    const requests = await this.hooks.parkRequests.promise([]);
+    const moved: string[] = [];
+    for (const { jobId, to, reason } of requests) {
+      const stage = await this.store.locate(jobId).catch(() => undefined);
+      if (!stage || stage === to || IN_FLIGHT.includes(stage) || !canMove(stage, to)) continue;
+      try {
+        await this.move(jobId, stage, to, { by, reason });
+        this.logger.warn(`${jobId}: ${to === "quarantine" ? "quarantined" : "blocked"}: ${reason}`);
+        moved.push(jobId);
+      } catch (error) {
+        this.logger.error(`${jobId}: could not move to ${to}: ${oneLine(error)}`);
+      }
+    }
+    return moved;
   }
 
   /**

@@ -121,6 +121,8 @@ export class Runner {
       await hooks.runnerStart.promise(this.context(slots));
       let started = 0;
       for (;;) {
+        // The defined point where what plugins found meanwhile (a lease lost while offline) is applied.
+        await lifecycle.applyParks(this.id);
         let nothingNow = false;
         let waitUntil: number | undefined;
         let waiting = 0;
@@ -177,6 +179,7 @@ export class Runner {
         await this.sleep(delay);
       }
       await Promise.allSettled(this.running.values());
+      await lifecycle.applyParks(this.id);
       await hooks.runnerStop.promise(this.context(slots));
     } finally {
       watcher?.close();

@@ -20,10 +20,6 @@ export interface QueueReader {
   updateMeta(id: string, patch: (meta: JobMeta) => Record<string, unknown>): Promise<JobMeta>;
   /** Runs `fn` while holding a lock of this plugin's, named `key`, across every aq process on this queue. */
   exclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
-  /** Parks a job that is not running in blocked/, with a reason (a fleet job handed back to the fleet). */
-  block(id: string, reason: string): Promise<void>;
-  /** Parks a finished job whose result cannot be trusted (a lease lost while offline) for a person. */
-  quarantine(id: string, reason: string): Promise<void>;
 }
 
 /** A command a plugin adds to the CLI (`aq fleet-status`). */
