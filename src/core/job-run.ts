@@ -8,7 +8,7 @@ import type { ResolvedConfig } from "../config/load.ts";
 import { watchAgent } from "./agent-watch.ts";
 import { formatDuration } from "./duration.ts";
 import { engineEnv, invocation, type EngineDef } from "./engines.ts";
-import { AqError, FencedError, oneLine } from "./errors.ts";
+import { AqError, FencedError, JobFenced, oneLine } from "./errors.ts";
 import type { RunnerHooks } from "./hooks.ts";
 import type { JobSpec } from "./job-file.ts";
 import type { Lifecycle } from "./lifecycle.ts";
@@ -208,7 +208,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     ctx.cancel.removeEventListener("abort", onCancel);
     await recorded;
 
-    if (result.aborted instanceof FencedError) throw result.aborted;
+    if (result.aborted instanceof FencedError) return (stage = await lifecycle.fence(id, result.aborted, by));
     const personCancel = result.aborted instanceof CancelRequested ? result.aborted : undefined;
     if (personCancel?.request.to === "failed") return await fail(personCancel.message, false, finished);
     if (result.aborted === CANCELLED || personCancel) {
@@ -267,7 +267,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     logger.success(`${id}: review (${formatDuration(result.durationMs)})`);
     return (stage = "review");
   } catch (error) {
-    if (error instanceof FencedError) return lifecycle.fence(id, error, by);
+    if (error instanceof JobFenced) return error.stage;
     const current = (await store.locate(id)) ?? stage;
     if (current !== "assigned" && current !== "building") {
       logger.error(`${id}: ${oneLine(error)}`);

@@ -1,11 +1,14 @@
 import { crashPoint } from "./crash-point.ts";
 import { formatDuration } from "./duration.ts";
-import { FencedError, oneLine } from "./errors.ts";
+import { FencedError, JobFenced, oneLine } from "./errors.ts";
 import type { RunnerHooks, StageEvent } from "./hooks.ts";
 import type { Logger } from "./logger.ts";
 import { type JobMeta, withoutEngine } from "./meta.ts";
 import type { JobRecord, MoveOptions, QueueStore } from "./queue-store.ts";
 import { canMove, IN_FLIGHT, STAGES, type Stage } from "./stages.ts";
+
+/** The reason of a job failed by a fence. */
+export const FENCED = "fenced";
 
 export interface FailOptions {
   readonly by: string;
@@ -18,7 +21,8 @@ export interface FailOptions {
 
 /**
  * Every transition goes through here: the store moves the directory, then the hooks hear of it.
- * A FencedError thrown by an onStage tap propagates to the caller, after the move.
+ * A FencedError thrown by an onStage tap is applied here (the job fails as fenced) and the caller
+ * gets a JobFenced.
  */
 export class Lifecycle {
   readonly store: QueueStore;
@@ -31,13 +35,23 @@ export class Lifecycle {
     this.logger = logger;
   }
 
+  /**
+   * Moves a job and tells the hooks. A FencedError from a tap is applied here, the one place that
+   * decides what a fence does (see fence()), and the caller gets a JobFenced: the job is in failed.
+   */
   async move(id: string, from: Stage, to: Stage, options: MoveOptions & { comesToRest?: boolean }): Promise<JobMeta> {
     const { after } = await this.store.move(id, from, to, options);
     this.logger.debug(`${id}: ${from} → ${to}${options.reason ? ` (${options.reason})` : ""}`);
-    await this.announce(
-      { jobId: id, from, to, reason: options.reason, by: options.by, meta: after },
-      options.comesToRest ?? STAGES[to].terminal,
-    );
+    try {
+      await this.announce(
+        { jobId: id, from, to, reason: options.reason, by: options.by, meta: after },
+        options.comesToRest ?? STAGES[to].terminal,
+      );
+    } catch (error) {
+      if (!(error instanceof FencedError) || options.reason === FENCED) throw error;
+      await this.fence(id, error, options.by);
+      throw new JobFenced(id, error.message);
+    }
     return after;
   }
 
@@ -169,7 +183,7 @@ export class Lifecycle {
     try {
       await this.move(id, stage, "failed", {
         by,
-        reason: "fenced",
+        reason: FENCED,
         patch: (m) => {
           const events = Array.isArray(m.events) ? m.events : [];
           return {
