@@ -59,6 +59,10 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
   const loaded = await importPlugins(choices, config);
   for (const { plugin } of loaded)
     if (Array.isArray(plugin.secretEnv)) withholdEnv(plugin.secretEnv.filter((name) => typeof name === "string"));
+  const originOwners = new Map<string, string>();
+  for (const { plugin } of loaded)
+    for (const kind of Array.isArray(plugin.origins) ? plugin.origins : [])
+      if (!originOwners.has(kind)) originOwners.set(kind, plugin.name);
   const hooks = createRunnerHooks((error) => logger.withTag(error.plugin).error(error.message));
   // Opened on first use, so that `aq typo` creates no queue; every command that works opens it.
   let opening: Promise<{ store: QueueStore; lifecycle: Lifecycle }> | undefined;
@@ -103,6 +107,7 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
       commands.set(command, { ...definition, plugin: name });
     },
     withholdEnv: (...names) => withholdEnv(names),
+    originOwner: (kind) => originOwners.get(kind),
     extendStatus: (extend) => hooks.status.tapPromise(name, async (status) => extend(status)),
   });
   await applyPlugins(loaded, makeApi, config.file);

@@ -23,6 +23,8 @@ import { applyShadow } from "./shadow.ts";
 export default definePlugin({
   name: PLUGIN_NAME,
   secretEnv: ["AQ_FLEET_TOKEN"],
+  // Fleet jobs' stage echo goes through the coordinator, which records it as fleet_events.
+  origins: ["fleet"],
   options: OptionsSchema,
   apply(aq, options) {
     const settings = fleetSettings(aq.env, options, aq.queue.root);
@@ -94,8 +96,6 @@ export default definePlugin({
           }
         : trailers;
     });
-    // Fleet jobs' stage echo goes through the coordinator, which records it as fleet_events.
-    aq.hooks.echoRoute.tap(PLUGIN_NAME, (event) => (leaseOf(event.meta) ? PLUGIN_NAME : undefined));
     aq.hooks.runnerStop.tapPromise(PLUGIN_NAME, async (runner) => {
       heartbeat.stop();
       await heartbeat.beat({ ...runner, draining: true }).catch(() => false);

@@ -1,11 +1,4 @@
-import {
-  AsyncSeriesBailHook,
-  AsyncSeriesHook,
-  AsyncSeriesWaterfallHook,
-  SyncBailHook,
-  SyncHook,
-  SyncWaterfallHook,
-} from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, SyncWaterfallHook } from "tapable";
 import { AqHookError, FencedError } from "./errors.ts";
 import type { JobMeta } from "./meta.ts";
 import type { Stage } from "./stages.ts";
@@ -29,14 +22,19 @@ export interface RunnerContext {
 
 export type ClaimContext = RunnerContext;
 
-/** A job a plugin supplies: already materialized in assigned/ and owned by this runner. */
-export interface ClaimedJob {
-  readonly id: string;
-}
+/**
+ * A job a plugin supplies when the queue is idle: the job to materialize (`{ input }`: the runner
+ * writes it into assigned/, owned by itself, and runs it), or, the older way, `{ id }` of one the
+ * plugin already wrote with `ctx.materialize`.
+ */
+export type ClaimedJob = { readonly input: MaterializeInput } | { readonly id: string };
 
 export interface IdleContext extends RunnerContext {
-  /** Writes a job straight into assigned/, owned by this runner, and returns it to be run. */
-  materialize(input: MaterializeInput): Promise<ClaimedJob>;
+  /**
+   * Writes a job straight into assigned/, owned by this runner, and returns it to be run. Kept for
+   * plugins written against it; answering `{ input }` instead lets the runner do it.
+   */
+  materialize(input: MaterializeInput): Promise<{ readonly id: string }>;
 }
 
 export interface StageEvent {
@@ -163,7 +161,7 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     runnerStart: new AsyncSeriesHook<[RunnerContext]>(["runner"]),
     /** Before each claim: a plugin may veto (draining) or do due periodic work. */
     beforeClaim: new AsyncSeriesBailHook<[ClaimContext], Veto | undefined>(["ctx"]),
-    /** The local queue has nothing claimable: a plugin may supply a job (a fleet claim). */
+    /** The local queue has nothing claimable: a plugin may answer with a job to run (a fleet claim). */
     onIdle: new AsyncSeriesBailHook<[IdleContext], ClaimedJob | undefined>(["ctx"]),
     /** The engine starts: taps may keep a timer (lease renew) until ctx.signal aborts. */
     building: new SyncHook<[BuildingContext]>(["ctx"]),
@@ -187,11 +185,6 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     runnerStop: new AsyncSeriesHook<[RunnerContext]>(["runner"]),
     /** A job from elsewhere (a tracker item): the first plugin that knows the kind answers. */
     jobSource: new AsyncSeriesBailHook<[JobSourceRequest], JobSourceAnswer | undefined>(["request"]),
-    /**
-     * Which plugin delivers a job's stage echo. Echo plugins skip a job another plugin claims
-     * (the fleet plugin routes fleet jobs' echo through the coordinator's events).
-     */
-    echoRoute: new SyncBailHook<[StageEvent], string | undefined>(["event"]),
     /** Trailers for each commit aq makes on a job's wip branch (the fleet plugin adds its lease). */
     commitTrailers: new SyncWaterfallHook<[Record<string, string>, Readonly<JobMeta>]>(["trailers", "meta"]),
     /** `aq status`: plugins add fields (factoryId) and notes. */

@@ -84,13 +84,12 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     let workDir = cwd;
     let patch: (meta: JobMeta) => JobMeta = (meta) => meta;
     if (repo) {
-      const resume = claimed.meta.resume as { commit?: string } | undefined;
       const worktree = await prepareWorktree({
         repo,
         id,
         root: config.worktrees.dir,
         previous: claimed.meta.worktree,
-        startAt: resume?.commit,
+        startAt: claimed.meta.resumeFrom?.commit,
       });
       crashPoint("worktree:added");
       if (worktree.created && config.worktrees.setup) {

@@ -185,10 +185,12 @@ export class Lifecycle {
         by,
         reason: FENCED,
         patch: (m) => {
-          const events = Array.isArray(m.events) ? m.events : [];
           return {
             ...withoutEngine(m),
-            events: [...events, { type: "fenced-abort", at: new Date().toISOString(), detail: error.message }],
+            events: [
+              ...(m.events ?? []),
+              { type: "fenced-abort", at: new Date().toISOString(), detail: error.message },
+            ],
           };
         },
       });

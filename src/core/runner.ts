@@ -12,7 +12,7 @@ import { CANCELLED, executeJob, type JobContext } from "./job-run.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { FileLock } from "./locks.ts";
 import type { Logger } from "./logger.ts";
-import { materialize } from "./materialize.ts";
+import { materialize, type MaterializeInput } from "./materialize.ts";
 import { selfRef } from "./process-ref.ts";
 import type { JobRecord } from "./queue-store.ts";
 import { recoverOrphans } from "./recover.ts";
@@ -205,11 +205,13 @@ export class Runner {
     if (result.claimed) return { job: result.claimed, waiting: result.waiting, nextAt: result.nextAt };
     const supplied: ClaimedJob | undefined = await hooks.onIdle.promise(this.idleContext(slots));
     if (supplied) {
+      const what = "input" in supplied ? `a ${supplied.input.origin.kind} job` : `job ${supplied.id}`;
       try {
-        const record = await store.read("assigned", supplied.id);
+        const record =
+          "input" in supplied ? await this.materialize(supplied.input) : await store.read("assigned", supplied.id);
         return { job: { record, lock: undefined }, waiting: result.waiting, nextAt: result.nextAt };
       } catch (error) {
-        logger.error(`a plugin supplied job ${supplied.id}, but it is not in assigned/: ${oneLine(error)}`);
+        logger.error(`a plugin supplied ${what}, but it cannot run: ${oneLine(error)}`);
       }
     }
     return { waiting: result.waiting, nextAt: result.nextAt };
@@ -248,15 +250,12 @@ export class Runner {
   }
 
   private idleContext(slots: number): IdleContext {
-    const { lifecycle } = this.deps;
-    return {
-      ...this.context(slots),
-      materialize: async (input) => {
-        // Announced as queued → assigned when it starts, like any claimed job.
-        const record = await materialize(lifecycle.store, input, { stage: "assigned", by: this.id, owner: this.owner });
-        return { id: record.id };
-      },
-    };
+    return { ...this.context(slots), materialize: async (input) => ({ id: (await this.materialize(input)).id }) };
+  }
+
+  /** A supplied job goes straight into assigned/, owned by this runner; announced queued → assigned when it starts. */
+  private materialize(input: MaterializeInput): Promise<JobRecord> {
+    return materialize(this.deps.lifecycle.store, input, { stage: "assigned", by: this.id, owner: this.owner });
   }
 
   private sleep(ms: number): Promise<void> {

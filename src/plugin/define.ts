@@ -52,6 +52,11 @@ export interface PluginApi {
   registerCommand(name: string, command: PluginCommand): void;
   /** Environment variables this plugin holds secrets in: never given to engines, setup or test commands. */
   withholdEnv(...names: string[]): void;
+  /**
+   * The loaded plugin that declared this origin kind (`origins`), if any: it brings such jobs in
+   * and tells the world about them itself, so an echo plugin leaves their echo to it.
+   */
+  originOwner(kind: string): string | undefined;
   extendStatus(extend: (status: StatusReport) => StatusReport | Promise<StatusReport>): void;
 }
 
@@ -84,6 +89,8 @@ export interface AqPlugin<Options = Record<string, unknown>> {
   readonly dependencies?: readonly string[];
   /** Environment variables that hold this plugin's secrets: withheld from engines, setup and test commands. */
   readonly secretEnv?: readonly string[];
+  /** Origin kinds of the jobs this plugin brings in (meta.origin.kind) and whose stage echo it delivers. */
+  readonly origins?: readonly string[];
   /** A schema for the options (valibot's `v.strictObject({...})`); checked before apply() runs. */
   readonly options?: OptionsSchema<Options>;
   apply(aq: PluginApi, options: Options): void | Promise<void>;
