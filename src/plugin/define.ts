@@ -100,3 +100,21 @@ export interface AqPlugin<Options = Record<string, unknown>> {
 export function definePlugin<Options = Record<string, unknown>>(plugin: AqPlugin<Options>): AqPlugin<Options> {
   return plugin;
 }
+
+/**
+ * How a plugin is turned on, declared where it can be read without importing the plugin: its
+ * env variable (set and non-empty, it wins: "0" is off, a value of `on` is on, anything else is
+ * bad input) and, with the env unset, its `option` set to true in the config.
+ */
+export interface PluginSwitch {
+  readonly env: string;
+  readonly on: readonly string[];
+  readonly option: string;
+}
+
+/** A plugin that ships with aq: on unless listed with false, or, with a switch, only when it is on. */
+export interface BuiltinPlugin {
+  readonly name: string;
+  readonly switch?: PluginSwitch;
+  load(): Promise<Record<string, unknown>>;
+}
