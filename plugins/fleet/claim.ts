@@ -70,7 +70,7 @@ async function claimOnce(
     origin: { kind: "fleet", jobId: job.id },
     extra: {
       fleet: { jobId: job.id, leaseEpoch, leaseExpiresAt, factoryId: connection.settings.factoryId },
-      fleetOutbox: [],
+      fleetState: { outbox: [] },
       // Where an earlier holder got to: the core starts the new branch there when the commit is in reach.
       ...(job.checkpoint?.wipCommit
         ? { resumeFrom: { branch: job.checkpoint.wipBranch, commit: job.checkpoint.wipCommit } }

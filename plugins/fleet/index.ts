@@ -7,9 +7,12 @@ import { fleetPanel } from "./dashboard.ts";
 import { Connection } from "./connection.ts";
 import { fencedOf, leaseOf, outboxOf, REPORTED_ON_STAGE } from "./fleet-meta.ts";
 import { Heartbeat } from "./heartbeat.ts";
-import { confirmLease, renewWhileBuilding } from "./lease.ts";
-import { Outbox } from "./outbox.ts";
+import { Fence } from "./fence.ts";
+import { confirmLease } from "./lease.ts";
 import { Quarantine } from "./quarantine.ts";
+import { handBack, release } from "./release.ts";
+import { renewWhileBuilding } from "./renew.ts";
+import { flushAll, Outbox } from "./report.ts";
 import { fleetSettings, OptionsSchema, PLUGIN_NAME } from "./settings.ts";
 import { applyShadow } from "./shadow.ts";
 
@@ -41,26 +44,28 @@ export default definePlugin({
     }
     const connection = new Connection(settings, aq.logger);
     const quarantine = new Quarantine();
-    const outbox = new Outbox(aq, connection, quarantine);
-    const heartbeat = new Heartbeat(aq, connection, outbox, capabilities);
+    const outbox = new Outbox(aq, connection);
+    const fence = new Fence(aq, outbox, quarantine);
+    const heartbeat = new Heartbeat(aq, connection, outbox, fence, capabilities);
 
     aq.hooks.runnerStart.tapPromise(PLUGIN_NAME, async (runner) => {
       aq.logger.info(`factory ${settings.factoryId} joining the fleet at ${settings.api}`);
       await heartbeat.beat(runner);
       heartbeat.start(runner);
-      await outbox.flushAll();
+      await fence.sweep();
+      await flushAll(outbox, fence, connection);
     });
     aq.hooks.onIdle.tapPromise(PLUGIN_NAME, (ctx) => claimFromFleet(aq, connection, capabilities, ctx));
 
     aq.hooks.onStage.tapPromise(PLUGIN_NAME, async (event: StageEvent) => {
       const stage = REPORTED_ON_STAGE[event.to];
       if (!stage || !leaseOf(event.meta) || event.reason === "fenced" || fencedOf(event.meta)) return;
-      if ((await outbox.report(event, stage)) === "fenced") await outbox.fenced(event.jobId, "live");
+      if ((await outbox.report(event, stage)) === "fenced") await fence.decide(event.jobId, "live");
     });
     aq.hooks.onTerminal.tapPromise(PLUGIN_NAME, async (event) => {
       if (!leaseOf(event.meta) || event.reason === "fenced" || fencedOf(event.meta)) return;
       if (event.to === "failed" || event.to === "dead_letter") await outbox.report(event, "failed");
-      await outbox.release(event.jobId);
+      await release(aq, outbox, fence, event.jobId);
     });
     /**
      * A job cancelled while building (a second signal, a drain past its timeout): its work so far
@@ -70,7 +75,7 @@ export default definePlugin({
     aq.hooks.onCancel.tapPromise(PLUGIN_NAME, async (event) => {
       const lease = leaseOf(event.meta);
       if (!lease) return undefined;
-      await outbox.handBack({
+      await handBack(aq, connection, outbox, {
         jobId: event.jobId,
         from: "building",
         to: "building",
@@ -82,9 +87,11 @@ export default definePlugin({
         reason: `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`,
       };
     });
-    aq.hooks.parkRequests.tap(PLUGIN_NAME, (requests) => quarantine.requests(requests));
-    aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, ctx));
-    aq.hooks.beforeShip.tapPromise(PLUGIN_NAME, (ctx) => confirmLease(aq, connection, outbox, ctx.jobId, ctx.meta));
+    aq.hooks.parkRequests.tapPromise(PLUGIN_NAME, (requests) => quarantine.requests(aq, requests));
+    aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, fence, ctx));
+    aq.hooks.beforeShip.tapPromise(PLUGIN_NAME, (ctx) =>
+      confirmLease(aq, connection, outbox, fence, ctx.jobId, ctx.meta),
+    );
     aq.hooks.commitTrailers.tap(PLUGIN_NAME, (trailers, meta) => {
       const lease = leaseOf(meta);
       return lease

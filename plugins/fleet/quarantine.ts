@@ -1,4 +1,5 @@
-import type { ParkRequest } from "../../src/index.ts";
+import type { ParkRequest, PluginApi } from "../../src/index.ts";
+import { IN_FLIGHT } from "./fleet-meta.ts";
 
 /**
  * Jobs resting here whose lease was found stale (a late delivery, a renew of a held job, the
@@ -13,10 +14,19 @@ export class Quarantine {
     this.pending.set(id, `fenced while offline: ${why}`);
   }
 
-  /** The parkRequests tap: hands over what was noted, once. */
-  requests(requests: ParkRequest[]): ParkRequest[] {
-    const noted = [...this.pending].map(([jobId, reason]) => ({ jobId, to: "quarantine" as const, reason }));
+  /**
+   * The parkRequests tap: hands over what was noted, once, but not a job that has since come to
+   * rest as fenced (its runner failed it) or is running again here (its runner will fence it).
+   */
+  async requests(aq: PluginApi, requests: ParkRequest[]): Promise<ParkRequest[]> {
+    const noted = [...this.pending];
     this.pending.clear();
-    return [...requests, ...noted];
+    const due: ParkRequest[] = [];
+    for (const [jobId, reason] of noted) {
+      const job = await aq.queue.get(jobId).catch(() => undefined);
+      if (!job || IN_FLIGHT.includes(job.stage) || (job.stage === "failed" && job.meta.reason === "fenced")) continue;
+      due.push({ jobId, to: "quarantine", reason });
+    }
+    return [...requests, ...due];
   }
 }
