@@ -87,7 +87,7 @@ export default definePlugin({
         reason: `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`,
       };
     });
-    aq.hooks.parkRequests.tapPromise(PLUGIN_NAME, (requests) => quarantine.requests(aq, requests));
+    aq.hooks.parkJobs.tapPromise(PLUGIN_NAME, (requests) => quarantine.requests(aq, requests));
     aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, fence, ctx));
     aq.hooks.beforeShip.tapPromise(PLUGIN_NAME, (ctx) =>
       confirmLease(aq, connection, outbox, fence, ctx.jobId, ctx.meta),

@@ -15,7 +15,7 @@ export class Quarantine {
   }
 
   /**
-   * The parkRequests tap: hands over what was noted, once, but not a job that has since come to
+   * The parkJobs tap: hands over what was noted, once, but not a job that has since come to
    * rest as fenced (its runner failed it) or is running again here (its runner will fence it).
    */
   async requests(aq: PluginApi, requests: ParkRequest[]): Promise<ParkRequest[]> {

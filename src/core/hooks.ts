@@ -174,7 +174,7 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
      * Each turn of the runner's loop (and when a gate refused aq ship): plugins name the jobs their
      * timers or gates found must rest elsewhere; the runner or the action moves them, one at a time.
      */
-    parkRequests: new AsyncSeriesWaterfallHook<[ParkRequest[]]>(["requests"]),
+    parkJobs: new AsyncSeriesWaterfallHook<[ParkRequest[]]>(["requests"]),
     /** After every transition. */
     onStage: new AsyncSeriesHook<[StageEvent]>(["event"]),
     /** The job came to rest: shipped, dead_letter, or failed/blocked/quarantine for a person. */
@@ -208,7 +208,7 @@ interface Tap {
   fn: (...args: unknown[]) => unknown;
 }
 
-const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers", "dashboard", "parkRequests"]);
+const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers", "dashboard", "parkJobs"]);
 /** Gates fail closed: a tap that throws there answers "no", with a reason naming the plugin. */
 const GATES: ReadonlySet<string> = new Set(["beforeClaim", "beforeShip"]);
 

@@ -152,11 +152,11 @@ export class Lifecycle {
   }
 
   /**
-   * Makes the moves plugins asked for (parkRequests). A job that is running, already there, gone,
+   * Makes the moves plugins asked for (parkJobs). A job that is running, already there, gone,
    * or cannot move there is left alone. Returns the ids moved.
    */
   async applyParks(by: string): Promise<string[]> {
-    const requests = await this.hooks.parkRequests.promise([]);
+    const requests = await this.hooks.parkJobs.promise([]);
     const moved: string[] = [];
     for (const { jobId, to, reason } of requests) {
       const stage = await this.store.locate(jobId).catch(() => undefined);
