@@ -59,6 +59,10 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
   const loaded = await importPlugins(choices, config);
   for (const { plugin } of loaded)
     if (Array.isArray(plugin.secretEnv)) withholdEnv(plugin.secretEnv.filter((name) => typeof name === "string"));
+  const originOwners = new Map<string, string>();
+  for (const { plugin } of loaded)
+    for (const kind of Array.isArray(plugin.origins) ? plugin.origins : [])
+      if (!originOwners.has(kind)) originOwners.set(kind, plugin.name);
   const hooks = createRunnerHooks((error) => logger.withTag(error.plugin).error(error.message));
   // Opened on first use, so that `aq typo` creates no queue; every command that works opens it.
   let opening: Promise<{ store: QueueStore; lifecycle: Lifecycle }> | undefined;
@@ -70,13 +74,6 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
       warn: (line) => logger.warn(line),
     }).then((store) => ({ store, lifecycle: new Lifecycle(store, hooks, logger) })));
   const by = options.by ?? "cli";
-  /** Moves a job, wherever it is now, to a resting stage (no-op when it is there already). */
-  const park = async (id: string, to: "blocked" | "quarantine", reason: string, actor: string) => {
-    const { store, lifecycle } = await open();
-    const stage = await store.locate(id);
-    if (!stage) throw new Error(`no job ${id}`);
-    if (stage !== to) await lifecycle.move(id, stage, to, { by: actor, reason });
-  };
   const commands = new Map<string, PluginCommand & { plugin: string }>();
   const engines = engineTable(config.engines);
   const makeApi = (name: string): PluginApi => ({
@@ -103,8 +100,6 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
         const { store } = await open();
         return withLock(store.lockPath(`plugin.${name}.${key.replace(/[^A-Za-z0-9._-]/g, "_")}`), fn, `plugin:${name}`);
       },
-      block: (id, reason) => park(id, "blocked", reason, `plugin:${name}`),
-      quarantine: (id, reason) => park(id, "quarantine", reason, `plugin:${name}`),
     },
     registerCommand: (command, definition) => {
       if (commands.has(command))
@@ -112,6 +107,7 @@ export async function prepareAq(options: CreateAqOptions = {}): Promise<Prepared
       commands.set(command, { ...definition, plugin: name });
     },
     withholdEnv: (...names) => withholdEnv(names),
+    originOwner: (kind) => originOwners.get(kind),
     extendStatus: (extend) => hooks.status.tapPromise(name, async (status) => extend(status)),
   });
   await applyPlugins(loaded, makeApi, config.file);

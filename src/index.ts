@@ -9,6 +9,7 @@ export type { JobMeta, HistoryEntry, Origin } from "./core/meta.ts";
 export type { Stage } from "./core/stages.ts";
 export { STAGES } from "./core/stages.ts";
 export type { MaterializeInput } from "./core/materialize.ts";
+export { checkJobInput } from "./core/materialize.ts";
 export { formatIssues } from "./core/validation.ts";
 export { parseDuration } from "./core/duration.ts";
 export type { Logger } from "./core/logger.ts";

@@ -1,4 +1,10 @@
-import { oneLine, type ClaimedJob, type IdleContext, type PluginApi } from "../../src/index.ts";
+import {
+  checkJobInput,
+  type ClaimedJob,
+  type IdleContext,
+  type MaterializeInput,
+  type PluginApi,
+} from "../../src/index.ts";
 import type { Connection } from "./connection.ts";
 
 /** How long an idle factory waits before asking the coordinator again after "nothing to do". */
@@ -56,28 +62,29 @@ async function claimOnce(
   const leaseExpiresAt =
     typeof answer.leaseExpiresAt === "number" ? new Date(answer.leaseExpiresAt).toISOString() : answer.leaseExpiresAt;
   const id = localIdOf(job.id, leaseEpoch);
-  try {
-    const claimed = await ctx.materialize({
-      id,
-      ...(job.title ? { title: job.title } : {}),
-      body: job.bodyMd,
-      options: job.options ?? {},
-      origin: { kind: "fleet", jobId: job.id },
-      extra: {
-        fleet: { jobId: job.id, leaseEpoch, leaseExpiresAt, factoryId: connection.settings.factoryId },
-        fleetOutbox: [],
-        // Where an earlier holder got to: the core starts the new branch there when the commit is in reach.
-        ...(job.checkpoint?.wipCommit
-          ? { resume: { branch: job.checkpoint.wipBranch, commit: job.checkpoint.wipCommit } }
-          : {}),
-      },
-    });
-    aq.logger.info(`${id}: claimed fleet job ${job.id} under lease epoch ${leaseEpoch}`);
-    return claimed;
-  } catch (error) {
-    aq.logger.error(`fleet job ${job.id} cannot run here: ${oneLine(error)}; reporting it failed`);
+  const input: MaterializeInput = {
+    id,
+    ...(job.title ? { title: job.title } : {}),
+    body: job.bodyMd,
+    options: job.options ?? {},
+    origin: { kind: "fleet", jobId: job.id },
+    extra: {
+      fleet: { jobId: job.id, leaseEpoch, leaseExpiresAt, factoryId: connection.settings.factoryId },
+      fleetState: { outbox: [] },
+      // Where an earlier holder got to: the core starts the new branch there when the commit is in reach.
+      ...(job.checkpoint?.wipCommit
+        ? { resumeFrom: { branch: job.checkpoint.wipBranch, commit: job.checkpoint.wipCommit } }
+        : {}),
+    },
+  };
+  // Checked before answering, so a job that cannot run here goes back to the fleet at once.
+  const problem = checkJobInput(input);
+  if (problem !== undefined) {
+    aq.logger.error(`fleet job ${job.id} cannot run here: ${problem}; reporting it failed`);
     connection.note(await api.report(job.id, { stage: "failed", leaseEpoch }));
     connection.note(await api.release(job.id, leaseEpoch));
     return "unrunnable";
   }
+  aq.logger.info(`${id}: claimed fleet job ${job.id} under lease epoch ${leaseEpoch}`);
+  return { input };
 }

@@ -1,8 +1,9 @@
 import type { PluginApi, RunnerContext } from "../../src/index.ts";
 import type { Health } from "../../src/contract/fleet.ts";
 import type { Connection } from "./connection.ts";
-import type { Outbox } from "./outbox.ts";
-import { renewHeld } from "./lease.ts";
+import type { Fence } from "./fence.ts";
+import { flushAll, type Outbox } from "./report.ts";
+import { renewHeld } from "./renew.ts";
 
 /**
  * Registration is the first heartbeat. Then one every AQ_FLEET_LEASE_RENEW_SEC while the runner
@@ -13,6 +14,7 @@ export class Heartbeat {
   private readonly aq: PluginApi;
   private readonly connection: Connection;
   private readonly outbox: Outbox;
+  private readonly fence: Fence;
   private readonly capabilities: readonly string[];
   private timer: NodeJS.Timeout | undefined;
   private runner: RunnerContext | undefined;
@@ -20,10 +22,11 @@ export class Heartbeat {
   claimable: number | undefined;
   private waitingKey = "";
 
-  constructor(aq: PluginApi, connection: Connection, outbox: Outbox, capabilities: readonly string[]) {
+  constructor(aq: PluginApi, connection: Connection, outbox: Outbox, fence: Fence, capabilities: readonly string[]) {
     this.aq = aq;
     this.connection = connection;
     this.outbox = outbox;
+    this.fence = fence;
     this.capabilities = capabilities;
   }
 
@@ -40,8 +43,8 @@ export class Heartbeat {
     this.claimable = result.data?.claimable;
     this.noteWaiting(result.data?.waiting ?? []);
     if (this.claimable) this.connection.quietUntil = 0;
-    if (waiting > 0) await this.outbox.flushAll();
-    if (this.runner) await renewHeld(this.aq, this.connection, this.outbox);
+    if (waiting > 0) await flushAll(this.outbox, this.fence, this.connection);
+    if (this.runner) await renewHeld(this.aq, this.connection, this.fence);
     return true;
   }
 
@@ -80,11 +83,6 @@ export class Heartbeat {
       this.timer.unref();
     };
     next();
-  }
-
-  /** Runner context changes (draining, load) reach the next heartbeat. */
-  update(runner: RunnerContext): void {
-    this.runner = runner;
   }
 
   stop(): void {

@@ -7,8 +7,12 @@ import { fleetPanel } from "./dashboard.ts";
 import { Connection } from "./connection.ts";
 import { fencedOf, leaseOf, outboxOf, REPORTED_ON_STAGE } from "./fleet-meta.ts";
 import { Heartbeat } from "./heartbeat.ts";
-import { confirmLease, renewWhileBuilding } from "./lease.ts";
-import { Outbox } from "./outbox.ts";
+import { Fence } from "./fence.ts";
+import { confirmLease } from "./lease.ts";
+import { Quarantine } from "./quarantine.ts";
+import { handBack, release } from "./release.ts";
+import { renewWhileBuilding } from "./renew.ts";
+import { flushAll, Outbox } from "./report.ts";
 import { fleetSettings, OptionsSchema, PLUGIN_NAME } from "./settings.ts";
 import { applyShadow } from "./shadow.ts";
 
@@ -22,6 +26,8 @@ import { applyShadow } from "./shadow.ts";
 export default definePlugin({
   name: PLUGIN_NAME,
   secretEnv: ["AQ_FLEET_TOKEN"],
+  // Fleet jobs' stage echo goes through the coordinator, which records it as fleet_events.
+  origins: ["fleet"],
   options: OptionsSchema,
   apply(aq, options) {
     const settings = fleetSettings(aq.env, options, aq.queue.root);
@@ -37,47 +43,55 @@ export default definePlugin({
       return;
     }
     const connection = new Connection(settings, aq.logger);
+    const quarantine = new Quarantine();
     const outbox = new Outbox(aq, connection);
-    const heartbeat = new Heartbeat(aq, connection, outbox, capabilities);
+    const fence = new Fence(aq, outbox, quarantine);
+    const heartbeat = new Heartbeat(aq, connection, outbox, fence, capabilities);
 
     aq.hooks.runnerStart.tapPromise(PLUGIN_NAME, async (runner) => {
       aq.logger.info(`factory ${settings.factoryId} joining the fleet at ${settings.api}`);
       await heartbeat.beat(runner);
       heartbeat.start(runner);
-      await outbox.flushAll();
-    });
-    aq.hooks.beforeClaim.tapPromise(PLUGIN_NAME, async (runner) => {
-      heartbeat.update(runner);
-      return undefined;
+      await fence.sweep();
+      await flushAll(outbox, fence, connection);
     });
     aq.hooks.onIdle.tapPromise(PLUGIN_NAME, (ctx) => claimFromFleet(aq, connection, capabilities, ctx));
 
     aq.hooks.onStage.tapPromise(PLUGIN_NAME, async (event: StageEvent) => {
-      if (event.from === "building" && event.to === "queued" && leaseOf(event.meta)) return handBack(event);
       const stage = REPORTED_ON_STAGE[event.to];
       if (!stage || !leaseOf(event.meta) || event.reason === "fenced" || fencedOf(event.meta)) return;
-      if ((await outbox.report(event, stage)) === "fenced") await outbox.fenced(event.jobId, "live");
+      if ((await outbox.report(event, stage)) === "fenced") await fence.decide(event.jobId, "live");
     });
     aq.hooks.onTerminal.tapPromise(PLUGIN_NAME, async (event) => {
       if (!leaseOf(event.meta) || event.reason === "fenced" || fencedOf(event.meta)) return;
       if (event.to === "failed" || event.to === "dead_letter") await outbox.report(event, "failed");
-      await outbox.release(event.jobId);
+      await release(aq, outbox, fence, event.jobId);
     });
     /**
      * A job cancelled while building (a second signal, a drain past its timeout): its work so far
-     * is reported as a checkpoint, the lease goes back so another factory resumes it, and the local
-     * copy is parked, since running it here again would only be fenced.
+     * is reported as a checkpoint, the lease goes back so another factory resumes it, and the answer
+     * parks the local copy in blocked, since running it here again would only be fenced.
      */
-    const handBack = async (event: StageEvent) => {
-      const lease = leaseOf(event.meta)!;
-      await outbox.handBack(event);
-      await aq.queue.block(
-        event.jobId,
-        `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`,
-      );
-    };
-    aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, ctx));
-    aq.hooks.beforeShip.tapPromise(PLUGIN_NAME, (ctx) => confirmLease(aq, connection, outbox, ctx.jobId, ctx.meta));
+    aq.hooks.onCancel.tapPromise(PLUGIN_NAME, async (event) => {
+      const lease = leaseOf(event.meta);
+      if (!lease) return undefined;
+      await handBack(aq, connection, outbox, {
+        jobId: event.jobId,
+        from: "building",
+        to: "building",
+        by: PLUGIN_NAME,
+        meta: event.meta,
+      });
+      return {
+        to: "blocked",
+        reason: `handed back to the fleet: lease ${lease.leaseEpoch} of ${lease.jobId} released with its checkpoint`,
+      };
+    });
+    aq.hooks.parkJobs.tapPromise(PLUGIN_NAME, (requests) => quarantine.requests(aq, requests));
+    aq.hooks.building.tap(PLUGIN_NAME, (ctx) => renewWhileBuilding(aq, connection, outbox, fence, ctx));
+    aq.hooks.beforeShip.tapPromise(PLUGIN_NAME, (ctx) =>
+      confirmLease(aq, connection, outbox, fence, ctx.jobId, ctx.meta),
+    );
     aq.hooks.commitTrailers.tap(PLUGIN_NAME, (trailers, meta) => {
       const lease = leaseOf(meta);
       return lease
@@ -89,8 +103,6 @@ export default definePlugin({
           }
         : trailers;
     });
-    // Fleet jobs' stage echo goes through the coordinator, which records it as fleet_events.
-    aq.hooks.echoRoute.tap(PLUGIN_NAME, (event) => (leaseOf(event.meta) ? PLUGIN_NAME : undefined));
     aq.hooks.runnerStop.tapPromise(PLUGIN_NAME, async (runner) => {
       heartbeat.stop();
       await heartbeat.beat({ ...runner, draining: true }).catch(() => false);

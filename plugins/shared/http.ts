@@ -39,7 +39,6 @@ export interface HttpClient {
     path: string,
     options: { json?: unknown; schema: S },
   ): Promise<HttpOutcome<v.InferOutput<S>>>;
-  close(): Promise<void>;
 }
 
 let shared: Dispatcher | undefined;
@@ -134,9 +133,6 @@ export function createHttpClient(settings: HttpSettings): HttpClient {
         };
       }
       return { ok: true, status: response.status, data: parsed.output };
-    },
-    async close() {
-      // The dispatcher is shared (undici's global one, or the caller's): its owner closes it.
     },
   };
 }

@@ -12,11 +12,12 @@ export function echoLine(event: StageEvent): string {
  * Echoes every transition of a job that names a tracker item as a comment on that item, and
  * materializes jobs from tracker items (`aq add --from-tracker ITEM`). A tracker that is down,
  * slow or answers garbage is logged with the status code; it never fails a job or the runner.
- * Jobs another plugin claims through `echoRoute` (fleet jobs) are left to that plugin.
+ * Jobs of an origin another loaded plugin declares (fleet jobs, with the fleet on) are left to it.
  */
 export default definePlugin({
   name: PLUGIN_NAME,
   secretEnv: ["AQ_TRACKER_TOKEN"],
+  origins: ["tracker"],
   options: OptionsSchema,
   apply(aq, options) {
     const settings = trackerSettings(aq.env, options);
@@ -28,7 +29,8 @@ export default definePlugin({
     aq.hooks.onStage.tapPromise(PLUGIN_NAME, async (event) => {
       const item = event.meta.tracker;
       if (!item || !api) return;
-      const owner = aq.hooks.echoRoute.call(event);
+      // A job another loaded plugin brought in (a fleet job) is echoed by that plugin.
+      const owner = aq.originOwner(event.meta.origin.kind);
       if (owner !== undefined && owner !== PLUGIN_NAME) return;
       const result = await (await tracker()).comment(item, echoLine(event));
       if (!result.ok)
@@ -48,10 +50,6 @@ export default definePlugin({
           origin: { kind: "tracker", item: request.ref },
         },
       };
-    });
-
-    aq.hooks.runnerStop.tapPromise(PLUGIN_NAME, async () => {
-      if (client) await (await client).close();
     });
   },
 });

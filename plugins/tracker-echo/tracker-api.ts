@@ -36,8 +36,4 @@ export class TrackerApi {
   item(item: string): Promise<HttpOutcome<TrackerItem>> {
     return this.http.request("GET", `tracker/items/${encodeURIComponent(item)}`, { schema: ItemSchema });
   }
-
-  close(): Promise<void> {
-    return this.http.close();
-  }
 }

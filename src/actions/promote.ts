@@ -2,7 +2,6 @@ import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import type { Aq } from "../app.ts";
 import { AqError } from "../core/errors.ts";
-import { fencedAsFailure } from "./fenced.ts";
 import { describeExit } from "../core/job-run.ts";
 import { runInGroup } from "../core/process-group.ts";
 import { LOG_FILE } from "../core/queue-store.ts";
@@ -22,7 +21,7 @@ export async function promote(aq: Aq, id: string): Promise<PromoteResult> {
   if (job.stage !== "review")
     throw new AqError("AQ_CONFLICT", `job ${id} is in ${job.stage}/; only a job in review/ can be promoted`);
   const spec = await aq.store.readSpec(job);
-  await fencedAsFailure(aq, id, () => aq.lifecycle.move(id, "review", "testing", { by: aq.by }));
+  await aq.lifecycle.move(id, "review", "testing", { by: aq.by });
   if (!spec.test) return { id, stage: "testing" };
   const asked = spec.cwd ? resolve(aq.config.workdir, spec.cwd) : aq.config.workdir;
   const cwd = await realpath(asked).catch(() => asked);

@@ -1,7 +1,6 @@
 import type { Aq } from "../app.ts";
 import { AqError } from "../core/errors.ts";
 import { ownProblem } from "./clean.ts";
-import { fencedAsFailure } from "./fenced.ts";
 import { commitAll, contains, hasUncommitted, mergeBranch, removeWorktree } from "../core/worktree.ts";
 
 export interface ShipResult {
@@ -21,7 +20,11 @@ export async function ship(aq: Aq, id: string, options: { force?: boolean } = {}
     throw new AqError("AQ_CONFLICT", `job ${id} is in ${job.stage}/; only a job in testing/ can be shipped${hint}`);
   }
   const veto = await aq.hooks.beforeShip.promise({ jobId: id, meta: job.meta, force });
-  if (veto) throw new AqError("AQ_FAILED", `ship of ${id} refused: ${veto.reason}`);
+  if (veto) {
+    // A gate may also have found that the job must rest elsewhere (a stale lease: quarantine).
+    await aq.lifecycle.applyParks(aq.by);
+    throw new AqError("AQ_FAILED", `ship of ${id} refused: ${veto.reason}`);
+  }
   const { worktree, wip } = job.meta;
   if (!worktree || !wip) {
     await aq.lifecycle.move(id, job.stage, "shipped", { by: aq.by, reason: "no repository: nothing to merge" });
@@ -44,12 +47,11 @@ export async function ship(aq: Aq, id: string, options: { force?: boolean } = {}
     );
   }
   const commit = await mergeBranch(worktree.repo, wip.branch, worktree.baseBranch, `aq: ship ${id}`);
-  await fencedAsFailure(aq, id, () =>
-    aq.lifecycle.move(id, job.stage, "shipped", {
-      by: aq.by,
-      patch: (meta) => ({ ...meta, shipped: { commit, into: worktree.baseBranch } }),
-    }),
-  );
+  // A fence met on the way (the shipped report answered 409) fails the job as fenced, and says so.
+  await aq.lifecycle.move(id, job.stage, "shipped", {
+    by: aq.by,
+    patch: (meta) => ({ ...meta, shipped: { commit, into: worktree.baseBranch } }),
+  });
   await removeWorktree(worktree.repo, worktree.path, { deleteBranch: wip.branch }).catch((error) =>
     aq.logger.warn(`${id}: shipped, but its worktree could not be removed: ${(error as Error).message}`),
   );

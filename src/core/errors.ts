@@ -42,6 +42,20 @@ export class FencedError extends Error {
   }
 }
 
+/**
+ * The job was fenced and the fence is applied (it rests in failed with reason `fenced`): what a
+ * move answers its caller then, so a runner stops the job and a command says so (exit 1).
+ */
+export class JobFenced extends AqError {
+  readonly jobId: string;
+  readonly stage = "failed" as const;
+  constructor(jobId: string, detail: string) {
+    super("AQ_FAILED", `${jobId}: fenced: ${detail}`);
+    this.name = "JobFenced";
+    this.jobId = jobId;
+  }
+}
+
 /** A plugin's tap failed: carries which plugin and which hook, like webpack's HookWebpackError. */
 export class AqHookError extends Error {
   readonly plugin: string;

@@ -1,11 +1,4 @@
-import {
-  AsyncSeriesBailHook,
-  AsyncSeriesHook,
-  AsyncSeriesWaterfallHook,
-  SyncBailHook,
-  SyncHook,
-  SyncWaterfallHook,
-} from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, SyncWaterfallHook } from "tapable";
 import { AqHookError, FencedError } from "./errors.ts";
 import type { JobMeta } from "./meta.ts";
 import type { Stage } from "./stages.ts";
@@ -14,6 +7,8 @@ import type { MaterializeInput } from "./materialize.ts";
 /** A gate's answer: present means "no", with the reason shown to the person. */
 export interface Veto {
   readonly reason: string;
+  /** A tap of the gate threw: the gate failed closed, and the reason names the plugin. */
+  readonly failed?: true;
 }
 
 export interface RunnerContext {
@@ -27,14 +22,19 @@ export interface RunnerContext {
 
 export type ClaimContext = RunnerContext;
 
-/** A job a plugin supplies: already materialized in assigned/ and owned by this runner. */
-export interface ClaimedJob {
-  readonly id: string;
-}
+/**
+ * A job a plugin supplies when the queue is idle: the job to materialize (`{ input }`: the runner
+ * writes it into assigned/, owned by itself, and runs it), or, the older way, `{ id }` of one the
+ * plugin already wrote with `ctx.materialize`.
+ */
+export type ClaimedJob = { readonly input: MaterializeInput } | { readonly id: string };
 
 export interface IdleContext extends RunnerContext {
-  /** Writes a job straight into assigned/, owned by this runner, and returns it to be run. */
-  materialize(input: MaterializeInput): Promise<ClaimedJob>;
+  /**
+   * Writes a job straight into assigned/, owned by this runner, and returns it to be run. Kept for
+   * plugins written against it; answering `{ input }` instead lets the runner do it.
+   */
+  materialize(input: MaterializeInput): Promise<{ readonly id: string }>;
 }
 
 export interface StageEvent {
@@ -56,6 +56,26 @@ export interface BuildingContext {
   readonly signal: AbortSignal;
   /** Kills the engine's process group; a FencedError fails the job as `fenced`. */
   abort(error: Error): void;
+}
+
+/** Where a plugin answers that a job must rest instead: the runner or the action makes the move. */
+export interface Park {
+  readonly to: "blocked" | "quarantine";
+  /** One line for meta.reason and the log. */
+  readonly reason: string;
+}
+
+/** A job a plugin found must come to rest elsewhere (a lease lost while offline), found by a timer or a gate. */
+export interface ParkRequest extends Park {
+  readonly jobId: string;
+}
+
+/** A running job was stopped (a second signal, a drain past its timeout, a person's cancel) and goes back to queued. */
+export interface CancelEvent {
+  readonly jobId: string;
+  /** The meta it goes back with: its wip is the checkpoint of the work so far. */
+  readonly meta: Readonly<JobMeta>;
+  readonly reason: string;
 }
 
 export interface ShipContext {
@@ -132,7 +152,8 @@ export type TapErrorReporter = (error: AqHookError) => void;
  * The whole extension surface of aq in one frozen table (webpack's way): the hook's class says
  * what it means. Bail: a gate or a first-answer-wins supplier. Series: ordered side effects.
  * Waterfall: a value plugins transform. A tap that throws is reported with its plugin and hook
- * and the runner goes on, except for a FencedError, which reaches the runner and aborts its job.
+ * and the runner goes on, except for a FencedError, which reaches the runner and aborts its job,
+ * and except on a gate (beforeClaim, beforeShip), where a throw is a veto naming the plugin.
  */
 export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
   const hooks = {
@@ -140,10 +161,20 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     runnerStart: new AsyncSeriesHook<[RunnerContext]>(["runner"]),
     /** Before each claim: a plugin may veto (draining) or do due periodic work. */
     beforeClaim: new AsyncSeriesBailHook<[ClaimContext], Veto | undefined>(["ctx"]),
-    /** The local queue has nothing claimable: a plugin may supply a job (a fleet claim). */
+    /** The local queue has nothing claimable: a plugin may answer with a job to run (a fleet claim). */
     onIdle: new AsyncSeriesBailHook<[IdleContext], ClaimedJob | undefined>(["ctx"]),
     /** The engine starts: taps may keep a timer (lease renew) until ctx.signal aborts. */
     building: new SyncHook<[BuildingContext]>(["ctx"]),
+    /**
+     * A stopped job is about to go back to queued: a plugin may answer where it rests instead
+     * (a fleet job handed back to the coordinator rests in blocked); the runner makes that one move.
+     */
+    onCancel: new AsyncSeriesBailHook<[CancelEvent], Park | undefined>(["event"]),
+    /**
+     * Each turn of the runner's loop (and when a gate refused aq ship): plugins name the jobs their
+     * timers or gates found must rest elsewhere; the runner or the action moves them, one at a time.
+     */
+    parkJobs: new AsyncSeriesWaterfallHook<[ParkRequest[]]>(["requests"]),
     /** After every transition. */
     onStage: new AsyncSeriesHook<[StageEvent]>(["event"]),
     /** The job came to rest: shipped, dead_letter, or failed/blocked/quarantine for a person. */
@@ -154,11 +185,6 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     runnerStop: new AsyncSeriesHook<[RunnerContext]>(["runner"]),
     /** A job from elsewhere (a tracker item): the first plugin that knows the kind answers. */
     jobSource: new AsyncSeriesBailHook<[JobSourceRequest], JobSourceAnswer | undefined>(["request"]),
-    /**
-     * Which plugin delivers a job's stage echo. Echo plugins skip a job another plugin claims
-     * (the fleet plugin routes fleet jobs' echo through the coordinator's events).
-     */
-    echoRoute: new SyncBailHook<[StageEvent], string | undefined>(["event"]),
     /** Trailers for each commit aq makes on a job's wip branch (the fleet plugin adds its lease). */
     commitTrailers: new SyncWaterfallHook<[Record<string, string>, Readonly<JobMeta>]>(["trailers", "meta"]),
     /** `aq status`: plugins add fields (factoryId) and notes. */
@@ -175,7 +201,6 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
 }
 
 export type RunnerHooks = ReturnType<typeof createRunnerHooks>;
-export type HookName = keyof RunnerHooks;
 
 interface Tap {
   name: string;
@@ -183,15 +208,20 @@ interface Tap {
   fn: (...args: unknown[]) => unknown;
 }
 
-const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers", "dashboard"]);
+const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers", "dashboard", "parkJobs"]);
+/** Gates fail closed: a tap that throws there answers "no", with a reason naming the plugin. */
+const GATES: ReadonlySet<string> = new Set(["beforeClaim", "beforeShip"]);
 
 function isolate(tap: Tap, hook: string, report: TapErrorReporter): Tap {
   const { fn, name } = tap;
   // A failed tap of a waterfall passes the value on unchanged; of any other hook, answers nothing.
   const fallback = (args: unknown[]) => (WATERFALLS.has(hook) ? args[0] : undefined);
   const handle = (error: unknown, args: unknown[]) => {
+    const failure = new AqHookError(name, hook, error);
+    // The veto carries the failure to whoever asked (aq ship prints it, the runner logs it): not logged twice.
+    if (GATES.has(hook)) return { reason: failure.message, failed: true } satisfies Veto;
     if (error instanceof FencedError) throw error;
-    report(new AqHookError(name, hook, error));
+    report(failure);
     return fallback(args);
   };
   if (tap.type === "sync") {

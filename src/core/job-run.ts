@@ -8,7 +8,7 @@ import type { ResolvedConfig } from "../config/load.ts";
 import { watchAgent } from "./agent-watch.ts";
 import { formatDuration } from "./duration.ts";
 import { engineEnv, invocation, type EngineDef } from "./engines.ts";
-import { AqError, FencedError, oneLine } from "./errors.ts";
+import { AqError, FencedError, JobFenced, oneLine } from "./errors.ts";
 import type { RunnerHooks } from "./hooks.ts";
 import type { JobSpec } from "./job-file.ts";
 import type { Lifecycle } from "./lifecycle.ts";
@@ -84,13 +84,12 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     let workDir = cwd;
     let patch: (meta: JobMeta) => JobMeta = (meta) => meta;
     if (repo) {
-      const resume = claimed.meta.resume as { commit?: string } | undefined;
       const worktree = await prepareWorktree({
         repo,
         id,
         root: config.worktrees.dir,
         previous: claimed.meta.worktree,
-        startAt: resume?.commit,
+        startAt: claimed.meta.resumeFrom?.commit,
       });
       crashPoint("worktree:added");
       if (worktree.created && config.worktrees.setup) {
@@ -208,7 +207,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     ctx.cancel.removeEventListener("abort", onCancel);
     await recorded;
 
-    if (result.aborted instanceof FencedError) throw result.aborted;
+    if (result.aborted instanceof FencedError) return (stage = await lifecycle.fence(id, result.aborted, by));
     const personCancel = result.aborted instanceof CancelRequested ? result.aborted : undefined;
     if (personCancel?.request.to === "failed") return await fail(personCancel.message, false, finished);
     if (result.aborted === CANCELLED || personCancel) {
@@ -224,12 +223,12 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
               ),
             }
           : undefined;
-      await lifecycle.move(id, "building", "queued", {
+      // Back to queued, or where a plugin answers it rests instead (a fleet hand-back: blocked).
+      return (stage = await lifecycle.putBack(id, "building", {
         by,
         reason: personCancel?.message ?? "cancelled: the runner was stopped; the attempt does not count",
         patch: (m) => ({ ...finished(m), attempts: Math.max(0, m.attempts - 1), ...(wip ? { wip } : {}) }),
-      });
-      return (stage = "queued");
+      }));
     }
     if (result.aborted) return await fail(`aborted: ${oneLine(result.aborted)}`, true, finished);
     if (result.spawnError) {
@@ -267,7 +266,7 @@ export async function executeJob(ctx: JobContext, claimed: JobRecord, lock: File
     logger.success(`${id}: review (${formatDuration(result.durationMs)})`);
     return (stage = "review");
   } catch (error) {
-    if (error instanceof FencedError) return lifecycle.fence(id, error, by);
+    if (error instanceof JobFenced) return error.stage;
     const current = (await store.locate(id)) ?? stage;
     if (current !== "assigned" && current !== "building") {
       logger.error(`${id}: ${oneLine(error)}`);

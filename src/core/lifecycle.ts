@@ -1,11 +1,14 @@
 import { crashPoint } from "./crash-point.ts";
 import { formatDuration } from "./duration.ts";
-import { FencedError, oneLine } from "./errors.ts";
+import { FencedError, JobFenced, oneLine } from "./errors.ts";
 import type { RunnerHooks, StageEvent } from "./hooks.ts";
 import type { Logger } from "./logger.ts";
 import { type JobMeta, withoutEngine } from "./meta.ts";
 import type { JobRecord, MoveOptions, QueueStore } from "./queue-store.ts";
-import { STAGES, type Stage } from "./stages.ts";
+import { canMove, IN_FLIGHT, STAGES, type Stage } from "./stages.ts";
+
+/** The reason of a job failed by a fence. */
+export const FENCED = "fenced";
 
 export interface FailOptions {
   readonly by: string;
@@ -18,7 +21,8 @@ export interface FailOptions {
 
 /**
  * Every transition goes through here: the store moves the directory, then the hooks hear of it.
- * A FencedError thrown by an onStage tap propagates to the caller, after the move.
+ * A FencedError thrown by an onStage tap is applied here (the job fails as fenced) and the caller
+ * gets a JobFenced.
  */
 export class Lifecycle {
   readonly store: QueueStore;
@@ -31,13 +35,23 @@ export class Lifecycle {
     this.logger = logger;
   }
 
+  /**
+   * Moves a job and tells the hooks. A FencedError from a tap is applied here, the one place that
+   * decides what a fence does (see fence()), and the caller gets a JobFenced: the job is in failed.
+   */
   async move(id: string, from: Stage, to: Stage, options: MoveOptions & { comesToRest?: boolean }): Promise<JobMeta> {
     const { after } = await this.store.move(id, from, to, options);
     this.logger.debug(`${id}: ${from} → ${to}${options.reason ? ` (${options.reason})` : ""}`);
-    await this.announce(
-      { jobId: id, from, to, reason: options.reason, by: options.by, meta: after },
-      options.comesToRest ?? STAGES[to].terminal,
-    );
+    try {
+      await this.announce(
+        { jobId: id, from, to, reason: options.reason, by: options.by, meta: after },
+        options.comesToRest ?? STAGES[to].terminal,
+      );
+    } catch (error) {
+      if (!(error instanceof FencedError) || options.reason === FENCED) throw error;
+      await this.fence(id, error, options.by);
+      throw new JobFenced(id, error.message);
+    }
     return after;
   }
 
@@ -125,6 +139,40 @@ export class Lifecycle {
   }
 
   /**
+   * A stopped job goes back to queued, unless a plugin answers (onCancel) that it rests elsewhere:
+   * then it moves there at once, in one transition, and the stage returned is where it rests.
+   */
+  async putBack(id: string, from: Stage, options: MoveOptions & { reason: string }): Promise<Stage> {
+    const before = (await this.store.read(from, id)).meta;
+    const meta = options.patch ? options.patch(before) : before;
+    const park = await this.hooks.onCancel.promise({ jobId: id, meta, reason: options.reason });
+    const to = park?.to ?? "queued";
+    await this.move(id, from, to, { ...options, reason: park?.reason ?? options.reason });
+    return to;
+  }
+
+  /**
+   * Makes the moves plugins asked for (parkJobs). A job that is running, already there, gone,
+   * or cannot move there is left alone. Returns the ids moved.
+   */
+  async applyParks(by: string): Promise<string[]> {
+    const requests = await this.hooks.parkJobs.promise([]);
+    const moved: string[] = [];
+    for (const { jobId, to, reason } of requests) {
+      const stage = await this.store.locate(jobId).catch(() => undefined);
+      if (!stage || stage === to || IN_FLIGHT.includes(stage) || !canMove(stage, to)) continue;
+      try {
+        await this.move(jobId, stage, to, { by, reason });
+        this.logger.warn(`${jobId}: ${to === "quarantine" ? "quarantined" : "blocked"}: ${reason}`);
+        moved.push(jobId);
+      } catch (error) {
+        this.logger.error(`${jobId}: could not move to ${to}: ${oneLine(error)}`);
+      }
+    }
+    return moved;
+  }
+
+  /**
    * Another factory owns the job now: the engine was stopped (or never started), nothing is
    * shipped, and the job rests in failed with reason `fenced` and a `fenced-abort` event.
    */
@@ -135,12 +183,14 @@ export class Lifecycle {
     try {
       await this.move(id, stage, "failed", {
         by,
-        reason: "fenced",
+        reason: FENCED,
         patch: (m) => {
-          const events = Array.isArray(m.events) ? m.events : [];
           return {
             ...withoutEngine(m),
-            events: [...events, { type: "fenced-abort", at: new Date().toISOString(), detail: error.message }],
+            events: [
+              ...(m.events ?? []),
+              { type: "fenced-abort", at: new Date().toISOString(), detail: error.message },
+            ],
           };
         },
       });

@@ -26,6 +26,18 @@ export async function materialize(
   input: MaterializeInput,
   placement: { stage: "queued" | "assigned"; by: string; owner?: ProcessRef },
 ): Promise<JobRecord> {
+  const { id, text, spec } = renderInput(input);
+  return store.create(
+    { id, text, spec, origin: input.origin, ...(input.extra ? { extra: input.extra } : {}) },
+    { stage: placement.stage, by: placement.by, ...(placement.owner ? { owner: placement.owner } : {}) },
+  );
+}
+
+/**
+ * The job file an input becomes, validated like any job file; throws a one-line AqError when it
+ * cannot run. A plugin may call it (checkJobInput) before answering with the input.
+ */
+function renderInput(input: MaterializeInput) {
   const own = input.body.startsWith("---") ? parseJob(input.body, `${input.origin.kind} job`) : undefined;
   const body = own ? own.body : input.body;
   const frontmatter = { ...own?.frontmatter, ...input.options };
@@ -33,8 +45,15 @@ export async function materialize(
   const spec = parseJob(text, `${input.origin.kind} job${input.id ? ` ${input.id}` : ""}`);
   const id = input.id ? checkJobId(input.id) : newJobId(input.title);
   if (!id) throw new AqError("AQ_BAD_JOB", "materialized job has no id");
-  return store.create(
-    { id, text, spec, origin: input.origin, ...(input.extra ? { extra: input.extra } : {}) },
-    { stage: placement.stage, by: placement.by, ...(placement.owner ? { owner: placement.owner } : {}) },
-  );
+  return { id, text, spec };
+}
+
+/** Why an input would not make a runnable job (one line), or undefined when it would. */
+export function checkJobInput(input: MaterializeInput): string | undefined {
+  try {
+    renderInput(input);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message.split("\n", 1)[0] : String(error);
+  }
 }

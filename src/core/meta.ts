@@ -20,8 +20,19 @@ const HistoryEntrySchema = v.object({
 });
 export type HistoryEntry = v.InferOutput<typeof HistoryEntrySchema>;
 
-const OriginSchema = v.looseObject({ kind: v.picklist(["local", "fleet", "tracker"]) });
+/**
+ * Where a job came from: `local` (a file, `aq add`), or a kind a plugin declares (its `origins`),
+ * a short lowercase word. The core names no plugin's kind.
+ */
+export const ORIGIN_KIND = /^[a-z][a-z0-9-]{0,39}$/;
+const OriginSchema = v.looseObject({
+  kind: v.pipe(v.string(), v.regex(ORIGIN_KIND, "must be a short lowercase word such as local")),
+});
 export type Origin = v.InferOutput<typeof OriginSchema> & Record<string, unknown>;
+
+/** Something that happened to a job besides its moves (a fenced-abort), kept in meta.events. */
+const JobEventSchema = v.looseObject({ type: v.string(), at: v.string(), detail: v.optional(v.string()) });
+export type JobEvent = v.InferOutput<typeof JobEventSchema>;
 
 /** What an agent CLI reported about its session (src/core/agent-output reads it from the CLI's output). */
 const AgentSchema = v.looseObject({
@@ -79,6 +90,9 @@ export const MetaSchema = v.looseObject({
     v.object({ path: v.string(), repo: v.string(), baseBranch: v.string(), baseCommit: v.string() }),
   ),
   wip: v.optional(v.object({ branch: v.string(), commit: v.string() })),
+  /** Start the job's new branch at this commit rather than the base, when it is in reach (any plugin may set it). */
+  resumeFrom: v.optional(v.looseObject({ commit: v.string() })),
+  events: v.optional(v.array(JobEventSchema)),
   shipped: v.optional(v.object({ commit: v.string(), into: v.string() })),
   /** The agent CLI's session as it reported it: kept after the run, for `aq status` and the dashboard. */
   agent: v.optional(AgentSchema),

@@ -12,7 +12,7 @@ import { CANCELLED, executeJob, type JobContext } from "./job-run.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { FileLock } from "./locks.ts";
 import type { Logger } from "./logger.ts";
-import { materialize } from "./materialize.ts";
+import { materialize, type MaterializeInput } from "./materialize.ts";
 import { selfRef } from "./process-ref.ts";
 import type { JobRecord } from "./queue-store.ts";
 import { recoverOrphans } from "./recover.ts";
@@ -82,10 +82,6 @@ export class Runner {
     this.wake?.();
   }
 
-  get draining(): boolean {
-    return this.stopping;
-  }
-
   /** The jobs running now and since when, for progress display. */
   snapshot(): Array<{ id: string; since: number }> {
     return [...this.started.entries()].filter(([id]) => this.running.has(id)).map(([id, since]) => ({ id, since }));
@@ -119,21 +115,36 @@ export class Runner {
     };
     // A runner that dies while this one runs leaves jobs behind: look again now and then when idle.
     const recoveryEveryMs = Math.max(5_000, 10 * config.pollIntervalMs);
+    let lastVeto: string | undefined;
     try {
       await recover(true);
       await hooks.runnerStart.promise(this.context(slots));
       let started = 0;
       for (;;) {
+        // The defined point where what plugins found meanwhile (a lease lost while offline) is applied.
+        await lifecycle.applyParks(this.id);
         let nothingNow = false;
         let waitUntil: number | undefined;
         let waiting = 0;
         while (!this.stopping && this.running.size < slots && !(options.mode === "once" && started >= 1)) {
           const veto = await hooks.beforeClaim.promise(this.context(slots));
           if (veto) {
-            logger.debug(`claim vetoed: ${veto.reason}`);
             nothingNow = true;
+            if (!veto.failed) {
+              logger.debug(`claim vetoed: ${veto.reason}`);
+              break;
+            }
+            // A gate that failed closed: once or drain ends the run (non-zero); forever says it once and polls on.
+            const problem = `claim vetoed: ${veto.reason}`;
+            if (lastVeto !== problem) logger.error(problem);
+            lastVeto = problem;
+            if (options.mode !== "forever") {
+              if (!problems.includes(problem)) problems.push(problem);
+              this.stopping = true;
+            }
             break;
           }
+          lastVeto = undefined;
           const next = await this.claim(slots).catch((error: unknown) => {
             const problem = `claim failed: ${oneLine(error)}`;
             logger.error(problem);
@@ -168,6 +179,7 @@ export class Runner {
         await this.sleep(delay);
       }
       await Promise.allSettled(this.running.values());
+      await lifecycle.applyParks(this.id);
       await hooks.runnerStop.promise(this.context(slots));
     } finally {
       watcher?.close();
@@ -193,11 +205,13 @@ export class Runner {
     if (result.claimed) return { job: result.claimed, waiting: result.waiting, nextAt: result.nextAt };
     const supplied: ClaimedJob | undefined = await hooks.onIdle.promise(this.idleContext(slots));
     if (supplied) {
+      const what = "input" in supplied ? `a ${supplied.input.origin.kind} job` : `job ${supplied.id}`;
       try {
-        const record = await store.read("assigned", supplied.id);
+        const record =
+          "input" in supplied ? await this.materialize(supplied.input) : await store.read("assigned", supplied.id);
         return { job: { record, lock: undefined }, waiting: result.waiting, nextAt: result.nextAt };
       } catch (error) {
-        logger.error(`a plugin supplied job ${supplied.id}, but it is not in assigned/: ${oneLine(error)}`);
+        logger.error(`a plugin supplied ${what}, but it cannot run: ${oneLine(error)}`);
       }
     }
     return { waiting: result.waiting, nextAt: result.nextAt };
@@ -236,15 +250,12 @@ export class Runner {
   }
 
   private idleContext(slots: number): IdleContext {
-    const { lifecycle } = this.deps;
-    return {
-      ...this.context(slots),
-      materialize: async (input) => {
-        // Announced as queued → assigned when it starts, like any claimed job.
-        const record = await materialize(lifecycle.store, input, { stage: "assigned", by: this.id, owner: this.owner });
-        return { id: record.id };
-      },
-    };
+    return { ...this.context(slots), materialize: async (input) => ({ id: (await this.materialize(input)).id }) };
+  }
+
+  /** A supplied job goes straight into assigned/, owned by this runner; announced queued → assigned when it starts. */
+  private materialize(input: MaterializeInput): Promise<JobRecord> {
+    return materialize(this.deps.lifecycle.store, input, { stage: "assigned", by: this.id, owner: this.owner });
   }
 
   private sleep(ms: number): Promise<void> {

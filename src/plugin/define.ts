@@ -20,10 +20,6 @@ export interface QueueReader {
   updateMeta(id: string, patch: (meta: JobMeta) => Record<string, unknown>): Promise<JobMeta>;
   /** Runs `fn` while holding a lock of this plugin's, named `key`, across every aq process on this queue. */
   exclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
-  /** Parks a job that is not running in blocked/, with a reason (a fleet job handed back to the fleet). */
-  block(id: string, reason: string): Promise<void>;
-  /** Parks a finished job whose result cannot be trusted (a lease lost while offline) for a person. */
-  quarantine(id: string, reason: string): Promise<void>;
 }
 
 /** A command a plugin adds to the CLI (`aq fleet-status`). */
@@ -56,6 +52,11 @@ export interface PluginApi {
   registerCommand(name: string, command: PluginCommand): void;
   /** Environment variables this plugin holds secrets in: never given to engines, setup or test commands. */
   withholdEnv(...names: string[]): void;
+  /**
+   * The loaded plugin that declared this origin kind (`origins`), if any: it brings such jobs in
+   * and tells the world about them itself, so an echo plugin leaves their echo to it.
+   */
+  originOwner(kind: string): string | undefined;
   extendStatus(extend: (status: StatusReport) => StatusReport | Promise<StatusReport>): void;
 }
 
@@ -88,6 +89,8 @@ export interface AqPlugin<Options = Record<string, unknown>> {
   readonly dependencies?: readonly string[];
   /** Environment variables that hold this plugin's secrets: withheld from engines, setup and test commands. */
   readonly secretEnv?: readonly string[];
+  /** Origin kinds of the jobs this plugin brings in (meta.origin.kind) and whose stage echo it delivers. */
+  readonly origins?: readonly string[];
   /** A schema for the options (valibot's `v.strictObject({...})`); checked before apply() runs. */
   readonly options?: OptionsSchema<Options>;
   apply(aq: PluginApi, options: Options): void | Promise<void>;
@@ -96,4 +99,22 @@ export interface AqPlugin<Options = Record<string, unknown>> {
 /** Types for a plugin; returns it unchanged, so a plain object of the same shape works too. */
 export function definePlugin<Options = Record<string, unknown>>(plugin: AqPlugin<Options>): AqPlugin<Options> {
   return plugin;
+}
+
+/**
+ * How a plugin is turned on, declared where it can be read without importing the plugin: its
+ * env variable (set and non-empty, it wins: "0" is off, a value of `on` is on, anything else is
+ * bad input) and, with the env unset, its `option` set to true in the config.
+ */
+export interface PluginSwitch {
+  readonly env: string;
+  readonly on: readonly string[];
+  readonly option: string;
+}
+
+/** A plugin that ships with aq: on unless listed with false, or, with a switch, only when it is on. */
+export interface BuiltinPlugin {
+  readonly name: string;
+  readonly switch?: PluginSwitch;
+  load(): Promise<Record<string, unknown>>;
 }

@@ -4,21 +4,10 @@ import type { ResolvedConfig } from "../config/load.ts";
 import type { PluginEntry } from "../config/schema.ts";
 import { importModule, importPackageFrom } from "../config/ts-loader.ts";
 import { AqError, oneLine } from "../core/errors.ts";
-import type { AqPlugin, OptionsSchema, PluginApi } from "./define.ts";
+import { BUILTIN_PLUGINS } from "../../plugins/builtin.ts";
+import type { AqPlugin, OptionsSchema, PluginApi, PluginSwitch } from "./define.ts";
 
 type PluginModule = Record<string, unknown>;
-
-/**
- * The built-in plugins, imported only when switched on: the core never imports a plugin, and a
- * plugin that is off costs nothing (its module is never read).
- */
-export const BUILTIN_PLUGINS: Readonly<Record<string, () => Promise<PluginModule>>> = {
-  "tracker-echo": () => import("../../plugins/tracker-echo/index.ts"),
-  fleet: () => import("../../plugins/fleet/index.ts"),
-};
-
-export const FLEET = "fleet";
-export const TRACKER_ECHO = "tracker-echo";
 
 export interface PluginChoice {
   readonly specifier: string;
@@ -27,51 +16,53 @@ export interface PluginChoice {
 }
 
 /**
- * Which plugins a command loads: the built-ins unless turned off (fleet only when its switch is
- * on: AQ_FLEET=1, or, with AQ_FLEET unset, `['fleet', { enabled: true }]`), then the listed ones.
+ * Which plugins a command loads: the built-ins unless turned off (one with a switch only when
+ * that is on), then the listed ones, in config order.
  */
 export function choosePlugins(
   entries: readonly PluginEntry[],
   env: NodeJS.ProcessEnv,
   file = "config",
-  available = Object.keys(BUILTIN_PLUGINS),
+  available: readonly string[] = BUILTIN_PLUGINS.map((plugin) => plugin.name),
 ): PluginChoice[] {
   const listed = entries.map((entry) =>
     typeof entry === "string"
       ? { specifier: entry, options: {} as Record<string, unknown> | false }
       : { specifier: entry[0], options: entry[1] },
   );
-  const fleetSwitch = env.AQ_FLEET;
-  if (
-    fleetSwitch !== undefined &&
-    fleetSwitch !== "" &&
-    fleetSwitch !== "0" &&
-    fleetSwitch !== "1" &&
-    fleetSwitch !== "shadow"
-  ) {
-    throw new AqError("AQ_BAD_CONFIG", `AQ_FLEET must be 0 or 1, not ${JSON.stringify(fleetSwitch)}`);
-  }
+  const builtinNames = new Set(BUILTIN_PLUGINS.map((plugin) => plugin.name));
   const chosen: PluginChoice[] = [];
-  for (const name of [TRACKER_ECHO, FLEET]) {
-    const entry = listed.find((item) => item.specifier === name);
+  for (const builtin of BUILTIN_PLUGINS) {
+    const entry = listed.find((item) => item.specifier === builtin.name);
     const options = entry?.options || {};
-    const on =
-      name === FLEET
-        ? fleetSwitch !== undefined && fleetSwitch !== ""
-          ? fleetSwitch === "1" || fleetSwitch === "shadow"
-          : entry?.options !== false && options.enabled === true
-        : entry?.options !== false;
+    const on = builtin.switch ? switchedOn(builtin.switch, env, entry?.options) : entry?.options !== false;
     // A built-in that is on by default but absent from this build is skipped; one asked for is not.
-    if (on && (entry || name === FLEET || available.includes(name)))
-      chosen.push({ specifier: name, options, builtin: true });
+    if (on && (entry || builtin.switch || available.includes(builtin.name)))
+      chosen.push({ specifier: builtin.name, options, builtin: true });
   }
   for (const entry of listed) {
-    if (entry.specifier === TRACKER_ECHO || entry.specifier === FLEET || entry.options === false) continue;
+    if (builtinNames.has(entry.specifier) || entry.options === false) continue;
     if (chosen.some((choice) => choice.specifier === entry.specifier))
       throw new AqError("AQ_BAD_CONFIG", `${file}: plugins: ${entry.specifier} is listed twice`);
     chosen.push({ specifier: entry.specifier, options: entry.options, builtin: false });
   }
   return chosen;
+}
+
+/** A switch's env, when set, wins; else the option in the config entry turns the plugin on. */
+function switchedOn(
+  declared: PluginSwitch,
+  env: NodeJS.ProcessEnv,
+  options: Record<string, unknown> | false | undefined,
+): boolean {
+  const value = env[declared.env];
+  if (value === undefined || value === "") return options !== false && options?.[declared.option] === true;
+  if (value === "0") return false;
+  if (declared.on.includes(value)) return true;
+  throw new AqError(
+    "AQ_BAD_CONFIG",
+    `${declared.env} must be 0 or ${declared.on[0] ?? 1}, not ${JSON.stringify(value)}`,
+  );
 }
 
 export interface LoadedPlugin {
@@ -120,9 +111,9 @@ async function importPlugin(choice: PluginChoice, dir: string, where: string): P
     throw new AqError("AQ_BAD_PLUGIN", `${where}: not found: no file ${path}`);
   try {
     if (choice.builtin) {
-      const load = BUILTIN_PLUGINS[spec];
-      if (!load) throw new AqError("AQ_BAD_PLUGIN", `${where}: this build of aq does not include it`);
-      return await load();
+      const builtin = BUILTIN_PLUGINS.find((plugin) => plugin.name === spec);
+      if (!builtin) throw new AqError("AQ_BAD_PLUGIN", `${where}: this build of aq does not include it`);
+      return await builtin.load();
     }
     return path !== undefined ? await importModule(path) : await importPackageFrom(spec, dir);
   } catch (error) {

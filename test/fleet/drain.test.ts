@@ -60,7 +60,7 @@ describe("draining a fleet factory", () => {
     expect(w.coord.store.events("J1").map((event) => event.type)).not.toContain("lease-expired");
   });
 
-  it("past drainTimeout the job is handed back: its work committed and reported as a checkpoint, the lease released, the local copy parked", async () => {
+  it("past drainTimeout the job is handed back: its work committed and reported as a checkpoint, the lease released, the local copy parked in blocked as aq run prints", async () => {
     const w = await factory({ leaseMs: 5_000, config: { drainTimeout: "300ms" } });
     const repo = gitRepo(join(w.dir, "repo"));
     w.coord.store.enqueue(devJob("J1", "echo one > one.txt\nsleep 30", { cwd: repo }));
@@ -90,6 +90,10 @@ describe("draining a fleet factory", () => {
     expect(metaOf(w.queue, local).reason).toMatch(
       /^handed back to the fleet: lease 1 of J1 released with its checkpoint$/,
     );
+    // One move, building → blocked, and aq run prints the stage where the job rests.
+    const moves = metaOf(w.queue, local).history.map((entry) => `${entry.from} → ${entry.to}`);
+    expect(moves.slice(moves.indexOf("assigned → building"))).toEqual(["assigned → building", "building → blocked"]);
+    expect(exit.stdout.trim().split("\n")).toEqual([`${local}\tblocked`]);
     // Another factory resumes from the checkpoint.
     const other = await w.coord.store.claim("factory-b", ["os:linux"]);
     expect(other?.job).toMatchObject({ leaseEpoch: 2, checkpoint: { wipCommit: checkpoint.wipCommit } });

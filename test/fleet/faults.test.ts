@@ -9,7 +9,7 @@ import {
   MockCoordinator,
   type MockFleetJob,
 } from "../helpers/fleet-mock.ts";
-import { fleetAq, localId } from "../helpers/fleet-world.ts";
+import { fleetAq, localId, outboxIn } from "../helpers/fleet-world.ts";
 import { idsIn, metaOf, pathOf, stageOf } from "../helpers/jobs.ts";
 import { tempDir } from "../helpers/temp.ts";
 
@@ -138,7 +138,7 @@ describe("coordinator faults", () => {
     expect(summary.outcomes).toEqual({ [id]: "review" });
     expect(stageOf(w.queue, id)).toBe("review");
     expect(w.mock.of("report").map((request) => request.json.stage)).toEqual(["building", "review"]);
-    expect(metaOf(w.queue, id).fleetOutbox).toEqual([]);
+    expect(outboxIn(metaOf(w.queue, id))).toEqual([]);
     expect(w.loudLines()).toEqual([
       `fleet: report building of ${id} dropped: coordinator answered PATCH fleet/jobs/J1 with 404`,
       `fleet: report review of ${id} dropped: coordinator answered PATCH fleet/jobs/J1 with 404`,

@@ -51,6 +51,7 @@ function expectOfflineFlow(world: { repo: string; queue: string }) {
     expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "review"]);
     expect(meta.origin).toEqual({ kind: "local" });
     expect(meta).not.toHaveProperty("fleet");
+    expect(meta).not.toHaveProperty("fleetState");
     expect(meta).not.toHaveProperty("fleetOutbox");
   }
   const wip = metaOf(world.queue, "in-git").wip!;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, platform } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -8,7 +8,7 @@ import { ship } from "../../src/actions/ship.ts";
 import { collectStatus } from "../../src/core/status.ts";
 import { aq as cli } from "../helpers/cli.ts";
 import { kindOf, MOCK_API, MockCoordinator, NETWORK_ERROR, type MockFleetJob } from "../helpers/fleet-mock.ts";
-import { fleetAq, fleetOf, localId, PRODUCT, PROMPT, TOKEN } from "../helpers/fleet-world.ts";
+import { fleetAq, fleetOf, localId, outboxIn, PRODUCT, PROMPT, TOKEN } from "../helpers/fleet-world.ts";
 import { git, gitRepo } from "../helpers/git.ts";
 import { metaOf, pathOf, stageOf } from "../helpers/jobs.ts";
 import { requireBuild } from "../helpers/store-cli.ts";
@@ -193,7 +193,7 @@ describe("2. claim", () => {
     });
     expect(Date.parse(fleetOf(meta).leaseExpiresAt!)).toBeGreaterThan(claimAnswer.at);
     expect(pathOf(meta)).toEqual(["queued", "assigned", "building", "review"]);
-    expect(meta.fleetOutbox).toEqual([]);
+    expect(outboxIn(meta)).toEqual([]);
     expect(existsSync(join(w.dir, `ran-${ID}.txt`))).toBe(true);
     expect(readFileSync(join(w.queue, "review", ID, "job.md"), "utf8")).toContain(
       `echo "fleet work" > "$AQ_QUEUE_DIR/../ran-$AQ_JOB_ID.txt"`,
@@ -492,7 +492,7 @@ describe("5. lease renew", () => {
 });
 
 describe("6. offline-degrade", () => {
-  it("a connection lost mid-job: the job completes to review with its reports in meta.fleetOutbox; a later 409 for that epoch quarantines it, and aq status shows it", async () => {
+  it("a connection lost mid-job: the job completes to review with its reports in meta.fleetState.outbox; a later 409 for that epoch quarantines it, and aq status shows it", async () => {
     requireBuild();
     const w = await world([job("sleep 0.3")]);
     let down = false;
@@ -509,7 +509,7 @@ describe("6. offline-degrade", () => {
     };
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("review");
-    expect(metaOf(w.queue, ID).fleetOutbox).toEqual([
+    expect(outboxIn(metaOf(w.queue, ID))).toEqual([
       { stage: "building", leaseEpoch: 7, at: expect.any(String) },
       { stage: "review", leaseEpoch: 7, at: expect.any(String) },
     ]);
@@ -565,7 +565,7 @@ describe("6. offline-degrade", () => {
     };
     await w.drain();
     expect(stageOf(w.queue, ID)).toBe("review");
-    expect(metaOf(w.queue, ID).fleetOutbox).toHaveLength(2);
+    expect(outboxIn(metaOf(w.queue, ID))).toHaveLength(2);
     failing = false;
     const before = w.mock.requests.length;
     await w.drain();
@@ -575,7 +575,7 @@ describe("6. offline-degrade", () => {
       ["/api/fleet/jobs/J1", { stage: "review", leaseEpoch: 7 }],
     ]);
     expect(stageOf(w.queue, ID)).toBe("review");
-    expect(metaOf(w.queue, ID).fleetOutbox).toEqual([]);
+    expect(outboxIn(metaOf(w.queue, ID))).toEqual([]);
     expect((await collectStatus(w.aq.store, w.aq.hooks)).notes).toEqual([]);
     expect(w.lines()).toContain("fleet: coordinator http://coord.test/api answers again");
   });
@@ -589,7 +589,7 @@ describe("6. offline-degrade", () => {
       return undefined;
     };
     await w.drain();
-    expect(metaOf(w.queue, ID).fleetOutbox).toHaveLength(2);
+    expect(outboxIn(metaOf(w.queue, ID))).toHaveLength(2);
     failing = false;
     // Another process on the same queue: a fresh aq with a fresh plugin instance.
     const restarted = await fleetAq(w.dir, { AQ_FLEET_API: MOCK_API });
@@ -600,8 +600,39 @@ describe("6. offline-degrade", () => {
       '{"stage":"building","leaseEpoch":7}',
       '{"stage":"review","leaseEpoch":7}',
     ]);
-    expect(metaOf(w.queue, ID).fleetOutbox).toEqual([]);
+    expect(outboxIn(metaOf(w.queue, ID))).toEqual([]);
     expect(stageOf(w.queue, ID)).toBe("review");
+  });
+
+  it("a queue written before fleetState (fleetOutbox, fleetRelease keys) is still read: its waiting reports are delivered", async () => {
+    const w = await world([job("sleep 0.2")]);
+    let failing = false;
+    w.mock.answer = (request) => {
+      if (failing) return NETWORK_ERROR;
+      if (kindOf(request) === "claim") failing = true;
+      return undefined;
+    };
+    await w.drain();
+    // The same job as an older aq left it: the outbox and the release state in keys of their own.
+    const path = join(w.queue, "review", ID, "meta.json");
+    const { fleetState, ...meta } = JSON.parse(readFileSync(path, "utf8"));
+    expect(fleetState.outbox).toHaveLength(2);
+    writeFileSync(path, JSON.stringify({ ...meta, fleetOutbox: fleetState.outbox, fleetRelease: "pending" }));
+    failing = false;
+    const before = w.mock.requests.length;
+    await (await fleetAq(w.dir, { AQ_FLEET_API: MOCK_API })).drain();
+    const later = w.mock.requests.slice(before);
+    expect(later.filter((request) => kindOf(request) === "report").map((request) => request.body)).toEqual([
+      '{"stage":"building","leaseEpoch":7}',
+      '{"stage":"review","leaseEpoch":7}',
+    ]);
+    expect(later.filter((request) => kindOf(request) === "release").map((request) => request.json)).toEqual([
+      { leaseEpoch: 7 },
+    ]);
+    const after = metaOf(w.queue, ID);
+    expect(after).toMatchObject({ fleetState: { outbox: [], release: "done" } });
+    expect(after).not.toHaveProperty("fleetOutbox");
+    expect(after).not.toHaveProperty("fleetRelease");
   });
 
   // Regression (fixed; plugins/fleet/outbox.ts fenced/quarantine): the quarantined job keeps its outbox and
@@ -722,7 +753,10 @@ describe("8. release on terminal", () => {
       ],
     );
     expect(stageOf(w.queue, ID)).toBe("shipped");
-    expect(metaOf(w.queue, ID)).toMatchObject({ fleetOutbox: [], fleetRelease: "done", shipped: { into: "main" } });
+    expect(metaOf(w.queue, ID)).toMatchObject({
+      fleetState: { outbox: [], release: "done" },
+      shipped: { into: "main" },
+    });
     expect(git(repo, "show", "main:work.txt")).toBe("shipped-work");
   });
 

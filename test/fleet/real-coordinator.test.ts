@@ -15,6 +15,7 @@ import {
   fleetAq,
   fleetOf,
   localId,
+  outboxIn,
   PRODUCT,
   PROMPT,
   recordingProxy,
@@ -313,7 +314,7 @@ describe("against the development coordinator", () => {
       await running;
     }
     expect(stageOf(w.queue, ID)).toBe("review");
-    expect(metaOf(w.queue, ID).fleetOutbox).toEqual([{ stage: "review", leaseEpoch: 1, at: expect.any(String) }]);
+    expect(outboxIn(metaOf(w.queue, ID))).toEqual([{ stage: "review", leaseEpoch: 1, at: expect.any(String) }]);
     expect(w.loudLines().filter((line) => line.includes("working offline"))).toHaveLength(1);
 
     // Back on the same file and port, after the lease ran out; another factory takes the job.

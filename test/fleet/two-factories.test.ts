@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { useDispatcher } from "../../plugins/shared/http.ts";
 import { Runner } from "../../src/core/runner.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { coordinator, devJob, fleetAq, localId, portOf, recordingProxy } from "../helpers/fleet-world.ts";
+import { coordinator, devJob, fleetAq, localId, outboxIn, portOf, recordingProxy } from "../helpers/fleet-world.ts";
 import { idsIn, metaOf, stageOf } from "../helpers/jobs.ts";
 import { tempDir } from "../helpers/temp.ts";
 
@@ -156,7 +156,7 @@ describe("two factories, one coordinator", () => {
     }
     const id = localId("J1", 1);
     expect(stageOf(a.queue, id)).toBe("review");
-    expect(metaOf(a.queue, id).fleetOutbox).toEqual([]);
+    expect(outboxIn(metaOf(a.queue, id))).toEqual([]);
     expect(again!.store.job("J1")).toMatchObject({ stage: "review", leaseEpoch: 1, factoryId: "factory-a" });
     const stages = again!.store.events("J1").filter((event) => event.type === "stage");
     expect(stages.map((event) => [event.stage, event.leaseEpoch, event.factoryId])).toEqual([

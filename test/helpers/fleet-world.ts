@@ -261,3 +261,8 @@ export async function sendJson(
   const text = await response.text();
   return { status: response.status, body: jsonOf(text), text };
 }
+
+/** The outbox of reports a fleet job keeps in meta.json (fleetState.outbox). */
+export function outboxIn(meta: JobMeta): unknown {
+  return (meta.fleetState as { outbox?: unknown } | undefined)?.outbox;
+}

@@ -179,6 +179,35 @@ describe("the hook bus during a run", () => {
     ]);
   });
 
+  it("materializes the job an onIdle tap answers with ({ input }) and runs it, owned by the runner", async () => {
+    const dir = tempDir();
+    const { aq } = await openBus(dir);
+    let asked = 0;
+    aq.hooks.onIdle.tapPromise("supplier", async () => {
+      if (asked++ > 0) return undefined;
+      return {
+        input: {
+          id: "sup-1",
+          body: "echo answered > answered.txt",
+          options: { engine: "shell" },
+          origin: { kind: "supplied", ref: "S1" },
+        },
+      };
+    });
+    const runner = new Runner(aq);
+
+    const summary = await runner.run({ mode: "drain", concurrency: 1 });
+
+    expect(summary.outcomes).toEqual({ "sup-1": "review" });
+    expect(readFileSync(join(dir, "answered.txt"), "utf8")).toBe("answered\n");
+    const meta = metaOf(aq.config.queueDir, "sup-1");
+    expect(meta.origin).toEqual({ kind: "supplied", ref: "S1" });
+    expect(meta.history.slice(0, 2).map((entry) => `${entry.from}→${entry.to} by ${entry.by}`)).toEqual([
+      `null→queued by ${runner.id}`,
+      `queued→assigned by ${runner.id}`,
+    ]);
+  });
+
   it("stops claiming while beforeClaim vetoes: the jobs stay queued", async () => {
     const dir = tempDir();
     const { aq } = await openBus(dir);

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parseJob } from "../../src/core/job-file.ts";
 import { QueueStore } from "../../src/core/queue-store.ts";
 import { aq, ROOT, type CliResult } from "../helpers/cli.ts";
+import { git, gitRepo } from "../helpers/git.ts";
 import { jobText, metaOf, stageOf } from "../helpers/jobs.ts";
 import { tempDir } from "../helpers/temp.ts";
 
@@ -25,9 +26,9 @@ function inCase(name: string) {
     return id;
   };
   /** A queued job written in this process, quicker than `aq add` where the test is about what follows. */
-  const seed = async (body: string, id = "job-1") => {
+  const seed = async (body: string, id = "job-1", frontmatter: Record<string, unknown> = {}) => {
     const store = await QueueStore.open(queueDir, { gitQueue: false });
-    const text = jobText({ engine: "shell" }, body);
+    const text = jobText({ engine: "shell", ...frontmatter }, body);
     await store.create({ id, text, spec: parseJob(text, `${id}.md`), origin: { kind: "local" } }, { by: "test" });
     return id;
   };
@@ -178,6 +179,41 @@ describe("plugin hooks through the CLI", () => {
       "aq: ship of job-1 refused: the lease of job-1 is stale (force=true)",
     ]);
     expect(stageOf(queueDir, "job-1")).toBe("review");
+  });
+
+  it("refuses aq ship when a beforeShip tap throws: exit 1, one line naming the plugin, nothing merged", async () => {
+    const { dir, queueDir, run, seed } = inCase("gate-throws");
+    const repo = gitRepo(join(dir, "repo"));
+    const base = git(repo, "rev-parse", "main");
+    await seed("echo work > work.txt", "job-1", { cwd: repo });
+    const ran = await run(["run", "--once"]);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(stageOf(queueDir, "job-1")).toBe("review");
+
+    const ship = await run(["ship", "job-1", "--force"], { GATE_THROWS: "beforeShip" });
+
+    expect(ship.code).toBe(1);
+    expect(ship.stderr.trimEnd().split("\n")).toEqual([
+      "aq: ship of job-1 refused: broken-gate: beforeShip failed: lease service down",
+    ]);
+    expect(stageOf(queueDir, "job-1")).toBe("review");
+    expect(git(repo, "rev-parse", "main")).toBe(base);
+    expect(existsSync(join(repo, "work.txt"))).toBe(false);
+  });
+
+  it("claims nothing when a beforeClaim tap throws: aq run --once stops with exit 1 naming the plugin", async () => {
+    const { queueDir, run, seed } = inCase("gate-throws");
+    await seed("true");
+
+    const result = await run(["run", "--once"], { GATE_THROWS: "beforeClaim" });
+
+    expect(result.code).toBe(1);
+    expect(stageOf(queueDir, "job-1")).toBe("queued");
+    expect(metaOf(queueDir, "job-1").attempts).toBe(0);
+    expect(result.stderr).toMatch(
+      /aq run could not work through the queue: claim vetoed: broken-gate: beforeClaim failed: drain flag unreadable$/m,
+    );
+    expect(result.stderr).not.toContain("onStage failed");
   });
 
   it("logs a throwing onStage tap as one line naming the plugin and the hook, and the job still reaches review", async () => {

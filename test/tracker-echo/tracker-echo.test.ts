@@ -198,18 +198,15 @@ describe("tracker-echo", () => {
     expect(log.lines().length).toBeGreaterThan(0);
   });
 
-  it("leaves the echo of a job to the plugin that claims it through echoRoute", async () => {
+  it("leaves the echo of a job to the loaded plugin that declares its origin kind", async () => {
     tracker();
     const dir = tempDir();
-    writeFileSync(
-      join(dir, "route.mjs"),
-      `export default { name: "router", apply(aq) { aq.hooks.echoRoute.tap("router", (event) => event.meta.origin.kind === "local" ? "router" : undefined); } };\n`,
-    );
+    writeFileSync(join(dir, "route.mjs"), `export default { name: "router", origins: ["routed"], apply() {} };\n`);
     writeTestConfig(dir, { plugins: ["./route.mjs"] });
     const aq = await createAq({ cwd: dir, env, logger: recordingLogger().logger });
     const text = jobText({ engine: "shell", tracker: "ISSUE-3" }, "true");
     const record = await aq.store.create(
-      { id: "routed", text, spec: parseJob(text, "routed"), origin: { kind: "local" } },
+      { id: "routed", text, spec: parseJob(text, "routed"), origin: { kind: "routed" } },
       { by: "test" },
     );
     await aq.lifecycle.created(record, "test");
