@@ -4,7 +4,7 @@ import { writeFileAtomic } from "./atomic-file.ts";
 import { newMark } from "./claim.ts";
 import { crashPoint } from "./crash-point.ts";
 import { join, resolve } from "node:path";
-import type { ResolvedConfig } from "../config/load.ts";
+import type { ResolvedConfig } from "./config.ts";
 import { watchAgent } from "./agent-watch.ts";
 import { formatDuration } from "./duration.ts";
 import { engineEnv, invocation, type EngineDef } from "./engines.ts";
