@@ -79,6 +79,8 @@ export const MetaSchema = v.looseObject({
     v.object({ path: v.string(), repo: v.string(), baseBranch: v.string(), baseCommit: v.string() }),
   ),
   wip: v.optional(v.object({ branch: v.string(), commit: v.string() })),
+  /** A commit a new worktree starts from instead of the base: any plugin may set it (a fleet checkpoint). */
+  resumeFrom: v.optional(v.object({ commit: v.string() })),
   shipped: v.optional(v.object({ commit: v.string(), into: v.string() })),
   /** The agent CLI's session as it reported it: kept after the run, for `aq status` and the dashboard. */
   agent: v.optional(AgentSchema),
