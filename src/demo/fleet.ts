@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { startCoordinator, type RunningCoordinator } from "../coordinator/server.ts";
-import type { CoordinatorJob } from "../coordinator/store.ts";
+import type { CoordinatorJob } from "../coordinator/fleet-store.ts";
 import { promote } from "../actions/promote.ts";
 import { ship } from "../actions/ship.ts";
 import { type Aq, createAq } from "../app.ts";
