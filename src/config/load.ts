@@ -5,34 +5,11 @@ import { cosmiconfig, type Loader } from "cosmiconfig";
 import { parseDuration } from "../core/duration.ts";
 import { AqError, oneLine } from "../core/errors.ts";
 import { check } from "../core/validation.ts";
-import { ConfigSchema, type EngineConfig, type PluginEntry, type UserConfig } from "./schema.ts";
+import type { ResolvedConfig } from "../core/config.ts";
+import { ConfigSchema, type UserConfig } from "./schema.ts";
 import { importModule } from "./ts-loader.ts";
 
-export interface ResolvedConfig {
-  /** The config file, when one was found. */
-  readonly file: string | undefined;
-  /** Paths in the config are relative to this: the config file's directory, else the working directory. */
-  readonly dir: string;
-  readonly queueDir: string;
-  readonly workdir: string;
-  readonly defaults: {
-    engine: string;
-    timeoutMs: number;
-    stallMs: number | undefined;
-    maxAttempts: number;
-    yolo: boolean;
-  };
-  readonly engines: Readonly<Record<string, EngineConfig>>;
-  readonly concurrency: number;
-  readonly retry: { backoffMs: number; maxBackoffMs: number };
-  readonly killGraceMs: number;
-  readonly drainTimeoutMs: number | undefined;
-  readonly pollIntervalMs: number;
-  readonly worktrees: { dir: string; setup: string | undefined };
-  readonly gitQueue: boolean | "auto";
-  readonly gitQueueRef: string | undefined;
-  readonly plugins: readonly PluginEntry[];
-}
+export type { ResolvedConfig };
 
 const PLACES = [
   "package.json",

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { OUTPUT_FORMATS } from "../core/agent-output/formats.ts";
+import type { EngineConfig, PluginEntry } from "../core/config.ts";
 import { DURATION_HINT, durationProblem, parseDuration } from "../core/duration.ts";
 
 const duration = v.pipe(
@@ -92,5 +93,8 @@ export const ConfigSchema = v.strictObject(
 );
 
 export type UserConfig = v.InferInput<typeof ConfigSchema>;
-export type EngineConfig = v.InferOutput<typeof EngineSchema>;
-export type PluginEntry = v.InferOutput<typeof PluginEntrySchema>;
+export type { EngineConfig, PluginEntry };
+
+// The schemas validate into the shapes the core declares: a drift between them is a type error here.
+EngineSchema satisfies v.GenericSchema<unknown, EngineConfig>;
+PluginEntrySchema satisfies v.GenericSchema<unknown, PluginEntry>;

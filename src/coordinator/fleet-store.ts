@@ -1,13 +1,67 @@
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
-import type {
-  CancelOutcome,
-  CoordinatorJob,
-  FactoryMode,
-  FleetEvent,
-  ObservedEvent,
-  ObservedInput,
-  Outcome,
-} from "./store.ts";
+
+/*
+ * The contract every coordinator store keeps: its types, its policy numbers and the FleetStore
+ * interface. Nothing here names a store; each store is its own files, listed once in stores.ts.
+ */
+
+/** How many observed (shadow) stages the views read back at most. */
+export const OBSERVED_LIMIT = 5_000;
+
+export type FactoryMode = "fleet" | "shadow";
+
+export type CancelOutcome =
+  | { ok: true; job: CoordinatorJob; holder: string | null }
+  | { ok: false; reason: "missing" }
+  | { ok: false; reason: "finished"; stage: string };
+
+export interface ObservedInput {
+  factoryId: string;
+  jobId: string;
+  title?: string | undefined;
+  stage: string;
+}
+
+export interface ObservedEvent {
+  id: number;
+  factoryId: string;
+  jobId: string;
+  title: string | null;
+  stage: string;
+  at: string;
+}
+/** A heartbeat's claimable count stops here: "at least this many". */
+export const CLAIMABLE_CAP = 100;
+
+export interface CoordinatorJob {
+  id: string;
+  title: string | null;
+  bodyMd: string;
+  options: Record<string, unknown>;
+  requires: string[];
+  priority: number;
+  stage: string;
+  leaseEpoch: number;
+  factoryId: string | null;
+  leaseExpiresAt: number | null;
+  checkpoint: Checkpoint | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface FleetEvent {
+  id: number;
+  jobId: string;
+  at: string;
+  type: string;
+  factoryId: string | null;
+  leaseEpoch: number | null;
+  stage: string | null;
+  detail: string | null;
+}
+
+export type Fenced = { ok: false; reason: "stale" | "missing"; currentEpoch?: number };
+export type Outcome<T> = { ok: true; value: T } | Fenced;
 
 /** Where a job's lease stands after a fenced change. */
 export interface LeaseState {
@@ -73,7 +127,8 @@ export interface RunView {
  * from the store's own clock, so any number of coordinator processes over one store behave as one.
  */
 export interface FleetStore {
-  readonly engine: "sqlite" | "postgres";
+  /** The store's name as `aq coordinator` and /api/health show it (sqlite, postgres). */
+  readonly engine: string;
   readonly leaseMs: number;
   /** Dev only: puts a job in the fleet queue; undefined when a job with this id exists. */
   enqueue(input: EnqueueInput): Promise<CoordinatorJob | undefined>;
@@ -135,33 +190,23 @@ export function uncovered(demand: WaitingDemand): Array<{ requires: string[]; jo
   return waiting;
 }
 
-/** A coordinator database: a postgres:// (or postgresql://) URL, else a SQLite file or ":memory:". */
-export function isPostgresUrl(db: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(db);
-}
-
 export interface OpenOptions {
   readonly leaseMs: number;
-  /** PostgreSQL connections per process. */
+  /** Connections per process, for a store that pools them. */
   readonly pool?: number | undefined;
 }
 
-/** Opens the store `db` names, migrating it to the current schema first. */
-export async function openStore(db: string, options: OpenOptions): Promise<FleetStore> {
-  if (isPostgresUrl(db)) {
-    const { PostgresStore } = await import("./postgres-store.ts");
-    return PostgresStore.open(db, options);
-  }
-  const { SqliteFleetStore } = await import("./sqlite-store.ts");
-  return new SqliteFleetStore(db, options);
+export interface Migrated {
+  readonly engine: string;
+  readonly applied: number[];
+  readonly current: number;
 }
 
-/** Applies pending migrations to `db` and answers the versions applied now. */
-export async function migrate(db: string): Promise<{ engine: string; applied: number[]; current: number }> {
-  if (isPostgresUrl(db)) {
-    const { migratePostgres } = await import("./postgres-store.ts");
-    return migratePostgres(db);
-  }
-  const { migrateSqliteFile } = await import("./sqlite-store.ts");
-  return migrateSqliteFile(db);
+/** One kind of store, as stores.ts lists it: which databases it takes, how it opens and migrates one. */
+export interface StoreEngine {
+  readonly name: string;
+  /** Opens the store `db` names, migrating it to the current schema first. */
+  open(db: string, options: OpenOptions): Promise<FleetStore>;
+  /** Applies pending migrations to `db` and answers the versions applied now. */
+  migrate(db: string): Promise<Migrated>;
 }

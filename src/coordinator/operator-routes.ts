@@ -7,8 +7,7 @@ import { JOB_ID } from "../core/job-id.ts";
 import { parseJob } from "../core/job-file.ts";
 import { formatIssues } from "../core/validation.ts";
 import { requireAdmin, requireSelf, type Caller } from "./auth.ts";
-import { uncovered, type FleetStore } from "./fleet-store.ts";
-import type { CoordinatorJob, ObservedEvent } from "./store.ts";
+import { type CoordinatorJob, type FleetStore, type ObservedEvent, uncovered } from "./fleet-store.ts";
 
 /**
  * The operator's routes (`aq fleet add/jobs/job/factories/cancel`): enqueue, list and cancel take

@@ -1,110 +1,53 @@
 import { randomBytes } from "node:crypto";
-import postgres from "postgres";
+import type postgres from "postgres";
 import type { Checkpoint, FleetStage } from "../contract/fleet.ts";
-import type {
-  EnqueueInput,
-  EnrollmentView,
-  FactoryView,
-  FleetStore,
-  HeartbeatInput,
-  LeaseState,
-  OpenOptions,
-  RunView,
-  WaitingDemand,
-} from "./fleet-store.ts";
-import { toEvent, toObserved, toRun } from "./rows.ts";
-import { POSTGRES_MIGRATIONS } from "./migrations/postgres.ts";
 import {
-  CLAIMABLE_CAP,
-  OBSERVED_LIMIT,
   type CancelOutcome,
+  CLAIMABLE_CAP,
   type CoordinatorJob,
-  type FactoryMode,
-  type FleetEvent,
-  type ObservedEvent,
+  type EnqueueInput,
+  type FleetStore,
+  type HeartbeatInput,
+  type LeaseState,
   type ObservedInput,
+  type OpenOptions,
   type Outcome,
-} from "./store.ts";
+  type StoreEngine,
+} from "./fleet-store.ts";
+import { applyPostgresMigrations } from "./migrations/postgres.ts";
+import { connectPostgres, migratePostgres, type Sql } from "./postgres-connect.ts";
+import { PostgresViews, type Row, toJob } from "./postgres-views.ts";
 
-type Sql = postgres.Sql<{ bigint: number }>;
-type Row = Record<string, unknown>;
+/** A postgres:// URL: any number of coordinator processes over one database. */
+export const POSTGRES_STORE: StoreEngine = {
+  name: "postgres",
+  open: (db, options) => PostgresStore.open(db, options),
+  migrate: (db) => migratePostgres(db),
+};
 
 const TERMINAL = new Set(["shipped", "failed", "blocked"]);
-/** pg_advisory_xact_lock key that serializes migrations of one database ("aqmigr"). */
-const MIGRATION_LOCK = 0x61716d696772;
 /** A claim that found nothing while a claimable row was locked by a concurrent claim tries again, this often. */
 const CLAIM_ATTEMPTS = 8;
 
-function connect(url: string, pool: number): Sql {
-  return postgres(url, {
-    max: pool,
-    prepare: true,
-    onnotice: () => {},
-    // The statements are fixed and their best plans do not depend on the values: plan each once.
-    connection: { application_name: "aq-coordinator", plan_cache_mode: "force_generic_plan" },
-    // ms timestamps, epochs and counts are int8: numbers, not strings (all fit in 2^53).
-    types: {
-      bigint: {
-        to: 20,
-        from: [20],
-        serialize: (value: number) => String(value),
-        parse: (value: string) => Number(value),
-      },
-    },
-  }) as unknown as Sql;
-}
-
-async function applyMigrations(sql: Sql): Promise<{ applied: number[]; current: number }> {
-  return sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK}::bigint)`;
-    await tx`CREATE TABLE IF NOT EXISTS aq_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
-    const done = new Set(
-      (await tx<Array<{ version: number }>>`SELECT version FROM aq_migrations`).map((row) => Number(row.version)),
-    );
-    const known = POSTGRES_MIGRATIONS.at(-1)!.version;
-    const newest = Math.max(known, ...done);
-    if (newest > known)
-      throw new Error(`the coordinator database is at schema version ${newest}, newer than this aq knows (${known})`);
-    const applied: number[] = [];
-    for (const step of POSTGRES_MIGRATIONS) {
-      if (done.has(step.version)) continue;
-      await tx.unsafe(step.sql);
-      await tx`INSERT INTO aq_migrations (version, name) VALUES (${step.version}, ${step.name})`;
-      applied.push(step.version);
-    }
-    return { applied, current: newest };
-  }) as Promise<{ applied: number[]; current: number }>;
-}
-
-export async function migratePostgres(url: string): Promise<{ engine: string; applied: number[]; current: number }> {
-  const sql = connect(url, 1);
-  try {
-    return { engine: "postgres", ...(await applyMigrations(sql)) };
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-}
-
 /**
- * The coordinator's state in PostgreSQL, for a fleet past one machine: any number of coordinator
- * processes share one database. Each fenced change is one statement (data-modifying CTEs), so
- * the epoch check, the change, the run and the event commit together or not at all.
+ * The coordinator's state machine in PostgreSQL, for a fleet past one machine: any number of
+ * coordinator processes share one database. Each fenced change is one statement (data-modifying
+ * CTEs), so the epoch check, the change, the run and the event commit together or not at all.
+ * The schema is migrations/postgres.ts; the reads are PostgresViews.
  */
-export class PostgresStore implements FleetStore {
-  readonly engine = "postgres" as const;
-
-  private readonly sql: Sql;
+export class PostgresStore extends PostgresViews implements FleetStore {
+  readonly engine = "postgres";
   readonly leaseMs: number;
 
   private constructor(sql: Sql, leaseMs: number) {
-    this.sql = sql;
+    super(sql);
     this.leaseMs = leaseMs;
   }
 
   static async open(url: string, options: OpenOptions): Promise<PostgresStore> {
-    const sql = connect(url, options.pool ?? 10);
+    const sql = connectPostgres(url, options.pool ?? 10);
     try {
-      await applyMigrations(sql);
+      await applyPostgresMigrations(sql);
     } catch (error) {
       await sql.end({ timeout: 1 });
       throw error;
@@ -116,29 +59,6 @@ export class PostgresStore implements FleetStore {
     await this.sql`
       WITH earlier AS (UPDATE enrollments SET revoked_at = aq_now() WHERE factory_id = ${factoryId} AND revoked_at IS NULL)
       INSERT INTO enrollments (token_hash, factory_id, created_at) VALUES (${tokenHash}, ${factoryId}, aq_now())`;
-  }
-
-  async tokenFactory(tokenHash: string): Promise<string | undefined> {
-    const [row] = await this.sql<
-      Array<{ factory_id: string }>
-    >`SELECT factory_id FROM enrollments WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`;
-    return row?.factory_id;
-  }
-
-  async anyEnrolled(): Promise<boolean> {
-    const rows = await this.sql`SELECT 1 FROM enrollments WHERE revoked_at IS NULL LIMIT 1`;
-    return rows.length > 0;
-  }
-
-  async enrollments(): Promise<EnrollmentView[]> {
-    const rows = await this.sql<
-      Row[]
-    >`SELECT factory_id, created_at, revoked_at FROM enrollments ORDER BY factory_id, created_at`;
-    return rows.map((row) => ({
-      factoryId: String(row.factory_id),
-      enrolledAt: new Date(Number(row.created_at)).toISOString(),
-      revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)).toISOString(),
-    }));
   }
 
   /** One statement: revoke the tokens, hand every job the factory holds back (a finished one stays finished), end its runs, log it. */
@@ -162,16 +82,6 @@ export class PostgresStore implements FleetStore {
     return { revoked: Number(row!.revoked), fencedJobs: row!.jobs };
   }
 
-  async wasGranted(jobId: string, leaseEpoch: number, factoryId: string): Promise<boolean> {
-    const rows = await this
-      .sql`SELECT 1 FROM runs WHERE job_id = ${jobId} AND lease_epoch = ${leaseEpoch}::bigint AND factory_id = ${factoryId}`;
-    return rows.length > 0;
-  }
-
-  async ping(): Promise<void> {
-    await this.sql`SELECT 1`;
-  }
-
   async close(): Promise<void> {
     await this.sql.end({ timeout: 5 });
   }
@@ -189,20 +99,6 @@ export class PostgresStore implements FleetStore {
       )
       SELECT *, NULL::bigint AS expires_at FROM added`;
     return rows[0] ? toJob(rows[0]) : undefined;
-  }
-
-  async job(id: string): Promise<CoordinatorJob | undefined> {
-    const rows = await this.sql<
-      Row[]
-    >`SELECT j.*, l.expires_at FROM jobs j LEFT JOIN leases l ON l.job_id = j.id WHERE j.id = ${id}`;
-    return rows[0] ? toJob(rows[0]) : undefined;
-  }
-
-  async jobs(): Promise<CoordinatorJob[]> {
-    const rows = await this.sql<
-      Row[]
-    >`SELECT j.*, l.expires_at FROM jobs j LEFT JOIN leases l ON l.job_id = j.id ORDER BY j.created_at, j.id`;
-    return rows.map(toJob);
   }
 
   /** Registers the factory and counts what it could claim, up to CLAIMABLE_CAP, through the claim paths' own indexes. */
@@ -230,31 +126,6 @@ export class PostgresStore implements FleetStore {
            WHERE l.expires_at < aq_now() AND j.stage NOT IN ('shipped', 'failed', 'blocked') AND j.requires <@ ${input.capabilities}::text[]
            LIMIT ${CLAIMABLE_CAP}) expired)) AS claimable`;
     return { claimable: Number(row!.claimable) };
-  }
-
-  async factories(): Promise<FactoryView[]> {
-    const rows = await this.sql<Row[]>`SELECT * FROM factories ORDER BY id`;
-    return rows.map((row) => ({
-      id: String(row.id),
-      capabilities: row.capabilities as string[],
-      health: String(row.health),
-      load: Number(row.load),
-      lastSeen: new Date(Number(row.last_seen)).toISOString(),
-      heartbeats: Number(row.heartbeats),
-      mode: String(row.mode) as FactoryMode,
-    }));
-  }
-
-  async waitingDemand(liveWithinMs: number): Promise<WaitingDemand> {
-    const groups = await this.sql<
-      Array<{ requires: string[]; jobs: number }>
-    >`SELECT requires, count(*) AS jobs FROM jobs WHERE stage = 'queued' GROUP BY requires`;
-    const live = await this.sql<Array<{ capabilities: string[] }>>`
-      SELECT capabilities FROM factories WHERE mode = 'fleet' AND health <> 'draining' AND last_seen >= aq_now() - ${liveWithinMs}::bigint`;
-    return {
-      groups: groups.map((row) => ({ requires: row.requires, jobs: Number(row.jobs) })),
-      live: live.map((row) => row.capabilities),
-    };
   }
 
   /** One statement: the job row is locked, moved to `cancelled` under a raised epoch, its lease row deleted, its open run ended, the event logged. */
@@ -287,11 +158,6 @@ export class PostgresStore implements FleetStore {
   async observe(input: ObservedInput): Promise<void> {
     await this
       .sql`INSERT INTO observed_events (factory_id, job_id, title, stage, at) VALUES (${input.factoryId}, ${input.jobId}, ${input.title ?? null}, ${input.stage}, aq_now())`;
-  }
-
-  async observedEvents(): Promise<ObservedEvent[]> {
-    const rows = await this.sql<Row[]>`SELECT * FROM observed_events ORDER BY id DESC LIMIT ${OBSERVED_LIMIT}`;
-    return rows.reverse().map(toObserved);
   }
 
   /**
@@ -343,14 +209,6 @@ export class PostgresStore implements FleetStore {
       if (!(await this.anyClaimable(caps))) return undefined;
     }
     return undefined;
-  }
-
-  private async anyClaimable(caps: string[]): Promise<boolean> {
-    const [row] = await this.sql<Array<{ any: boolean }>>`
-      SELECT EXISTS (SELECT 1 FROM jobs WHERE stage = 'queued' AND requires <@ ${caps}::text[])
-        OR EXISTS (SELECT 1 FROM leases l JOIN jobs j ON j.id = l.job_id
-          WHERE l.expires_at < aq_now() AND j.stage NOT IN ('shipped', 'failed', 'blocked') AND j.requires <@ ${caps}::text[]) AS any`;
-    return Boolean(row?.any);
   }
 
   async report(
@@ -449,19 +307,6 @@ export class PostgresStore implements FleetStore {
     return { ok: false, reason: "stale", currentEpoch: current.leaseEpoch };
   }
 
-  async runs(id: string): Promise<RunView[]> {
-    const rows = await this.sql<Row[]>`SELECT * FROM runs WHERE job_id = ${id} ORDER BY id`;
-    return rows.map(toRun);
-  }
-
-  async events(id?: string): Promise<FleetEvent[]> {
-    const rows =
-      id === undefined
-        ? await this.sql<Row[]>`SELECT * FROM events ORDER BY id`
-        : await this.sql<Row[]>`SELECT * FROM events WHERE job_id = ${id} ORDER BY id`;
-    return rows.map(toEvent);
-  }
-
   async pruneEvents(before: number): Promise<number> {
     const gone = await this.sql`
       DELETE FROM events e USING jobs j
@@ -477,23 +322,5 @@ function leaseOf(row: Row): LeaseState {
     leaseEpoch: Number(row.lease_epoch),
     factoryId: row.factory_id === null || row.factory_id === undefined ? null : String(row.factory_id),
     leaseExpiresAt: row.expires_at === null || row.expires_at === undefined ? null : Number(row.expires_at),
-  };
-}
-
-function toJob(row: Row): CoordinatorJob {
-  return {
-    id: String(row.id),
-    title: row.title === null ? null : String(row.title),
-    bodyMd: String(row.body_md),
-    options: (row.options ?? {}) as Record<string, unknown>,
-    requires: (row.requires ?? []) as string[],
-    priority: Number(row.priority),
-    stage: String(row.stage),
-    leaseEpoch: Number(row.lease_epoch),
-    factoryId: row.factory_id === null ? null : String(row.factory_id),
-    leaseExpiresAt: row.expires_at === null || row.expires_at === undefined ? null : Number(row.expires_at),
-    checkpoint: row.checkpoint === null ? null : (row.checkpoint as Checkpoint),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
   };
 }

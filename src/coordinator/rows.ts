@@ -1,5 +1,4 @@
-import type { RunView } from "./fleet-store.ts";
-import type { FleetEvent, ObservedEvent } from "./store.ts";
+import type { FleetEvent, ObservedEvent, RunView } from "./fleet-store.ts";
 
 /** A database row of either store, as its driver hands it over. */
 type Row = Record<string, unknown>;

@@ -15,12 +15,12 @@ import {
   requireGrantee,
   requireSelf,
 } from "./auth.ts";
-import { openStore, type FleetStore, type LeaseState } from "./fleet-store.ts";
+import type { FleetStore, LeaseState, Outcome } from "./fleet-store.ts";
 import { type CoordinatorGuard, decodePathPart, guardRequest } from "./guard.ts";
 import { handleOperatorRoute, handleShadowRoute, heartbeatNote, view } from "./operator-routes.ts";
 import { createFleetPage } from "./page/index.ts";
-import { SqliteFleetStore } from "./sqlite-store.ts";
-import type { CoordinatorStore, Outcome } from "./store.ts";
+import type { CoordinatorStore } from "./store.ts";
+import { openStore } from "./stores.ts";
 
 export interface CoordinatorOptions {
   readonly port: number;
@@ -109,8 +109,9 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     fleetStore: store,
     token,
     get store(): CoordinatorStore {
-      if (store instanceof SqliteFleetStore) return store.sync;
-      throw new Error("this coordinator's store is PostgreSQL: use fleetStore");
+      const sync = (store as { sync?: CoordinatorStore }).sync;
+      if (sync) return sync;
+      throw new Error(`this coordinator's store is ${store.engine}, not SQLite: use fleetStore`);
     },
     stats: () => Object.fromEntries(stats),
     close: () => {

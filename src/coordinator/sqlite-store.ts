@@ -1,7 +1,25 @@
 import { DatabaseSync } from "node:sqlite";
-import type { EnqueueInput, FleetStore, HeartbeatInput, LeaseState, OpenOptions } from "./fleet-store.ts";
+import type {
+  CoordinatorJob,
+  EnqueueInput,
+  FleetStore,
+  HeartbeatInput,
+  LeaseState,
+  Migrated,
+  ObservedInput,
+  OpenOptions,
+  Outcome,
+  StoreEngine,
+} from "./fleet-store.ts";
 import { migrateSqlite } from "./migrations/sqlite.ts";
-import { CoordinatorStore, type CoordinatorJob, type ObservedInput, type Outcome } from "./store.ts";
+import { CoordinatorStore } from "./store.ts";
+
+/** A SQLite file or ":memory:". */
+export const SQLITE_STORE: StoreEngine = {
+  name: "sqlite",
+  open: async (db, options) => new SqliteFleetStore(db, options),
+  migrate: async (db) => migrateSqliteFile(db),
+};
 
 /**
  * The embedded default: the synchronous node:sqlite store behind the async store interface. One
@@ -100,7 +118,7 @@ function lease(outcome: Outcome<CoordinatorJob>): Outcome<LeaseState> {
   return { ok: true, value: { stage, leaseEpoch, factoryId, leaseExpiresAt } };
 }
 
-export function migrateSqliteFile(file: string): { engine: string; applied: number[]; current: number } {
+export function migrateSqliteFile(file: string): Migrated {
   const db = new DatabaseSync(file);
   try {
     db.exec("PRAGMA busy_timeout = 5000;");

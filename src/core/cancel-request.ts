@@ -18,18 +18,6 @@ export interface CancelRequest {
   readonly at: string;
 }
 
-/** The abort reason a runner uses for a person's cancel. */
-export class CancelRequested extends Error {
-  readonly request: CancelRequest;
-
-  constructor(request: CancelRequest) {
-    super(
-      request.to === "queued" ? `cancelled by ${request.by}; the attempt does not count` : `cancelled by ${request.by}`,
-    );
-    this.request = request;
-  }
-}
-
 export async function requestCancel(jobDir: string, request: CancelRequest): Promise<void> {
   await writeFileAtomic(join(jobDir, CANCEL_FILE), `${JSON.stringify(request)}\n`);
 }

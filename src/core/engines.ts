@@ -1,4 +1,4 @@
-import type { EngineConfig } from "../config/schema.ts";
+import type { EngineConfig } from "./config.ts";
 import type { OutputFormat } from "./agent-output/formats.ts";
 import { AqError } from "./errors.ts";
 

@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { closest } from "./suggest.ts";
-import type { ResolvedConfig } from "../config/load.ts";
+import type { ResolvedConfig } from "./config.ts";
 import { AqError } from "./errors.ts";
 import type { JobSpec } from "./job-file.ts";
 

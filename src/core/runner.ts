@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { ResolvedConfig } from "../config/load.ts";
+import type { ResolvedConfig } from "./config.ts";
 import { claimNext } from "./claim.ts";
 import type { EngineDef } from "./engines.ts";
 import { formatDuration } from "./duration.ts";

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
-import { type FleetStore, openStore } from "../../src/coordinator/fleet-store.ts";
+import type { FleetStore } from "../../src/coordinator/fleet-store.ts";
+import { openStore } from "../../src/coordinator/stores.ts";
 import { startCoordinator } from "../../src/coordinator/server.ts";
 import { useDispatcher } from "../../plugins/shared/http.ts";
 import { aq, waitFor } from "../helpers/cli.ts";

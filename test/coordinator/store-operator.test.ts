@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { type FleetStore, openStore, uncovered } from "../../src/coordinator/fleet-store.ts";
+import { type FleetStore, uncovered } from "../../src/coordinator/fleet-store.ts";
+import { openStore } from "../../src/coordinator/stores.ts";
 import { usePostgres } from "../helpers/postgres.ts";
 import { tempDir } from "../helpers/temp.ts";
 

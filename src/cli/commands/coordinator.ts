@@ -81,7 +81,7 @@ export default defineCommand({
   async run({ args }) {
     const db = database(args.db || process.env.AQ_COORDINATOR_DB || "aq-coordinator.sqlite");
     if (args.action === "migrate") {
-      const { migrate } = await import("../../coordinator/fleet-store.ts");
+      const { migrate } = await import("../../coordinator/stores.ts");
       const result = await migrate(db);
       if (args.json) printJson({ db: shown(db), ...result });
       else
@@ -157,7 +157,7 @@ async function enrollment(
       "AQ_BAD_USAGE",
       `aq coordinator ${action}: needs the coordinator's database (--db FILE or URL), not :memory:`,
     );
-  const { openStore } = await import("../../coordinator/fleet-store.ts");
+  const { openStore } = await import("../../coordinator/stores.ts");
   const { FactoryId, hashToken, newFactoryToken } = await import("../../coordinator/auth.ts");
   const v = await import("valibot");
   if (action !== "factories" && !v.safeParse(FactoryId, factory).success) {

@@ -1,3 +1,5 @@
+import type postgres from "postgres";
+
 /**
  * The PostgreSQL store's schema, as numbered steps applied in order (all pending steps in one
  * transaction, under a transaction-scoped advisory lock) and recorded in aq_migrations. Never
@@ -66,3 +68,31 @@ CREATE INDEX observed_job ON observed_events (factory_id, job_id, id);
 `,
   },
 ];
+
+/** pg_advisory_xact_lock key that serializes migrations of one database ("aqmigr"). */
+const MIGRATION_LOCK = 0x61716d696772;
+
+/** Brings the database to the newest version in one transaction, under the advisory lock; answers the versions applied. */
+export async function applyPostgresMigrations(
+  sql: postgres.Sql<{ bigint: number }>,
+): Promise<{ applied: number[]; current: number }> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK}::bigint)`;
+    await tx`CREATE TABLE IF NOT EXISTS aq_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+    const done = new Set(
+      (await tx<Array<{ version: number }>>`SELECT version FROM aq_migrations`).map((row) => Number(row.version)),
+    );
+    const known = POSTGRES_MIGRATIONS.at(-1)!.version;
+    const newest = Math.max(known, ...done);
+    if (newest > known)
+      throw new Error(`the coordinator database is at schema version ${newest}, newer than this aq knows (${known})`);
+    const applied: number[] = [];
+    for (const step of POSTGRES_MIGRATIONS) {
+      if (done.has(step.version)) continue;
+      await tx.unsafe(step.sql);
+      await tx`INSERT INTO aq_migrations (version, name) VALUES (${step.version}, ${step.name})`;
+      applied.push(step.version);
+    }
+    return { applied, current: newest };
+  }) as Promise<{ applied: number[]; current: number }>;
+}
