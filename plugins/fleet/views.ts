@@ -75,7 +75,6 @@ export function fleetPanel(
       { label: "health", value: degraded ? "degraded" : "ok", tone: degraded ? "warn" : "ok" },
       { label: "leases held", value: String(leases.length) },
     ];
-    if (last) facts.push({ label: "checked", value: new Date(last.at).toISOString() });
     const panel: Panel = {
       title: "Fleet",
       facts,

@@ -115,7 +115,7 @@ export class Snapshot {
         job.origin.kind,
         ...(job.badges ?? []),
         ...Object.values(job.columns ?? {}),
-      ].some((text) => text.toLowerCase().includes(needle));
+      ].some((text) => String(text).toLowerCase().includes(needle));
     });
     const slice = matching.slice(query.offset, query.offset + query.limit);
     const jobs = await Promise.all(slice.map((job) => this.row(job)));

@@ -1,6 +1,10 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { AqHookError } from "../../src/core/errors.ts";
+import { createRunnerHooks } from "../../src/core/hooks.ts";
+import type { JobMeta } from "../../src/core/meta.ts";
+import { statusJobOf } from "../../src/core/status.ts";
 import { ROOT } from "../helpers/cli.ts";
 import { startDashboard } from "../helpers/dashboard.ts";
 import { cliProject, requireBuild, storeOf } from "../helpers/store-cli.ts";
@@ -82,6 +86,21 @@ describe("generic plugin contributions", () => {
     expect((await dashboard.get("/api/jobs?q=urgent")).body.jobs.map((job: { id: string }) => job.id)).toEqual([
       "hotfix",
     ]);
+  });
+
+  it("a statusJob tap that throws is reported with its plugin, and the row keeps what the others gave", () => {
+    const errors: AqHookError[] = [];
+    const hooks = createRunnerHooks((error) => errors.push(error));
+    hooks.statusJob.tap("first", (job) => ({ ...job, columns: { ...job.columns, tier: "urgent" } }));
+    hooks.statusJob.tap("broken", () => {
+      throw new Error("no tier today");
+    });
+    hooks.statusJob.tap("last", (job) => ({ ...job, badges: ["seen"] }));
+    const at = "2026-01-01T00:00:00.000Z";
+    const meta = { id: "j1", attempts: 0, priority: 0, origin: { kind: "local" }, createdAt: at, history: [] };
+    const row = statusJobOf(hooks, meta as unknown as JobMeta, "queued");
+    expect(row).toMatchObject({ id: "j1", stage: "queued", columns: { tier: "urgent" }, badges: ["seen"] });
+    expect(errors.map((error) => [error.plugin, error.hook])).toEqual([["broken", "statusJob"]]);
   });
 
   it("the status and dashboard code names no plugin: src/dashboard, aq status and the core's status files", () => {

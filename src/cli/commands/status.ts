@@ -110,7 +110,7 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
       String(job.attempts),
       job.lock ?? "",
       formatDuration(Math.max(0, now - Date.parse(job.updatedAt))),
-      ...extra.map((name) => job.columns?.[name] ?? ""),
+      ...extra.map((name) => String(job.columns?.[name] ?? "")),
       whatNow(job, now),
     ]);
     for (const line of renderTable(columns, table, terminalWidth(process.stdout))) print(line);
