@@ -12,19 +12,20 @@ export interface Asset {
  * build compiled them (the browser loads them by their relative imports, with no bundler).
  */
 export async function pageAssets(actionToken: string): Promise<Record<string, Asset>> {
+  const modules = await pageModules();
   const assets: Record<string, Asset> = {
-    "/": { type: "text/html; charset=utf-8", body: html(actionToken) },
+    "/": { type: "text/html; charset=utf-8", body: html(actionToken, Object.keys(modules)) },
     "/app.css": { type: "text/css; charset=utf-8", body: APP_CSS },
   };
-  for (const [path, body] of Object.entries(await pageModules()))
-    assets[path] = { type: "text/javascript; charset=utf-8", body };
+  for (const [path, body] of Object.entries(modules)) assets[path] = { type: "text/javascript; charset=utf-8", body };
   return assets;
 }
 
 const FAVICON =
   "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%232563eb'/%3E%3Ctext x='8' y='12' font-size='10' text-anchor='middle' fill='white' font-family='sans-serif'%3Eaq%3C/text%3E%3C/svg%3E";
 
-function html(actionToken: string): string {
+/** The page names every module up front (modulepreload), so the browser fetches them at once, not import by import. */
+function html(actionToken: string, modules: readonly string[]): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -34,6 +35,7 @@ function html(actionToken: string): string {
 <title>aq dashboard</title>
 <link rel="icon" href="${FAVICON}">
 <link rel="stylesheet" href="/app.css">
+${modules.map((path) => `<link rel="modulepreload" href="${path}">`).join("\n")}
 <script type="module" src="${ENTRY}"></script>
 </head>
 <body>
