@@ -3,7 +3,7 @@ import { detectCapabilities } from "./caps.ts";
 import { claimFromFleet } from "./claim.ts";
 import { fleetCommand } from "./admin-commands.ts";
 import { fleetStatusCommand } from "./commands.ts";
-import { fleetPanel } from "./dashboard.ts";
+import { applyFleetViews } from "./views.ts";
 import { Connection } from "./connection.ts";
 import { fencedOf, leaseOf, outboxOf, REPORTED_ON_STAGE } from "./fleet-meta.ts";
 import { Heartbeat } from "./heartbeat.ts";
@@ -122,7 +122,7 @@ export default definePlugin({
         ],
       };
     });
-    aq.hooks.dashboard.tapPromise(PLUGIN_NAME, fleetPanel(aq, connection, true));
+    applyFleetViews(aq, connection);
     aq.registerCommand("fleet-status", fleetStatusCommand(aq, connection, heartbeat, capabilities));
   },
 });

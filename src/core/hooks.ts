@@ -3,6 +3,10 @@ import { AqHookError, FencedError } from "./errors.ts";
 import type { JobMeta } from "./meta.ts";
 import type { Stage } from "./stages.ts";
 import type { MaterializeInput } from "./materialize.ts";
+import type { DashboardPanels, StatusJob, StatusReport } from "./contributions.ts";
+
+/** The shapes of what plugins add to `aq status` and `aq dashboard`. */
+export type * from "./contributions.ts";
 
 /** A gate's answer: present means "no", with the reason shown to the person. */
 export interface Veto {
@@ -84,59 +88,6 @@ export interface ShipContext {
   readonly force: boolean;
 }
 
-export interface StatusJob {
-  readonly id: string;
-  readonly stage: Stage;
-  readonly origin: JobMeta["origin"];
-  readonly reason?: string;
-  readonly fleet?: { jobId: string; leaseEpoch: number };
-  readonly attempts: number;
-  readonly priority: number;
-  /** The job's named lock, if it has one. */
-  readonly lock?: string;
-  /** A retry waiting on its backoff is not claimable before this time. */
-  readonly notBefore?: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  /** What the agent CLI reported: its session, tokens and last activity. */
-  readonly agent?: JobMeta["agent"];
-}
-
-export interface StatusReport {
-  factoryId?: string;
-  counts: Record<Stage, number>;
-  jobs: StatusJob[];
-  broken: Array<{ id: string; stage: Stage; problem: string }>;
-  /** Lines plugins add to the human-readable status (one per line). */
-  notes: string[];
-  [extension: string]: unknown;
-}
-
-/** The fleet panel of `aq dashboard` (the fleet plugin fills it in). */
-export interface FleetPanel {
-  readonly factoryId: string;
-  readonly api: string;
-  /** From a cached probe of the coordinator; undefined until the first probe answers. */
-  readonly reachable: boolean | undefined;
-  readonly problem?: string | undefined;
-  readonly checkedAt?: string | undefined;
-  readonly health: "ok" | "degraded" | "draining";
-  readonly leases: ReadonlyArray<{
-    id: string;
-    stage: Stage;
-    fleetJobId: string;
-    leaseEpoch: number;
-    leaseExpiresAt?: string | undefined;
-    waitingReports: number;
-  }>;
-}
-
-/** What `aq dashboard` shows beside the queue; plugins add panels (only while a dashboard runs). */
-export interface DashboardPanels {
-  fleet?: FleetPanel;
-  [panel: string]: unknown;
-}
-
 /** `aq add --from-tracker ITEM` asks the plugins for a job: { kind: "tracker", ref: "ITEM" }. */
 export interface JobSourceRequest {
   readonly kind: string;
@@ -189,7 +140,9 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     commitTrailers: new SyncWaterfallHook<[Record<string, string>, Readonly<JobMeta>]>(["trailers", "meta"]),
     /** `aq status`: plugins add fields (factoryId) and notes. */
     status: new AsyncSeriesWaterfallHook<[StatusReport]>(["status"]),
-    /** `aq dashboard`: plugins add panels (the fleet panel); taps may use cached network probes. */
+    /** Each job of `aq status` and the dashboard: plugins add columns, badges and fields from its meta. */
+    statusJob: new SyncWaterfallHook<[StatusJob, Readonly<JobMeta>]>(["job", "meta"]),
+    /** `aq dashboard`: plugins add a panel under their name; taps may use cached network probes. */
     dashboard: new AsyncSeriesWaterfallHook<[DashboardPanels]>(["panels"]),
   };
   for (const [name, hook] of Object.entries(hooks)) {
@@ -208,7 +161,7 @@ interface Tap {
   fn: (...args: unknown[]) => unknown;
 }
 
-const WATERFALLS: ReadonlySet<string> = new Set(["status", "commitTrailers", "dashboard", "parkJobs"]);
+const WATERFALLS: ReadonlySet<string> = new Set(["status", "statusJob", "commitTrailers", "dashboard", "parkJobs"]);
 /** Gates fail closed: a tap that throws there answers "no", with a reason naming the plugin. */
 const GATES: ReadonlySet<string> = new Set(["beforeClaim", "beforeShip"]);
 

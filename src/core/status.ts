@@ -1,6 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { RunnerHooks, StatusJob, StatusReport } from "./hooks.ts";
+import type { StatusJob, StatusReport } from "./contributions.ts";
+import type { RunnerHooks } from "./hooks.ts";
 import type { JobMeta } from "./meta.ts";
 import type { QueueStore } from "./queue-store.ts";
 import { STAGE_NAMES, type Stage } from "./stages.ts";
@@ -22,7 +23,7 @@ export async function collectStatus(store: QueueStore, hooks: RunnerHooks): Prom
   const counts = Object.fromEntries(STAGE_NAMES.map((stage) => [stage, 0])) as Record<Stage, number>;
   for (const job of jobs) counts[job.stage]++;
   for (const job of broken) counts[job.stage]++;
-  const rows = jobs.map((job) => statusJob(job.meta, job.stage));
+  const rows = jobs.map((job) => statusJobOf(hooks, job.meta, job.stage));
   rows.sort(byAttention());
   const report: StatusReport = {
     counts,
@@ -76,17 +77,13 @@ function claimOrder(a: StatusJob, b: StatusJob, now: string): number {
   );
 }
 
-function statusJob(meta: JobMeta, stage: Stage): StatusJob {
-  const fleet =
-    meta.origin.kind === "fleet" && typeof meta.fleet === "object" && meta.fleet
-      ? (meta.fleet as { jobId: string; leaseEpoch: number })
-      : undefined;
-  return {
+/** A job's row of `aq status`: what the core knows of it, then what plugins add from its meta. */
+export function statusJobOf(hooks: RunnerHooks, meta: JobMeta, stage: Stage): StatusJob {
+  const job: StatusJob = {
     id: meta.id,
     stage,
     origin: meta.origin,
     ...(meta.reason ? { reason: meta.reason } : {}),
-    ...(fleet ? { fleet: { jobId: fleet.jobId, leaseEpoch: fleet.leaseEpoch } } : {}),
     attempts: meta.attempts,
     priority: meta.priority,
     ...(meta.lock ? { lock: meta.lock } : {}),
@@ -95,6 +92,7 @@ function statusJob(meta: JobMeta, stage: Stage): StatusJob {
     updatedAt: meta.history.at(-1)?.at ?? meta.createdAt,
     ...(meta.agent ? { agent: meta.agent } : {}),
   };
+  return hooks.statusJob.isUsed() ? hooks.statusJob.call(job, meta) : job;
 }
 
 /** Runners that announced themselves in .aq/runners/ and still run. */

@@ -11,10 +11,12 @@ import { HttpProblem, readJson, send } from "../core/http-server.ts";
 import { JOB_ID } from "../core/job-id.ts";
 import { JOB_FILE, LOG_FILE } from "../core/queue-store.ts";
 import { STAGE_NAMES } from "../core/stages.ts";
+import { statusJobOf } from "../core/status.ts";
 import { formatIssues } from "../core/validation.ts";
 import { jobDiff } from "./diff.ts";
 import type { EventHub } from "./events.ts";
 import { checkAction, type GuardOptions } from "./guard.ts";
+import type { Asset } from "./page/assets.ts";
 import { isNotServed, openJobFile } from "./safe-file.ts";
 import type { Snapshot } from "./snapshot.ts";
 
@@ -24,7 +26,7 @@ export interface RouteContext {
   readonly hub: EventHub;
   readonly guard: GuardOptions;
   /** The page's own files: the HTML (with this process's token), its script and its style. */
-  readonly assets: Readonly<Record<string, { type: string; body: string }>>;
+  readonly assets: Readonly<Record<string, Asset>>;
   /** Called after an action changed the queue, so pages hear of it without waiting for the watcher. */
   readonly changed: () => void;
 }
@@ -97,7 +99,8 @@ const ACTIONS: Record<string, (aq: Aq, id: string, body: unknown) => Promise<Rec
 };
 
 const asset: Handler = (ctx, _request, response, { url }) => {
-  const file = ctx.assets[url.pathname]!;
+  const file = ctx.assets[url.pathname];
+  if (!file) throw new HttpProblem(404, `no route ${url.pathname}`);
   const headers: Record<string, string> = { "content-type": file.type, "cache-control": "no-store" };
   if (url.pathname === "/") {
     headers["content-security-policy"] =
@@ -132,6 +135,7 @@ const job: Handler = async (ctx, _request, response, { id }) => {
     ? await readHead(join(record.dir, JOB_FILE), PROMPT_MAX).catch(unlessNotServed(undefined))
     : undefined;
   const agent = record.meta.agent;
+  const { columns, badges } = statusJobOf(ctx.aq.hooks, record.meta, record.stage);
   const logSize = await sizeOf(join(record.dir, LOG_FILE)).catch(unlessNotServed(0));
   send(response, 200, {
     id: record.id,
@@ -140,6 +144,8 @@ const job: Handler = async (ctx, _request, response, { id }) => {
     engine: agent?.name ?? record.meta.engine?.name ?? (await ctx.snapshot.engineOf(record)),
     agent,
     meta: record.meta,
+    ...(columns ? { columns } : {}),
+    ...(badges ? { badges } : {}),
     logSize,
     ...(prompt === undefined ? {} : { prompt }),
   });
@@ -177,7 +183,7 @@ const action: Handler = async (ctx, request, response, { id, url }) => {
 };
 
 const ROUTES: Array<{ path: RegExp; methods: Record<string, Handler> }> = [
-  { path: /^\/(app\.js|app\.css)?$/, methods: { GET: asset } },
+  { path: /^\/(?:app\.css|js\/[\w./-]+\.js)?$/, methods: { GET: asset } },
   { path: /^\/api\/summary$/, methods: { GET: summary } },
   { path: /^\/api\/events$/, methods: { GET: events } },
   { path: /^\/api\/jobs$/, methods: { GET: jobs } },

@@ -18,7 +18,7 @@ export interface DashboardOptions {
   readonly accessToken?: string | undefined;
   /** Quiet time before a change on disk reaches the pages. */
   readonly debounceMs?: number;
-  /** How often plugins' panels (the fleet's reachability) are asked again while a page is open. */
+  /** How often plugins' panels (a coordinator's reachability) are asked again while a page is open. */
   readonly panelsMs?: number;
 }
 
@@ -61,7 +61,14 @@ export async function startDashboard(aq: Aq, options: DashboardOptions): Promise
     onChange: publishSoon,
     onJob: (id) => hub.send("job", { id }),
   });
-  const ctx: RouteContext = { aq, snapshot, hub, guard, assets: pageAssets(guard.actionToken), changed: publishSoon };
+  const ctx: RouteContext = {
+    aq,
+    snapshot,
+    hub,
+    guard,
+    assets: await pageAssets(guard.actionToken),
+    changed: publishSoon,
+  };
 
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://dashboard");

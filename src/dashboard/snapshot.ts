@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Aq } from "../app.ts";
-import type { DashboardPanels, StatusJob, StatusReport } from "../core/hooks.ts";
+import type { DashboardPanels, StatusJob, StatusReport } from "../core/contributions.ts";
 import { JOB_LIMITS } from "../core/job-file.ts";
 import { JOB_FILE } from "../core/queue-store.ts";
 import { openJobFile } from "./safe-file.ts";
@@ -100,10 +100,6 @@ export class Snapshot {
     return this.rows.filter((job) => stages.includes(job.stage)).map(({ id, stage }) => ({ id, stage }));
   }
 
-  stageOf(id: string): Stage | undefined {
-    return this.rows.find((job) => job.id === id)?.stage;
-  }
-
   async page(
     query: JobsQuery,
   ): Promise<{ version: number; total: number; offset: number; limit: number; jobs: JobRow[] }> {
@@ -113,9 +109,13 @@ export class Snapshot {
       if (query.stage === "active" ? job.stage === "shipped" : query.stage !== "all" && job.stage !== query.stage)
         return false;
       if (!needle) return true;
-      return [job.id, job.reason ?? "", job.origin.kind, job.fleet?.jobId ?? ""].some((text) =>
-        text.toLowerCase().includes(needle),
-      );
+      return [
+        job.id,
+        job.reason ?? "",
+        job.origin.kind,
+        ...(job.badges ?? []),
+        ...Object.values(job.columns ?? {}),
+      ].some((text) => String(text).toLowerCase().includes(needle));
     });
     const slice = matching.slice(query.offset, query.offset + query.limit);
     const jobs = await Promise.all(slice.map((job) => this.row(job)));

@@ -179,6 +179,42 @@ describe("the dashboard in a real browser", () => {
     ).toEqual(new Set(["failed"]));
   });
 
+  it("draws a third-party plugin's panel, its column and its badge from the generic shapes; a panel row opens its job", async () => {
+    const plugin = join(ROOT, "test", "fixtures", "plugin-contributions", "review-clock.ts");
+    const project = cliProject({ plugins: [["tracker-echo", false], plugin] });
+    const store = await storeOf(project.queue);
+    await store.create(newJob("hotfix", { engine: "shell", priority: 7 }), { by: "test" });
+    await store.create(newJob("chore", { engine: "shell" }), { by: "test" });
+    const dashboard = await startDashboard(project.dir);
+    const page = await openPage(dashboard.url);
+
+    const panel = page.locator('[data-panel="review-clock"]');
+    await panel.waitFor();
+    expect(await panel.locator("h2").textContent()).toBe("Review clock");
+    expect(await panel.locator('[data-fact="urgent"] b').textContent()).toBe("1");
+    expect(await panel.locator('[data-fact="urgent"] b').getAttribute("class")).toBe("warn");
+    expect(await panel.locator("thead th").allTextContents()).toEqual(["job", "stage", "priority"]);
+    expect(await panel.locator("tbody td").allTextContents()).toEqual(["hotfix", "queued", "7"]);
+    expect(await panel.locator("tbody .stage.s-queued").count()).toBe(1);
+
+    // The plugin's column sits before the reason; its badge beside the job's id.
+    const headers = await page.locator("#head th").allTextContents();
+    expect(headers.slice(headers.indexOf("origin"), headers.indexOf("reason") + 1)).toEqual([
+      "origin",
+      "tier",
+      "reason",
+    ]);
+    expect(await page.locator('tr[data-id="hotfix"] td[data-column="tier"]').textContent()).toBe("urgent");
+    expect(await page.locator('tr[data-id="chore"] td[data-column="tier"]').textContent()).toBe("normal");
+    expect(await page.locator('tr[data-id="hotfix"] td.id .badge').allTextContents()).toEqual(["urgent"]);
+    expect(await page.locator('tr[data-id="chore"] td.id .badge').count()).toBe(0);
+
+    await panel.locator("tbody tr").click();
+    await page.locator('#detail[data-id="hotfix"]').waitFor();
+    expect(await page.locator("#detail .facts").first().textContent()).toContain("tier urgent");
+    expect((page as Page & { problems: string[] }).problems).toEqual([]);
+  });
+
   // Written to docs/ (the README's picture) only when asked, so a test run leaves the tree clean.
   it("writes a screenshot of a busy queue (docs/dashboard.png with AQ_UPDATE_SCREENSHOT=1)", async () => {
     const project = cliProject();

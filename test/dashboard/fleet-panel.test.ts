@@ -28,19 +28,25 @@ describe("aq dashboard: the fleet panel", () => {
     const summary = (await dashboard.get("/api/summary")).body;
 
     expect(summary.panels.fleet).toEqual({
-      factoryId: "factory-a",
-      api: coord.api,
-      reachable: true,
-      checkedAt: expect.any(String),
-      health: "ok",
-      leases: [
+      title: "Fleet",
+      facts: [
+        { label: "factory", value: "factory-a" },
+        { label: "coordinator", value: coord.api },
+        { label: "reachable", value: "yes", tone: "ok" },
+        { label: "health", value: "ok", tone: "ok" },
+        { label: "leases held", value: "1" },
+      ],
+      tables: [
         {
-          id: localId("J1", 1),
-          stage: "review",
-          fleetJobId: "J1",
-          leaseEpoch: 1,
-          leaseExpiresAt: expect.any(String),
-          waitingReports: 0,
+          columns: [
+            { label: "job", kind: "job" },
+            { label: "fleet job" },
+            { label: "stage", kind: "stage" },
+            { label: "epoch" },
+            { label: "lease expires", kind: "time" },
+            { label: "reports waiting" },
+          ],
+          rows: [[localId("J1", 1), "J1", "review", 1, expect.any(String), 0]],
         },
       ],
     });
@@ -49,7 +55,13 @@ describe("aq dashboard: the fleet panel", () => {
       id: localId("J1", 1),
       origin: { kind: "fleet" },
       fleet: { jobId: "J1", leaseEpoch: 1 },
+      columns: { epoch: "1" },
+      badges: ["fleet J1"],
     });
+    // The job's detail carries the same columns and badges; searching finds a job by its badge.
+    const detail = (await dashboard.get(`/api/jobs/${localId("J1", 1)}`)).body;
+    expect(detail).toMatchObject({ columns: { epoch: "1" }, badges: ["fleet J1"] });
+    expect((await dashboard.get("/api/jobs?q=fleet%20j1")).body.total).toBe(1);
     // The dashboard only probes: no heartbeat, claim or report (it is not a factory).
     const after = coord.stats();
     const calls = Object.keys(after).filter((route) => after[route] !== before[route]);
@@ -65,19 +77,24 @@ describe("aq dashboard: the fleet panel", () => {
     const fleet = await waitFor(
       async () => {
         const panel = (await dashboard.get("/api/summary")).body.panels.fleet;
-        return panel.reachable === false ? panel : undefined;
+        return panel.facts.some((f: { label: string; tone?: string }) => f.label === "reachable" && f.tone === "bad")
+          ? panel
+          : undefined;
       },
       15_000,
       "the probe's answer",
     );
 
-    expect(fleet).toMatchObject({
-      api,
-      reachable: false,
-      problem: expect.stringMatching(/^coordinator unreachable for GET fleet\/factories: ECONNREFUSED/),
-      leases: [],
+    const fact = (label: string) => fleet.facts.find((f: { label: string }) => f.label === label);
+    expect(fact("coordinator").value).toBe(api);
+    expect(fact("reachable")).toEqual({
+      label: "reachable",
+      value: expect.stringMatching(/^no \(coordinator unreachable for GET fleet\/factories: ECONNREFUSED/),
+      tone: "bad",
     });
+    expect(fact("leases held").value).toBe("0");
+    expect(fleet.tables).toEqual([]);
     // Without AQ_FACTORY_ID the factory is this queue on this host: the id `aq run` and `aq status` use too.
-    expect(fleet.factoryId).toMatch(/^.+-[0-9a-f]{6}$/);
+    expect(fact("factory").value).toMatch(/^.+-[0-9a-f]{6}$/);
   });
 });

@@ -534,7 +534,9 @@ describe("6. offline-degrade", () => {
     expect(meta.history.at(-1)).toMatchObject({ from: "review", to: "quarantine" });
     expect(w.mock.requests.filter((request) => request.json?.stage === "shipped")).toEqual([]);
 
-    const human = await cli(["status"], { cwd: w.dir });
+    // The lease is the fleet plugin's to show: aq status with the fleet switch on (it calls no coordinator).
+    const fleetOn = { AQ_FLEET: "1", AQ_FACTORY_ID: "factory-a" };
+    const human = await cli(["status"], { cwd: w.dir, env: fleetOn });
     expect(human.code, human.stderr).toBe(0);
     const lines = human.stdout.split("\n");
     const alarm = lines.findIndex((line) => line.startsWith("!! 1 quarantined job(s) need a person"));
@@ -542,7 +544,7 @@ describe("6. offline-degrade", () => {
     expect(lines[alarm + 1]).toMatch(new RegExp(`^\\s+${ID} \\(fleet J1, epoch 7\\)\\s+fenced while offline`));
     const table = lines.findIndex((line) => /^ID\s+STAGE/.test(line));
     expect(alarm).toBeLessThan(table);
-    const json = JSON.parse((await cli(["status", "--json"], { cwd: w.dir })).stdout);
+    const json = JSON.parse((await cli(["status", "--json"], { cwd: w.dir, env: fleetOn })).stdout);
     expect(json.counts.quarantine).toBe(1);
     expect(json.jobs.find((entry: any) => entry.id === ID)).toMatchObject({
       stage: "quarantine",

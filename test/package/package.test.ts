@@ -134,6 +134,24 @@ describe("the package agent-queue, installed from its tarball into a fresh proje
     ).toEqual([]);
   });
 
+  it("holds the web pages' compiled ES modules: every module the dashboard's and the coordinator's page import", async () => {
+    const modules = join(project.dir, "node_modules", "agent-queue", "dist", "src", "dashboard", "page", "modules.js");
+    const script = [
+      `const { pageModules } = await import(${JSON.stringify(modules)});`,
+      "const dashboard = Object.keys(await pageModules());",
+      'const coordinator = Object.keys(await pageModules("/ui/js/coordinator/page/app/main.js", "/ui/js/"));',
+      "console.log(JSON.stringify({ dashboard, coordinator }));",
+    ].join("\n");
+    const listed = await project.run("node", ["--input-type=module", "-e", script]);
+    const { dashboard, coordinator } = JSON.parse(listed.stdout);
+    expect(dashboard).toEqual(
+      expect.arrayContaining(["/js/dashboard/page/app/main.js", "/js/dashboard/page/app/dom.js", "/js/core/stages.js"]),
+    );
+    expect(coordinator).toEqual(
+      expect.arrayContaining(["/ui/js/coordinator/page/app/main.js", "/ui/js/dashboard/page/app/dom.js"]),
+    );
+  });
+
   it("npx aq --version, -v and npx agent-queue --version answer with the package's version", async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
     for (const args of [

@@ -2,10 +2,10 @@ import { join } from "node:path";
 import { defineCommand } from "citty";
 import { formatDuration } from "../../core/duration.ts";
 import type { JobMeta } from "../../core/meta.ts";
-import type { StatusReport } from "../../core/hooks.ts";
+import type { StatusJob, StatusReport } from "../../core/contributions.ts";
 import { LOG_FILE } from "../../core/queue-store.ts";
 import { STAGE_NAMES } from "../../core/stages.ts";
-import { collectStatus } from "../../core/status.ts";
+import { collectStatus, statusJobOf } from "../../core/status.ts";
 import { type Column, renderTable, terminalWidth } from "../term/table.ts";
 import { painter, STAGE_COLOR } from "../term/color.ts";
 import { attemptTimes } from "../attempt-times.ts";
@@ -28,6 +28,8 @@ export default defineCommand({
       print(
         `  attempts ${job.meta.attempts}, priority ${job.meta.priority}, origin ${job.meta.origin.kind}, created ${job.meta.createdAt}`,
       );
+      const label = labelOf(statusJobOf(aq.hooks, job.meta, job.stage));
+      if (label) print(`  ${label}`);
       if (job.meta.agent) print(`  ${describeAgent(job.meta.agent)}`);
       if (job.meta.wip) print(`  wip ${job.meta.wip.branch} @ ${job.meta.wip.commit.slice(0, 12)}`);
       if (job.meta.worktree)
@@ -75,10 +77,10 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
         `!! ${quarantined.length} quarantined job(s) need a person: inspect with aq status ID; requeue with aq retry ID; discard with aq block ID --reason R`,
       ),
     );
-    for (const job of quarantined)
-      print(
-        `   ${job.id}${job.fleet ? ` (fleet ${job.fleet.jobId}, epoch ${job.fleet.leaseEpoch})` : ""}  ${job.reason ?? ""}`,
-      );
+    for (const job of quarantined) {
+      const label = labelOf(job);
+      print(`   ${job.id}${label ? ` (${label})` : ""}  ${job.reason ?? ""}`);
+    }
   }
   for (const note of report.notes) print(note);
   for (const broken of report.broken) print(paint("red", `!! ${broken.stage}/${broken.id}: ${broken.problem}`));
@@ -86,7 +88,7 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
   if (rows.length) {
     print("");
     const now = Date.now();
-    const fleet = rows.some((job) => job.fleet);
+    const extra = columnsOf(rows);
     const columns: Column[] = [
       { header: "ID", paint: (cell) => paint("bold", cell) },
       { header: "STAGE", paint: (cell) => stage(cell) },
@@ -94,7 +96,7 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
       { header: "TRIES" },
       { header: "LOCK" },
       { header: "SINCE" },
-      ...(fleet ? [{ header: "EPOCH" }] : []),
+      ...extra.map((name) => ({ header: name.toUpperCase() })),
       {
         header: "REASON",
         flex: true,
@@ -108,7 +110,7 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
       String(job.attempts),
       job.lock ?? "",
       formatDuration(Math.max(0, now - Date.parse(job.updatedAt))),
-      ...(fleet ? [job.fleet ? String(job.fleet.leaseEpoch) : ""] : []),
+      ...extra.map((name) => String(job.columns?.[name] ?? "")),
       whatNow(job, now),
     ]);
     for (const line of renderTable(columns, table, terminalWidth(process.stdout))) print(line);
@@ -120,10 +122,23 @@ function printHuman(report: StatusReport, root: string, all: boolean): void {
     );
 }
 
+/** The columns plugins give the rows shown, in the order they first appear. */
+function columnsOf(rows: readonly StatusJob[]): string[] {
+  const names = new Set<string>();
+  for (const job of rows) for (const name of Object.keys(job.columns ?? {})) names.add(name);
+  return [...names];
+}
+
+/** What plugins say a job is: its badges, then its columns as "name value" ("J1, tier urgent"). */
+function labelOf(job: StatusJob): string {
+  const columns = Object.entries(job.columns ?? {}).map(([name, value]) => `${name} ${value}`);
+  return [...(job.badges ?? []), ...columns].join(", ");
+}
+
 const NEEDS_PERSON: ReadonlySet<string> = new Set(["quarantine", "blocked", "failed", "dead_letter"]);
 
 /** The last column: why a job rests where it is, what a running agent did last, when a retry comes. */
-function whatNow(job: StatusReport["jobs"][number], now: number): string {
+function whatNow(job: StatusJob, now: number): string {
   if (job.stage === "building" && job.agent?.lastActivityAt)
     return `${job.agent.name} active ${formatDuration(Math.max(0, now - Date.parse(job.agent.lastActivityAt)))} ago`;
   if (job.notBefore && Date.parse(job.notBefore) > now)

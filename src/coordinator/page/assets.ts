@@ -1,16 +1,27 @@
+import { pageModules } from "../../dashboard/page/modules.ts";
 import { FLEET_CSS } from "./fleet-css.ts";
-import { FLEET_JS } from "./fleet-js.ts";
+
+/** The page's ES modules are served at their path under dist/src, below /ui/js/. */
+const MODULES_PATH = "/ui/js/";
+const ENTRY = `${MODULES_PATH}coordinator/page/app/main.js`;
 
 const FAVICON =
   "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%230d9488'/%3E%3Ctext x='8' y='12' font-size='10' text-anchor='middle' fill='white' font-family='sans-serif'%3Eaq%3C/text%3E%3C/svg%3E";
 
-/** The fleet page's files, served by the coordinator itself (no CDN, no network). */
-export function fleetPageAssets(): Record<string, { type: string; body: string }> {
-  return {
-    "/": { type: "text/html; charset=utf-8", body: HTML },
-    "/ui/app.js": { type: "text/javascript; charset=utf-8", body: FLEET_JS },
+/**
+ * The fleet page's files, served by the coordinator itself (no CDN, no network): the HTML, the
+ * stylesheet and the page's ES modules as the build compiled them.
+ */
+export async function fleetPageAssets(): Promise<Record<string, { type: string; body: string }>> {
+  const modules = await pageModules(ENTRY, MODULES_PATH);
+  // Every module named up front (modulepreload): the browser fetches them at once, not import by import.
+  const preload = Object.keys(modules).map((path) => `<link rel="modulepreload" href="${path}">`);
+  const assets: Record<string, { type: string; body: string }> = {
+    "/": { type: "text/html; charset=utf-8", body: HTML.replace("<!--preload-->", preload.join("\n")) },
     "/ui/app.css": { type: "text/css; charset=utf-8", body: FLEET_CSS },
   };
+  for (const [path, body] of Object.entries(modules)) assets[path] = { type: "text/javascript; charset=utf-8", body };
+  return assets;
 }
 
 const HTML = `<!doctype html>
@@ -21,7 +32,8 @@ const HTML = `<!doctype html>
 <title>aq fleet</title>
 <link rel="icon" href="${FAVICON}">
 <link rel="stylesheet" href="/ui/app.css">
-<script src="/ui/app.js" defer></script>
+<!--preload-->
+<script type="module" src="${ENTRY}"></script>
 </head>
 <body>
 <header>

@@ -30,7 +30,7 @@ export function createFleetPage(
     accessToken: options.token,
     actionToken: randomBytes(24).toString("base64url"),
   };
-  const assets = fleetPageAssets();
+  let assets: ReturnType<typeof fleetPageAssets> | undefined;
   const hub = new EventHub();
   let version = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -53,7 +53,11 @@ export function createFleetPage(
       return void response.writeHead(303, { location: admission.redirect, "set-cookie": admission.cookie }).end();
     if (request.method !== "GET" && request.method !== "HEAD")
       throw new HttpProblem(405, `${request.method} is not allowed on ${url.pathname}`, "GET");
-    const file = assets[url.pathname];
+    assets ??= fleetPageAssets().catch((error: unknown) => {
+      assets = undefined;
+      throw error;
+    });
+    const file = (await assets)[url.pathname];
     if (file) {
       const headers: Record<string, string> = { "content-type": file.type, "cache-control": "no-store" };
       if (url.pathname === "/")

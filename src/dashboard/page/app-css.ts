@@ -64,7 +64,7 @@ pre.prompt { background: #f6f8fa; border: 1px solid var(--line); padding: 8px; b
 footer { margin-top: 10px; font-size: 12px; }
 .toast { position: fixed; right: 20px; bottom: 20px; max-width: 480px; padding: 10px 14px; border-radius: 6px; background: #111827; color: #fff; box-shadow: 0 4px 14px rgba(0,0,0,.2); }
 .toast.error { background: #991b1b; }
-.no-fleet .c-epoch { display: none; }
+td.id .badge { display: inline-block; margin-left: 6px; padding: 0 5px; border: 1px solid var(--line); border-radius: 8px; color: var(--muted); font: 11px system-ui, sans-serif; }
 .files { list-style: none; margin: 4px 0 8px; padding: 0; font-size: 12.5px; }
 .files li { margin: 1px 0; overflow-wrap: anywhere; }
 .files .add, pre.patch .add { color: #1a7f37; } .files .del, pre.patch .del { color: #cf222e; }
