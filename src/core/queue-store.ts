@@ -9,6 +9,7 @@ import { AqError, isErrno, oneLine } from "./errors.ts";
 import { DEFAULT_QUEUE_REF, GitQueue } from "./git-queue.ts";
 import type { JobSpec } from "./job-file.ts";
 import { parseJob } from "./job-file.ts";
+import { JOB_ID } from "./job-id.ts";
 import { FileLock, withLock } from "./locks.ts";
 import {
   type HistoryEntry,
@@ -21,6 +22,7 @@ import {
   writeMeta,
 } from "./meta.ts";
 import { openForAppend } from "./queue-file.ts";
+import { QueuedIndex, type QueuedListing } from "./queued-index.ts";
 import { STAGE_NAMES, type Stage, canMove } from "./stages.ts";
 
 export interface JobRecord {
@@ -87,15 +89,21 @@ export class QueueStore {
   private readonly metaQueues = new Map<string, Promise<void>>();
   private readonly metaCache = new Map<string, { stamp: string; meta: JobMeta }>();
   private readonly gitOptions: { ref: string; warn?: ((message: string) => void) | undefined };
+  private readonly queuedIndex: QueuedIndex<JobRecord, BrokenJob>;
+  /** A one-shot reader (status) reads every meta.json once: caching them would only cost a stat each. */
+  private readonly cacheMetas: boolean;
 
   private constructor(
     root: string,
     gitMode: boolean | "auto",
     gitOptions: { ref: string; warn?: ((message: string) => void) | undefined },
+    cacheMetas = true,
   ) {
     this.root = root;
     this.gitMode = gitMode;
     this.gitOptions = gitOptions;
+    this.cacheMetas = cacheMetas;
+    this.queuedIndex = new QueuedIndex(join(root, "queued"));
   }
 
   /** The git-queue, found on the first commit (a read-only command never asks git). */
@@ -122,7 +130,12 @@ export class QueueStore {
   ): Promise<QueueStore> {
     const gitOptions = { ref: options.gitRef ?? DEFAULT_QUEUE_REF, warn: options.warn };
     if (options.readOnly)
-      return new QueueStore(await realpath(root).catch(() => resolve(root)), options.gitQueue ?? "auto", gitOptions);
+      return new QueueStore(
+        await realpath(root).catch(() => resolve(root)),
+        options.gitQueue ?? "auto",
+        gitOptions,
+        false,
+      );
     await mkdir(root, { recursive: true });
     const real = await realpath(root);
     await Promise.all([
@@ -201,15 +214,56 @@ export class QueueStore {
     for (const stage of stages) {
       for (const id of await this.ids(stage)) {
         const dir = this.jobDir(stage, id);
-        try {
-          const meta = pendingMeta(dir, stage) ?? this.cachedMeta(join(dir, META_FILE));
-          jobs.push({ id, stage, dir, meta: meta.stage === stage ? meta : { ...meta, stage } });
-        } catch (error) {
-          broken.push({ id, stage, dir, problem: oneLine(error) });
-        }
+        const record = this.record(stage, id, dir);
+        if ("meta" in record) jobs.push(record);
+        else broken.push(record);
       }
     }
     return { jobs, broken };
+  }
+
+  private record(stage: Stage, id: string, dir: string): JobRecord | BrokenJob {
+    try {
+      const meta =
+        pendingMeta(dir, stage) ??
+        (this.cacheMetas ? this.cachedMeta(join(dir, META_FILE)) : readMetaSync(join(dir, META_FILE)));
+      return { id, stage, dir, meta: meta.stage === stage ? meta : { ...meta, stage } };
+    } catch (error) {
+      return { id, stage, dir, problem: oneLine(error) };
+    }
+  }
+
+  /**
+   * queued/ in claim order, from the listing this process keeps (see queued-index.ts) unless
+   * queued/ changed in a way this process did not make, or `fresh` asks for a reading.
+   */
+  queued(options: { fresh?: boolean } = {}): Promise<QueuedListing<JobRecord, BrokenJob>> {
+    return this.queuedIndex.get(async () => {
+      const jobs: JobRecord[] = [];
+      const broken: BrokenJob[] = [];
+      let strays = false;
+      const entries = await readdir(this.stageDir("queued"), { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        if (entry.name.startsWith(".")) continue;
+        if (!entry.isDirectory()) {
+          strays = true;
+          continue;
+        }
+        if (!JOB_ID.test(entry.name)) strays = true;
+        const record = this.record("queued", entry.name, this.jobDir("queued", entry.name));
+        if ("meta" in record) jobs.push(record);
+        else {
+          broken.push(record);
+          strays = true;
+        }
+      }
+      return { jobs, broken, strays };
+    }, options);
+  }
+
+  /** Forgets the listing of queued/ (a claim found it no longer matches the disk). */
+  forgetQueued(): void {
+    this.queuedIndex.invalidate();
   }
 
   /**
@@ -283,7 +337,12 @@ export class QueueStore {
           await writeFile(join(scratch, JOB_FILE), job.text);
           await writeMeta(join(scratch, META_FILE), meta);
           crashPoint("create:scratch-written");
-          await rename(scratch, this.jobDir(stage, job.id));
+          const dir = this.jobDir(stage, job.id);
+          if (stage === "queued")
+            await this.queuedIndex.renamed({ added: () => ({ id: job.id, stage, dir, meta }) }, () =>
+              rename(scratch, dir),
+            );
+          else await rename(scratch, dir);
         } catch (error) {
           await rm(scratch, { recursive: true, force: true });
           if (isErrno(error, "ENOTEMPTY", "EEXIST"))
@@ -368,7 +427,11 @@ export class QueueStore {
         await writeMeta(join(fromDir, NEXT_META_FILE), after);
         crashPoint("move:next-meta-written");
         try {
-          await rename(fromDir, toDir);
+          if (from === "queued") await this.queuedIndex.renamed({ removed: id }, () => rename(fromDir, toDir));
+          else if (to === "queued") {
+            const added = () => ({ id, stage: to, dir: toDir, meta: after });
+            await this.queuedIndex.renamed({ added }, () => rename(fromDir, toDir));
+          } else await rename(fromDir, toDir);
         } catch (error) {
           await unlink(join(fromDir, NEXT_META_FILE)).catch(() => {});
           if (!isErrno(error, "ENOENT", "ENOTEMPTY", "EEXIST")) throw error;
@@ -409,6 +472,7 @@ export class QueueStore {
           const path = join(this.jobDir(now, id), META_FILE);
           const meta = patch(await readMeta(path));
           await writeMeta(path, meta);
+          if (now === "queued") this.queuedIndex.touched();
           if (options.commit) await this.commit(id, options.commit);
           return meta;
         },
@@ -420,6 +484,7 @@ export class QueueStore {
   /** Writes a fresh meta.json for a job (adoption and repair); the caller holds no lock on it. */
   async replaceMeta(stage: Stage, id: string, meta: JobMeta): Promise<void> {
     await withLock(this.jobLock(id), () => writeMeta(join(this.jobDir(stage, id), META_FILE), meta), "repair");
+    if (stage === "queued") this.queuedIndex.touched();
   }
 
   /** Finishes or rolls back a transition a crash left half-done in this job's directory. */
@@ -437,6 +502,7 @@ export class QueueStore {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (name.startsWith(".") && name.endsWith(".tmp")) await unlink(join(dir, name)).catch(() => {});
     }
+    if (stage === "queued") this.queuedIndex.touched();
   }
 
   /**
