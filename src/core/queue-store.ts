@@ -222,15 +222,29 @@ export class QueueStore {
     return { jobs, broken };
   }
 
+  /**
+   * A meta.json that names the stage its directory is in is the job's meta: a transition under way
+   * (meta.next.json) matters only while meta.json still names the stage the job left, so the
+   * listing looks for one only then (one lstat fewer per job).
+   */
   private record(stage: Stage, id: string, dir: string): JobRecord | BrokenJob {
+    const path = join(dir, META_FILE);
+    let meta: JobMeta | undefined;
+    let problem: unknown;
     try {
-      const meta =
-        pendingMeta(dir, stage) ??
-        (this.cacheMetas ? this.cachedMeta(join(dir, META_FILE)) : readMetaSync(join(dir, META_FILE)));
-      return { id, stage, dir, meta: meta.stage === stage ? meta : { ...meta, stage } };
+      meta = this.cacheMetas ? this.cachedMeta(path) : readMetaSync(path);
+      if (meta.stage === stage) return { id, stage, dir, meta };
     } catch (error) {
-      return { id, stage, dir, problem: oneLine(error) };
+      problem = error;
     }
+    try {
+      const pending = pendingMeta(dir, stage);
+      if (pending) return { id, stage, dir, meta: pending };
+    } catch (error) {
+      problem ??= error;
+    }
+    if (meta) return { id, stage, dir, meta: { ...meta, stage } };
+    return { id, stage, dir, problem: oneLine(problem) };
   }
 
   /**
