@@ -35,6 +35,9 @@ export const newMark = (id: string) => `${id}.${randomBytes(8).toString("hex")}`
  */
 export async function claimNext(store: QueueStore, claimer: { by: string; owner: ProcessRef }): Promise<ClaimResult> {
   const first = await store.queued();
+  // queued/ read empty and unchanged since: nothing to claim, and no claim lock to take (an idle poll).
+  if (first.asRead && !first.justRead && first.jobs.length === 0 && !first.strays)
+    return { claimed: undefined, waiting: 0, nextAt: undefined, adopted: [], rejected: [] };
   const { adopted, rejected } = first.strays
     ? await store.adopt(claimer.by, { directories: first.broken.map((job) => job.id) })
     : { adopted: [], rejected: [] };

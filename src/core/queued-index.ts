@@ -18,6 +18,8 @@ export interface QueuedListing<J extends IndexedJob, B> {
   readonly strays: boolean;
   /** Read from the directory by this call (not the kept listing). */
   readonly justRead: boolean;
+  /** As read from the directory, with no rename of this process's applied since (an empty one is truly empty). */
+  readonly asRead: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export class QueuedIndex<J extends IndexedJob, B> {
   private stamp: Stamp | undefined;
   private readAt = 0;
   private listing: { jobs: J[]; broken: B[]; strays: boolean } | undefined;
+  private asRead = false;
 
   private readonly dir: string;
 
@@ -72,14 +75,15 @@ export class QueuedIndex<J extends IndexedJob, B> {
       this.stamp.nlink === now.nlink &&
       Date.now() - this.readAt < QUEUED_INDEX_TRUST_MS
     )
-      return { ...this.listing, justRead: false };
+      return { ...this.listing, justRead: false, asRead: this.asRead };
     const listing = await read();
     listing.jobs.sort(byClaimOrder);
     this.listing = listing;
     // The stamp taken before the reading: a change during it makes the next call read again.
     this.stamp = now;
     this.readAt = Date.now();
-    return { ...listing, justRead: true };
+    this.asRead = true;
+    return { ...listing, justRead: true, asRead: true };
   }
 
   /** Forgets the listing: the next call reads queued/ again. */
@@ -125,6 +129,7 @@ export class QueuedIndex<J extends IndexedJob, B> {
       jobs.splice(low, 0, job);
     }
     this.stamp = after;
+    this.asRead = false;
     return result;
   }
 
