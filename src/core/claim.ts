@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { adoptDropped } from "./adopt.ts";
 import { FileLock, withLock } from "./locks.ts";
 import type { ProcessRef } from "./meta.ts";
 import { linkedFiles, linkProblem } from "./queue-file.ts";
@@ -39,7 +40,7 @@ export async function claimNext(store: QueueStore, claimer: { by: string; owner:
   if (first.asRead && !first.justRead && first.jobs.length === 0 && !first.strays)
     return { claimed: undefined, waiting: 0, nextAt: undefined, adopted: [], rejected: [] };
   const { adopted, rejected } = first.strays
-    ? await store.adopt(claimer.by, { directories: first.broken.map((job) => job.id) })
+    ? await adoptDropped(store, claimer.by, { directories: first.broken.map((job) => job.id) })
     : { adopted: [], rejected: [] };
   return withLock(
     store.lockPath(CLAIM_LOCK),

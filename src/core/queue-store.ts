@@ -3,14 +3,13 @@ import { statSync } from "node:fs";
 import { closeSync, lstatSync, writeSync } from "node:fs";
 import { mkdir, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { adoptDropped } from "./adopt.ts";
 import { crashPoint } from "./crash-point.ts";
 import { AqError, isErrno, oneLine } from "./errors.ts";
 import { DEFAULT_QUEUE_REF, GitQueue } from "./git-queue.ts";
 import type { JobSpec } from "./job-file.ts";
 import { parseJob } from "./job-file.ts";
 import { JOB_ID } from "./job-id.ts";
-import { FileLock, withLock } from "./locks.ts";
+import { withLock } from "./locks.ts";
 import {
   type HistoryEntry,
   type JobMeta,
@@ -167,7 +166,7 @@ export class QueueStore {
   }
 
   /** The lock every process takes to create, move or rewrite one job. */
-  private jobLock(id: string): string {
+  jobLock(id: string): string {
     return this.lockPath(join("jobs", id));
   }
 
@@ -519,43 +518,9 @@ export class QueueStore {
     if (stage === "queued") this.queuedIndex.touched();
   }
 
-  /**
-   * After a crash: every job's half-done transition settled, scratch directories of creations that
-   * never finished removed, and the audit log brought up to what is on disk.
-   */
-  async sweep(): Promise<void> {
-    for (const stage of STAGE_NAMES) {
-      for (const id of await this.ids(stage)) {
-        const dir = this.jobDir(stage, id);
-        if (pendingMeta(dir, stage, { any: true }) !== undefined) await this.settle(stage, id);
-        else await removeOrphanTemps(dir);
-      }
-    }
-    for (const name of await readdir(this.stateDir("tmp")).catch(() => [] as string[])) {
-      const id = name.slice(0, name.lastIndexOf("."));
-      const lock = await FileLock.tryAcquire(this.jobLock(id), "sweep");
-      if (!lock) continue; // being created right now
-      try {
-        await rm(this.stateDir("tmp", name), { recursive: true, force: true });
-      } finally {
-        await lock.release();
-      }
-    }
-    await (await this.gitQueue())?.catchUp();
-  }
-
   /** Commits what the audit log still lacks of this process's transitions (a runner's end). */
   async flushAudit(): Promise<void> {
     if (this.detected) await (await this.detected)?.flush();
-  }
-
-  /**
-   * Takes in what a person or a crash left in queued/: `.md` files dropped there (the stem
-   * becomes the id) and job directories without a readable meta.json or with a name that is not
-   * a job id. Each becomes a queued job, or a failed one with a one-line reason.
-   */
-  adopt(by: string, options: { directories?: readonly string[] } = {}): ReturnType<typeof adoptDropped> {
-    return adoptDropped(this, by, options);
   }
 
   /** Appends to a job's log; a link planted in its place is refused, not followed. */
@@ -577,7 +542,7 @@ export class QueueStore {
  * The meta of a transition that reached this directory but not yet meta.json (see
  * NEXT_META_FILE). With `any`, also one that did not (null): something to settle either way.
  */
-function pendingMeta(dir: string, stage: Stage, options: { any?: boolean } = {}): JobMeta | null | undefined {
+export function pendingMeta(dir: string, stage: Stage, options: { any?: boolean } = {}): JobMeta | null | undefined {
   const path = join(dir, NEXT_META_FILE);
   if (!lstatSync(path, { throwIfNoEntry: false })) return undefined;
   let meta: JobMeta;
@@ -589,23 +554,6 @@ function pendingMeta(dir: string, stage: Stage, options: { any?: boolean } = {})
   }
   if (meta.stage === stage) return meta;
   return options.any ? null : undefined;
-}
-
-/** A temporary file of writeFileAtomic (`.<name>.<pid>.<hex>.tmp`) whose writer died before its rename. */
-async function removeOrphanTemps(dir: string): Promise<void> {
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const writer = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1];
-    if (writer && !isAlive(Number(writer))) await unlink(join(dir, name)).catch(() => {});
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return !isErrno(error, "ESRCH");
-  }
 }
 
 export async function exists(path: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { adoptDropped } from "../../src/core/adopt.ts";
 import { claimNext } from "../../src/core/claim.ts";
 import { AqError } from "../../src/core/errors.ts";
 import { readMeta } from "../../src/core/meta.ts";
@@ -244,7 +245,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
     const store = await openStore(root);
     const text = jobText({ engine: "shell", priority: 4 }, "echo dropped by hand");
     writeFileSync(join(root, "queued", "fix-login.md"), text);
-    const { adopted, rejected } = await store.adopt("test");
+    const { adopted, rejected } = await adoptDropped(store, "test");
     expect(adopted).toEqual(["fix-login"]);
     expect(rejected).toEqual([]);
     expect(existsSync(join(root, "queued", "fix-login.md"))).toBe(false);
@@ -258,7 +259,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
       origin: { kind: "local" },
     });
     // Adopting again finds nothing new.
-    expect(await store.adopt("test")).toEqual({ adopted: [], rejected: [] });
+    expect(await adoptDropped(store, "test")).toEqual({ adopted: [], rejected: [] });
   });
 
   it("a malformed dropped file goes to failed/<stem> with a one-line reason naming the file, and nothing else is touched", async () => {
@@ -281,7 +282,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
     ];
     const before = snapshot(untouched);
 
-    const { adopted, rejected } = await store.adopt("test");
+    const { adopted, rejected } = await adoptDropped(store, "test");
 
     expect(adopted).toEqual([]);
     expect(rejected).toHaveLength(1);
@@ -306,7 +307,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
     const text = jobText({ engine: "shell", priority: 7, lock: "db" }, "echo half written");
     mkdirSync(join(root, "queued", "half-done"));
     writeFileSync(join(root, "queued", "half-done", "job.md"), text);
-    const { rejected } = await store.adopt("test");
+    const { rejected } = await adoptDropped(store, "test");
     expect(rejected).toEqual([]);
     expect(idsIn(root, "queued")).toEqual(["half-done"]);
     expect(readFileSync(join(root, "queued", "half-done", "job.md"), "utf8")).toBe(text);
@@ -333,7 +334,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
     writeFileSync(join(root, "queued", "mangled", "job.md"), text);
     writeFileSync(join(root, "queued", "mangled", "meta.json"), '{"id": "mangled", "stage": "que');
 
-    const { rejected } = await store.adopt("test");
+    const { rejected } = await adoptDropped(store, "test");
 
     expect(rejected.map((r) => r.id)).toEqual(["mangled"]);
     expect(idsIn(root, "failed")).toEqual(["mangled"]);
