@@ -1,19 +1,34 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, env, type Figure, median, NODE, sample, spread, tempDir, timed } from "../lib.ts";
+import { BIN, env, type Figure, median, NODE, spread, tempDir, timed } from "../lib.ts";
 
 const STAGES = ["queued", "review", "shipped", "failed", "blocked"];
 
 /** 6. `aq status --json` over 10,000 jobs on disk. */
-export async function status10k(count: number, runs: number): Promise<Figure[]> {
+export async function status10k(
+  count: number,
+  runs: number,
+  baselineRoot = process.env.BENCH_BASELINE_ROOT,
+): Promise<Figure[]> {
   const dir = tempDir("aq-bench-status-");
   writeJobs(join(dir, "queue"), count);
-  const values = await sample(runs, 1, async () => {
-    const result = await timed(NODE, [BIN, "status", "--json"], { cwd: dir, env: env() });
+  const once = (bin: string) => async () => {
+    const result = await timed(NODE, [bin, "status", "--json"], { cwd: dir, env: env() });
     const parsed = JSON.parse(result.stdout) as { jobs: unknown[] };
     if (parsed.jobs.length !== count) throw new Error(`status listed ${parsed.jobs.length} of ${count}`);
     return result.ms;
-  });
+  };
+  // With BENCH_BASELINE_ROOT, that build's status runs in turn with this one's, under the same load.
+  const values: number[] = [];
+  const baseline: number[] = [];
+  await once(BIN)();
+  for (let i = 0; i < runs; i++) {
+    values.push(await once(BIN)());
+    if (baselineRoot) baseline.push(await once(join(baselineRoot, "bin", "aq.js"))());
+  }
+  const versus = baselineRoot
+    ? { baseline: { metric: "baseline commit", value: median(baseline) }, ratio: median(values) / median(baseline) }
+    : {};
   return [
     {
       case: "status over 10,000 jobs",
@@ -21,6 +36,7 @@ export async function status10k(count: number, runs: number): Promise<Figure[]> 
       value: median(values),
       unit: "ms",
       spread: spread(values),
+      ...versus,
       target: "≤ 400 ms",
       pass: median(values) <= 400,
     },

@@ -1,11 +1,7 @@
 import ky, { HTTPError, type KyInstance } from "ky";
 import type { Dispatcher } from "undici";
-// undici's Agent and its request() without the rest of its index (its own fetch, WebSocket,
-// caches, mocks): about 11 MiB less in every process that talks HTTP, an idle factory included.
-import Agent from "undici/lib/dispatcher/agent.js";
-import dispatchRequest from "undici/lib/api/api-request.js";
 import * as v from "valibot";
-import { formatIssues } from "../../src/core/validation.ts";
+import { formatIssues } from "../../src/index.ts";
 
 export interface HttpSettings {
   /** Base URL of the API, e.g. http://localhost:4003/api */
@@ -15,7 +11,7 @@ export interface HttpSettings {
   readonly timeoutMs: number;
   /** Retries for idempotent calls (GET) on network errors, 429 and 5xx; other calls are never retried. */
   readonly retries: number;
-  /** An undici dispatcher; by default one keep-alive Agent shared by aq's clients (see useDispatcher). */
+  /** An undici dispatcher (a MockAgent in tests); by default Node's own fetch and its keep-alive agent (see useDispatcher). */
   readonly dispatcher?: Dispatcher | undefined;
   /** Names the service in problems: "tracker", "coordinator". */
   readonly service: string;
@@ -44,16 +40,39 @@ export interface HttpClient {
 let shared: Dispatcher | undefined;
 
 /**
- * aq's own dispatcher, kept apart from undici's global one so that Node's built-in fetch (which
- * bundles another undici) is never handed it. Tests put a MockAgent here.
+ * A dispatcher for every client made after this call (tests put a MockAgent here); undefined
+ * goes back to Node's own fetch.
  */
 export function useDispatcher(dispatcher: Dispatcher | undefined): void {
   shared = dispatcher;
 }
 
-function defaultDispatcher(): Dispatcher {
-  return (shared ??= new Agent({ keepAliveTimeout: 30_000, connect: { timeout: 10_000 } }));
+/**
+ * Node's fetch is undici, bundled in Node and already loaded by ky's use of `Request`: by default
+ * the client adds nothing to a process (undici's package index is about 11 MiB more in every
+ * factory). A dispatcher given is used through that package's own fetch, loaded on the first call.
+ */
+function fetchThrough(dispatcher: Dispatcher | undefined): typeof fetch {
+  if (!dispatcher) return (input, init) => globalThis.fetch(input, init);
+  let undici: Promise<typeof import("undici")> | undefined;
+  return async (input, init) => {
+    const { fetch } = await (undici ??= import("undici"));
+    // ky hands over a Request of Node's fetch; the package's fetch takes its plain parts.
+    const request = new Request(input, init);
+    const answer = await fetch(request.url, {
+      method: request.method,
+      headers: Object.fromEntries(request.headers),
+      body: request.body ? await request.text() : null,
+      signal: request.signal,
+      dispatcher,
+    });
+    const body = NULL_BODY.has(answer.status) ? null : await answer.text();
+    return new Response(body, { status: answer.status, headers: Object.fromEntries(answer.headers) });
+  };
 }
+
+/** Statuses whose Response has no body. */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 /** An empty answer (204, or a body that is not JSON where none was expected). */
 export const NoContent = v.unknown();
@@ -64,7 +83,7 @@ export const NoContent = v.unknown();
  * throws for what the server does: the caller gets a typed outcome.
  */
 export function createHttpClient(settings: HttpSettings): HttpClient {
-  const dispatcher = settings.dispatcher ?? defaultDispatcher();
+  const send = fetchThrough(settings.dispatcher ?? shared);
   const headers: Record<string, string> = { accept: "application/json" };
   if (settings.token) headers.authorization = `Bearer ${settings.token}`;
   if (settings.productId) headers["x-product-id"] = settings.productId;
@@ -79,9 +98,7 @@ export function createHttpClient(settings: HttpSettings): HttpClient {
       backoffLimit: 5_000,
       maxRetryAfter: 30_000,
     },
-    // ky builds a WHATWG Request; undici's dispatcher takes its plain parts, and its answer (read
-    // whole: every body here is a small JSON document) goes back to ky as a WHATWG Response.
-    fetch: (input, init) => send(dispatcher, new Request(input, init)),
+    fetch: send,
   });
   return {
     async request(method, path, options) {
@@ -135,27 +152,6 @@ export function createHttpClient(settings: HttpSettings): HttpClient {
       return { ok: true, status: response.status, data: parsed.output };
     },
   };
-}
-
-/** Statuses whose Response has no body. */
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-
-async function send(dispatcher: Dispatcher, request: Request): Promise<Response> {
-  const url = new URL(request.url);
-  const answer = await dispatchRequest.call(dispatcher, {
-    origin: url.origin,
-    path: `${url.pathname}${url.search}`,
-    method: request.method as Dispatcher.HttpMethod,
-    headers: Object.fromEntries(request.headers),
-    body: request.body ? await request.text() : null,
-    signal: request.signal,
-  });
-  const text = await answer.body.text();
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(answer.headers)) {
-    for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
-  }
-  return new Response(NULL_BODY.has(answer.statusCode) ? null : text, { status: answer.statusCode, headers });
 }
 
 function httpProblem(service: string, where: string, response: Response): HttpOutcome<never> {

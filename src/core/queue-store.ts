@@ -3,13 +3,13 @@ import { statSync } from "node:fs";
 import { closeSync, lstatSync, writeSync } from "node:fs";
 import { mkdir, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { adoptDropped } from "./adopt.ts";
 import { crashPoint } from "./crash-point.ts";
 import { AqError, isErrno, oneLine } from "./errors.ts";
 import { DEFAULT_QUEUE_REF, GitQueue } from "./git-queue.ts";
 import type { JobSpec } from "./job-file.ts";
 import { parseJob } from "./job-file.ts";
-import { FileLock, withLock } from "./locks.ts";
+import { JOB_ID } from "./job-id.ts";
+import { withLock } from "./locks.ts";
 import {
   type HistoryEntry,
   type JobMeta,
@@ -21,6 +21,7 @@ import {
   writeMeta,
 } from "./meta.ts";
 import { openForAppend } from "./queue-file.ts";
+import { QueuedIndex, type QueuedListing } from "./queued-index.ts";
 import { STAGE_NAMES, type Stage, canMove } from "./stages.ts";
 
 export interface JobRecord {
@@ -87,15 +88,21 @@ export class QueueStore {
   private readonly metaQueues = new Map<string, Promise<void>>();
   private readonly metaCache = new Map<string, { stamp: string; meta: JobMeta }>();
   private readonly gitOptions: { ref: string; warn?: ((message: string) => void) | undefined };
+  private readonly queuedIndex: QueuedIndex<JobRecord, BrokenJob>;
+  /** A one-shot reader (status) reads every meta.json once: caching them would only cost a stat each. */
+  private readonly cacheMetas: boolean;
 
   private constructor(
     root: string,
     gitMode: boolean | "auto",
     gitOptions: { ref: string; warn?: ((message: string) => void) | undefined },
+    cacheMetas = true,
   ) {
     this.root = root;
     this.gitMode = gitMode;
     this.gitOptions = gitOptions;
+    this.cacheMetas = cacheMetas;
+    this.queuedIndex = new QueuedIndex(join(root, "queued"));
   }
 
   /** The git-queue, found on the first commit (a read-only command never asks git). */
@@ -122,7 +129,12 @@ export class QueueStore {
   ): Promise<QueueStore> {
     const gitOptions = { ref: options.gitRef ?? DEFAULT_QUEUE_REF, warn: options.warn };
     if (options.readOnly)
-      return new QueueStore(await realpath(root).catch(() => resolve(root)), options.gitQueue ?? "auto", gitOptions);
+      return new QueueStore(
+        await realpath(root).catch(() => resolve(root)),
+        options.gitQueue ?? "auto",
+        gitOptions,
+        false,
+      );
     await mkdir(root, { recursive: true });
     const real = await realpath(root);
     await Promise.all([
@@ -154,7 +166,7 @@ export class QueueStore {
   }
 
   /** The lock every process takes to create, move or rewrite one job. */
-  private jobLock(id: string): string {
+  jobLock(id: string): string {
     return this.lockPath(join("jobs", id));
   }
 
@@ -201,15 +213,70 @@ export class QueueStore {
     for (const stage of stages) {
       for (const id of await this.ids(stage)) {
         const dir = this.jobDir(stage, id);
-        try {
-          const meta = pendingMeta(dir, stage) ?? this.cachedMeta(join(dir, META_FILE));
-          jobs.push({ id, stage, dir, meta: meta.stage === stage ? meta : { ...meta, stage } });
-        } catch (error) {
-          broken.push({ id, stage, dir, problem: oneLine(error) });
-        }
+        const record = this.record(stage, id, dir);
+        if ("meta" in record) jobs.push(record);
+        else broken.push(record);
       }
     }
     return { jobs, broken };
+  }
+
+  /**
+   * A meta.json that names the stage its directory is in is the job's meta: a transition under way
+   * (meta.next.json) matters only while meta.json still names the stage the job left, so the
+   * listing looks for one only then (one lstat fewer per job).
+   */
+  private record(stage: Stage, id: string, dir: string): JobRecord | BrokenJob {
+    const path = join(dir, META_FILE);
+    let meta: JobMeta | undefined;
+    let problem: unknown;
+    try {
+      meta = this.cacheMetas ? this.cachedMeta(path) : readMetaSync(path);
+      if (meta.stage === stage) return { id, stage, dir, meta };
+    } catch (error) {
+      problem = error;
+    }
+    try {
+      const pending = pendingMeta(dir, stage);
+      if (pending) return { id, stage, dir, meta: pending };
+    } catch (error) {
+      problem ??= error;
+    }
+    if (meta) return { id, stage, dir, meta: { ...meta, stage } };
+    return { id, stage, dir, problem: oneLine(problem) };
+  }
+
+  /**
+   * queued/ in claim order, from the listing this process keeps (see queued-index.ts) unless
+   * queued/ changed in a way this process did not make, or `fresh` asks for a reading.
+   */
+  queued(options: { fresh?: boolean } = {}): Promise<QueuedListing<JobRecord, BrokenJob>> {
+    return this.queuedIndex.get(async () => {
+      const jobs: JobRecord[] = [];
+      const broken: BrokenJob[] = [];
+      let strays = false;
+      const entries = await readdir(this.stageDir("queued"), { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        if (entry.name.startsWith(".")) continue;
+        if (!entry.isDirectory()) {
+          strays = true;
+          continue;
+        }
+        if (!JOB_ID.test(entry.name)) strays = true;
+        const record = this.record("queued", entry.name, this.jobDir("queued", entry.name));
+        if ("meta" in record) jobs.push(record);
+        else {
+          broken.push(record);
+          strays = true;
+        }
+      }
+      return { jobs, broken, strays };
+    }, options);
+  }
+
+  /** Forgets the listing of queued/ (a claim found it no longer matches the disk). */
+  forgetQueued(): void {
+    this.queuedIndex.invalidate();
   }
 
   /**
@@ -283,7 +350,12 @@ export class QueueStore {
           await writeFile(join(scratch, JOB_FILE), job.text);
           await writeMeta(join(scratch, META_FILE), meta);
           crashPoint("create:scratch-written");
-          await rename(scratch, this.jobDir(stage, job.id));
+          const dir = this.jobDir(stage, job.id);
+          if (stage === "queued")
+            await this.queuedIndex.renamed({ added: () => ({ id: job.id, stage, dir, meta }) }, () =>
+              rename(scratch, dir),
+            );
+          else await rename(scratch, dir);
         } catch (error) {
           await rm(scratch, { recursive: true, force: true });
           if (isErrno(error, "ENOTEMPTY", "EEXIST"))
@@ -368,7 +440,11 @@ export class QueueStore {
         await writeMeta(join(fromDir, NEXT_META_FILE), after);
         crashPoint("move:next-meta-written");
         try {
-          await rename(fromDir, toDir);
+          if (from === "queued") await this.queuedIndex.renamed({ removed: id }, () => rename(fromDir, toDir));
+          else if (to === "queued") {
+            const added = () => ({ id, stage: to, dir: toDir, meta: after });
+            await this.queuedIndex.renamed({ added }, () => rename(fromDir, toDir));
+          } else await rename(fromDir, toDir);
         } catch (error) {
           await unlink(join(fromDir, NEXT_META_FILE)).catch(() => {});
           if (!isErrno(error, "ENOENT", "ENOTEMPTY", "EEXIST")) throw error;
@@ -409,6 +485,7 @@ export class QueueStore {
           const path = join(this.jobDir(now, id), META_FILE);
           const meta = patch(await readMeta(path));
           await writeMeta(path, meta);
+          if (now === "queued") this.queuedIndex.touched();
           if (options.commit) await this.commit(id, options.commit);
           return meta;
         },
@@ -420,6 +497,7 @@ export class QueueStore {
   /** Writes a fresh meta.json for a job (adoption and repair); the caller holds no lock on it. */
   async replaceMeta(stage: Stage, id: string, meta: JobMeta): Promise<void> {
     await withLock(this.jobLock(id), () => writeMeta(join(this.jobDir(stage, id), META_FILE), meta), "repair");
+    if (stage === "queued") this.queuedIndex.touched();
   }
 
   /** Finishes or rolls back a transition a crash left half-done in this job's directory. */
@@ -437,45 +515,12 @@ export class QueueStore {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (name.startsWith(".") && name.endsWith(".tmp")) await unlink(join(dir, name)).catch(() => {});
     }
-  }
-
-  /**
-   * After a crash: every job's half-done transition settled, scratch directories of creations that
-   * never finished removed, and the audit log brought up to what is on disk.
-   */
-  async sweep(): Promise<void> {
-    for (const stage of STAGE_NAMES) {
-      for (const id of await this.ids(stage)) {
-        const dir = this.jobDir(stage, id);
-        if (pendingMeta(dir, stage, { any: true }) !== undefined) await this.settle(stage, id);
-        else await removeOrphanTemps(dir);
-      }
-    }
-    for (const name of await readdir(this.stateDir("tmp")).catch(() => [] as string[])) {
-      const id = name.slice(0, name.lastIndexOf("."));
-      const lock = await FileLock.tryAcquire(this.jobLock(id), "sweep");
-      if (!lock) continue; // being created right now
-      try {
-        await rm(this.stateDir("tmp", name), { recursive: true, force: true });
-      } finally {
-        await lock.release();
-      }
-    }
-    await (await this.gitQueue())?.catchUp();
+    if (stage === "queued") this.queuedIndex.touched();
   }
 
   /** Commits what the audit log still lacks of this process's transitions (a runner's end). */
   async flushAudit(): Promise<void> {
     if (this.detected) await (await this.detected)?.flush();
-  }
-
-  /**
-   * Takes in what a person or a crash left in queued/: `.md` files dropped there (the stem
-   * becomes the id) and job directories without a readable meta.json or with a name that is not
-   * a job id. Each becomes a queued job, or a failed one with a one-line reason.
-   */
-  adopt(by: string, options: { directories?: readonly string[] } = {}): ReturnType<typeof adoptDropped> {
-    return adoptDropped(this, by, options);
   }
 
   /** Appends to a job's log; a link planted in its place is refused, not followed. */
@@ -497,7 +542,7 @@ export class QueueStore {
  * The meta of a transition that reached this directory but not yet meta.json (see
  * NEXT_META_FILE). With `any`, also one that did not (null): something to settle either way.
  */
-function pendingMeta(dir: string, stage: Stage, options: { any?: boolean } = {}): JobMeta | null | undefined {
+export function pendingMeta(dir: string, stage: Stage, options: { any?: boolean } = {}): JobMeta | null | undefined {
   const path = join(dir, NEXT_META_FILE);
   if (!lstatSync(path, { throwIfNoEntry: false })) return undefined;
   let meta: JobMeta;
@@ -509,23 +554,6 @@ function pendingMeta(dir: string, stage: Stage, options: { any?: boolean } = {})
   }
   if (meta.stage === stage) return meta;
   return options.any ? null : undefined;
-}
-
-/** A temporary file of writeFileAtomic (`.<name>.<pid>.<hex>.tmp`) whose writer died before its rename. */
-async function removeOrphanTemps(dir: string): Promise<void> {
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const writer = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1];
-    if (writer && !isAlive(Number(writer))) await unlink(join(dir, name)).catch(() => {});
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return !isErrno(error, "ESRCH");
-  }
 }
 
 export async function exists(path: string): Promise<boolean> {

@@ -6,6 +6,7 @@ import { killGroup } from "./process-group.ts";
 import { groupAlive, isAlive, processStartTime } from "./process-ref.ts";
 import { processesWithEnv } from "./proc-scan.ts";
 import { IN_FLIGHT } from "./stages.ts";
+import { sweepQueue } from "./repair.ts";
 
 export const ENGINE_MARK_ENV = "AQ_ENGINE_MARK";
 
@@ -38,7 +39,7 @@ export async function recoverOrphans(
   const { store } = lifecycle;
   const recovered: string[] = [];
   const problems: string[] = [];
-  if (options.sweep) await store.sweep();
+  if (options.sweep) await sweepQueue(store);
   const failed = await store.list(["failed"]);
   for (const job of failed.jobs) {
     if (!job.meta.requeue) continue;

@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { adoptDropped } from "../../src/core/adopt.ts";
 import { claimNext } from "../../src/core/claim.ts";
 import { AqError } from "../../src/core/errors.ts";
 import { readMeta } from "../../src/core/meta.ts";
@@ -244,7 +245,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
     const store = await openStore(root);
     const text = jobText({ engine: "shell", priority: 4 }, "echo dropped by hand");
     writeFileSync(join(root, "queued", "fix-login.md"), text);
-    const { adopted, rejected } = await store.adopt("test");
+    const { adopted, rejected } = await adoptDropped(store, "test");
     expect(adopted).toEqual(["fix-login"]);
     expect(rejected).toEqual([]);
     expect(existsSync(join(root, "queued", "fix-login.md"))).toBe(false);
@@ -258,7 +259,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
       origin: { kind: "local" },
     });
     // Adopting again finds nothing new.
-    expect(await store.adopt("test")).toEqual({ adopted: [], rejected: [] });
+    expect(await adoptDropped(store, "test")).toEqual({ adopted: [], rejected: [] });
   });
 
   it("a malformed dropped file goes to failed/<stem> with a one-line reason naming the file, and nothing else is touched", async () => {
@@ -281,7 +282,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
     ];
     const before = snapshot(untouched);
 
-    const { adopted, rejected } = await store.adopt("test");
+    const { adopted, rejected } = await adoptDropped(store, "test");
 
     expect(adopted).toEqual([]);
     expect(rejected).toHaveLength(1);
@@ -306,7 +307,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
     const text = jobText({ engine: "shell", priority: 7, lock: "db" }, "echo half written");
     mkdirSync(join(root, "queued", "half-done"));
     writeFileSync(join(root, "queued", "half-done", "job.md"), text);
-    const { rejected } = await store.adopt("test");
+    const { rejected } = await adoptDropped(store, "test");
     expect(rejected).toEqual([]);
     expect(idsIn(root, "queued")).toEqual(["half-done"]);
     expect(readFileSync(join(root, "queued", "half-done", "job.md"), "utf8")).toBe(text);
@@ -333,7 +334,7 @@ describe("queue store: adopting what was dropped into queued/", () => {
     writeFileSync(join(root, "queued", "mangled", "job.md"), text);
     writeFileSync(join(root, "queued", "mangled", "meta.json"), '{"id": "mangled", "stage": "que');
 
-    const { rejected } = await store.adopt("test");
+    const { rejected } = await adoptDropped(store, "test");
 
     expect(rejected.map((r) => r.id)).toEqual(["mangled"]);
     expect(idsIn(root, "failed")).toEqual(["mangled"]);
@@ -474,5 +475,52 @@ describe("claimNext", () => {
     expect(d.claimed?.record.id).toBe("lock-second");
     expect(d.waiting).toBe(0);
     await d.claimed!.lock!.release();
+  });
+
+  describe("the listing a claimer keeps of queued/ never hides what is on disk", () => {
+    // Two stores on one queue stand for two processes: neither sees the other's moves in memory.
+    async function keptListing() {
+      const root = tempDir();
+      const runner = await openStore(root);
+      const other = await openStore(root);
+      for (const id of ["a-1", "a-2", "a-3"]) await addJob(runner, id, { engine: "shell" });
+      expect((await claimNext(runner, claimer())).claimed?.record.id).toBe("a-1"); // the listing is kept now
+      return { root, runner, other };
+    }
+
+    it("sees a job another process added, removed or raised in place", async () => {
+      const { runner, other } = await keptListing();
+      await addJob(other, "urgent", { engine: "shell", priority: 5 });
+      expect((await claimNext(runner, claimer())).claimed?.record.id).toBe("urgent");
+      await other.update("a-3", "queued", (meta) => ({ ...meta, priority: 1 }));
+      expect((await claimNext(runner, claimer())).claimed?.record.id).toBe("a-3");
+      await other.move("a-2", "queued", "failed", { by: "test", reason: "cancelled" });
+      await addJob(other, "a-4", { engine: "shell", priority: 0 });
+      expect((await claimNext(runner, claimer())).claimed?.record.id).toBe("a-4");
+      expect((await claimNext(runner, claimer())).claimed).toBeUndefined();
+    });
+
+    it("does not claim a job whose meta gained a backoff behind its back (a writer that died before telling)", async () => {
+      const { root, runner } = await keptListing();
+      const path = join(root, "queued", "a-2", "meta.json");
+      const later = new Date(Date.now() + 60_000).toISOString();
+      writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, "utf8")), notBefore: later }));
+      const next = await claimNext(runner, claimer());
+      expect(next.claimed?.record.id).toBe("a-3");
+      const last = await claimNext(runner, claimer());
+      expect(last.claimed).toBeUndefined();
+      expect(last.waiting).toBe(1);
+      expect(idsIn(root, "queued")).toEqual(["a-2"]);
+    });
+
+    it("adopts a file dropped into queued/ while the listing is kept", async () => {
+      const { root, runner } = await keptListing();
+      writeFileSync(join(root, "queued", "dropped.md"), "---\nengine: shell\npriority: 3\n---\ntrue\n");
+      const old = new Date(Date.now() - 60_000);
+      utimesSync(join(root, "queued", "dropped.md"), old, old); // written a while ago: settled
+      const result = await claimNext(runner, claimer());
+      expect(result.adopted).toEqual(["dropped"]);
+      expect(result.claimed?.record.id).toBe("dropped");
+    });
   });
 });

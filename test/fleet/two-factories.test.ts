@@ -110,7 +110,8 @@ describe("two factories, one coordinator", () => {
   });
 
   it("a factory that is alive keeps the lease of a job it holds in review: the other factory finds nothing to claim", async () => {
-    const coord = await coordinator({ leaseMs: 400 });
+    // Twenty renewals (every 0.1 s) per lease: a busy machine's late timers still renew in time.
+    const coord = await coordinator({ leaseMs: 2_000 });
     coord.store.enqueue(devJob("J1", "true"));
     const a = await factory(coord.api, "factory-a");
     const b = await factory(coord.api, "factory-b");
@@ -118,8 +119,8 @@ describe("two factories, one coordinator", () => {
     const running = runner.run({ mode: "forever", concurrency: 1 });
     try {
       await waitFor(() => stageOf(a.queue, localId("J1", 1)) === "review", 5_000, "J1 in review at factory-a");
-      // Several lease lengths later, factory-a still runs and holds J1.
-      await sleep(1_000);
+      // Two lease lengths later, factory-a still runs and holds J1.
+      await sleep(4_000);
       const byB = await b.drain();
       expect(byB.outcomes).toEqual({});
     } finally {
