@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { auditPending, auditWritten } from "./audit-writes.ts";
 import { crashPoint } from "./crash-point.ts";
 import { AqError, oneLine } from "./errors.ts";
+import { readRefFile } from "./git-files.ts";
 import { git, gitEnv, gitMaybe } from "./git.ts";
 import { withLock } from "./locks.ts";
 import { gitRunsIn, processesWithEnv } from "./proc-scan.ts";
@@ -16,7 +17,7 @@ export const DEFAULT_QUEUE_REF = "refs/heads/aq-queue";
 const AUDITED = ["job.md", "meta.json"] as const;
 const FALLBACK_IDENT = "aq <aq@localhost>";
 /** How long a runner gathers transitions before it writes them (one git process for all of them). */
-const BATCH_MS = 150;
+const BATCH_MS = 500;
 /** The git processes of an aq writing this queue's log carry it (so a lock they hold is never taken as stale). */
 const WRITER_ENV = "AQ_GIT_QUEUE";
 /** Versions remembered to tell a stale snapshot from a newer one another process already wrote. */
@@ -395,22 +396,7 @@ export class GitQueue {
 
   /** The ref's commit, read from the repository's files (no process); git is asked where they do not say. */
   private readRef(): string | undefined {
-    if (existsSync(join(this.commonDir, "reftable"))) return undefined;
-    try {
-      const value = readFileSync(join(this.commonDir, this.options.ref), "utf8").trim();
-      if (/^[0-9a-f]{40,64}$/.test(value)) return value;
-    } catch {
-      // not a loose ref: it may be packed
-    }
-    try {
-      for (const line of readFileSync(join(this.commonDir, "packed-refs"), "utf8").split("\n")) {
-        const [sha, name] = line.split(" ");
-        if (name === this.options.ref && sha && /^[0-9a-f]{40,64}$/.test(sha)) return sha;
-      }
-    } catch {
-      // no packed refs
-    }
-    return undefined;
+    return readRefFile(this.commonDir, this.options.ref);
   }
 
   /** The job versions the log's tip holds, as far as aq wrote them (none when someone else moved the ref). */
