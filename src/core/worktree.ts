@@ -114,12 +114,19 @@ async function hasBranch(repo: string, common: string, branch: string): Promise<
 
 /**
  * A worktree is reused only when its checkout finished (git writes the index last, after every
- * file) and its HEAD is there; a lock a killed git left in it is removed (one of a git that still runs
- * there, a person's, is never removed: the job then fails and is retried later).
+ * file) and its HEAD names a branch that is there. A lock a killed git left in it is removed (one
+ * of a git that still runs there, a person's, is never removed: the job then fails and is retried
+ * later), but a git killed in there may have left its checkout half done: if tracked files are
+ * then missing, the tree is not trusted and is made again from the branch, so their deletion is
+ * never committed.
  */
 async function reusable(path: string): Promise<boolean> {
   const admin = adminDirOf(path);
   if (!admin || !existsSync(join(admin, "index")) || !existsSync(join(admin, "HEAD"))) return false;
+  const head = headOfWorktree(path);
+  if (head?.ref && head.commonDir && !readRefFile(head.commonDir, head.ref)) {
+    if (!existsSync(join(head.commonDir, "reftable"))) return false;
+  }
   const lock = join(admin, "index.lock");
   if (existsSync(lock)) {
     if (gitRunsIn([path, admin]))
@@ -128,6 +135,7 @@ async function reusable(path: string): Promise<boolean> {
         `a git command is running in ${path} (its index is locked); the job waits for its next attempt`,
       );
     await unlink(lock).catch(() => {});
+    if ((await gitMaybe(path, ["ls-files", "--deleted"])) !== "") return false;
   }
   return true;
 }
