@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { appendFile, mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { auditPending, auditWritten } from "./audit-writes.ts";
 import { crashPoint } from "./crash-point.ts";
@@ -15,7 +16,8 @@ import { STAGE_NAMES } from "./stages.ts";
 export const DEFAULT_QUEUE_REF = "refs/heads/aq-queue";
 /** The files of a job that the audit log keeps; logs, prompts and the agent's stream stay out. */
 const AUDITED = ["job.md", "meta.json"] as const;
-const FALLBACK_IDENT = "aq <aq@localhost>";
+/** The audit log's commits are aq's, not the person's: named after aq and the host that made them. */
+const AUDIT_IDENT = `aq <aq@${hostname().replace(/[<>\s]/g, "") || "localhost"}>`;
 /** How long a runner gathers transitions before it writes them (one git process for all of them). */
 const BATCH_MS = 500;
 /** The git processes of an aq writing this queue's log carry it (so a lock they hold is never taken as stale). */
@@ -81,7 +83,6 @@ export class GitQueue {
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
-  private ident: string | undefined;
   private warned = false;
 
   private constructor(top: string, commonDir: string, queueDir: string, format: string, options: GitQueueOptions) {
@@ -329,7 +330,6 @@ export class GitQueue {
   }
 
   private async fastImport(changes: readonly Change[], parent: string | undefined): Promise<void> {
-    this.ident ??= await this.identity();
     const chunks: Buffer[] = [];
     const text = (value: string) => chunks.push(Buffer.from(value));
     const data = (content: Buffer) => {
@@ -339,7 +339,7 @@ export class GitQueue {
     };
     changes.forEach((change, i) => {
       text(`commit ${this.options.ref}\nmark :${i + 1}\n`);
-      text(`committer ${this.ident} ${Math.floor(change.at / 1000)} +0000\n`);
+      text(`committer ${AUDIT_IDENT} ${Math.floor(change.at / 1000)} +0000\n`);
       data(Buffer.from(change.message));
       if (i === 0 && parent) text(`from ${parent}\n`);
       if (change.deleteAll) text("deleteall\n");
@@ -358,13 +358,6 @@ export class GitQueue {
       this.env,
       () => crashPoint("git:import-fed"),
     );
-  }
-
-  /** Whoever the person's git would name as committer; aq's own name where git knows none. */
-  private async identity(): Promise<string> {
-    const ident = await gitMaybe(this.top, ["var", "GIT_COMMITTER_IDENT"]);
-    const match = ident ? /^(.*<[^>]*>)/.exec(ident) : null;
-    return match?.[1] ?? FALLBACK_IDENT;
   }
 
   private lastMark(): string | undefined {

@@ -4,13 +4,15 @@ import { CONVERGES, crashAndConverge, type Scenario } from "../crash/scenario.ts
 
 /**
  * The crash suite's representative cases, in `npm test`: kill -9 at the meta write before a
- * rename, at the rename, at the audit log's commit and right after an engine's spawn, and a short
+ * rename, at the rename, between a failure and its requeue, at the audit log's commit and right
+ * after an engine's spawn, and a short
  * chaos of runners killed at random. Every crash point, each at several moments, and the longer
  * chaos are in `npm run test:crash`.
  */
 const representative: Scenario[] = [
   { point: "move:next-meta-written", nth: 1, phase: "run" },
   { point: "move:renamed", nth: 1, phase: "run" },
+  { point: "fail:before-requeue", nth: 1, phase: "run" },
   { point: "git:import-fed", nth: 1, phase: "add" },
   { point: "spawn:pgid-recorded", nth: 1, phase: "run" },
 ];
