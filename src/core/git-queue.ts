@@ -170,6 +170,8 @@ export class GitQueue {
 
   private write(): Promise<void> {
     if (this.writing) return this.writing;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     const batch = this.snapshots;
     this.snapshots = [];
     const dirty = [...this.dirty];
