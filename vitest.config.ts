@@ -4,8 +4,9 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // The real agent CLIs run in `npm run test:engines` (vitest.engines.config.ts), the packed
-    // tarball in `npm run test:package` (vitest.package.config.ts), crash points and chaos in
-    // `npm run test:crash` (vitest.crash.config.ts).
+    // tarball in `npm run test:package` (vitest.package.config.ts), every crash point and the long
+    // chaos in `npm run test:crash` (vitest.crash.config.ts; the representative cases of it run here,
+    // test/e2e/git-crash.test.ts).
     exclude: ["test/engines/**", "test/package/**", "test/crash/**", "node_modules/**"],
     pool: "forks",
     // Real processes on a machine that may be busy with other work (another suite, a build):

@@ -159,7 +159,7 @@ export async function perJob(count: number): Promise<Figure[]> {
     ratio: withGit / plain,
     target: "≤ 5×",
     pass: withGit / plain <= 5,
-    note: `${gitCalls.toFixed(1)} git processes per job (add to review): worktree add, one audit commit per transition (update-index, write-tree, commit-tree, update-ref), the wip commit`,
+    note: `${gitCalls.toFixed(1)} git processes per job (add to review): worktree add, the wip commit's status (and add, commit when the job changed files), one fast-import per batch of audit commits`,
   });
   figures.push({
     case: "per-job overhead",

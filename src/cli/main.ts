@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { type ArgsDef, type CommandDef, parseArgs } from "citty";
 import type { PreparedAq } from "../app.ts";
+import { auditWritesSettled } from "../core/audit-writes.ts";
 import { AqError, oneLine } from "../core/errors.ts";
 import { checkJobId } from "../core/job-id.ts";
 import type { PluginCommand } from "../plugin/define.ts";
@@ -70,6 +71,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await dispatch(argv);
   } catch (error) {
     return report(error);
+  } finally {
+    // The audit log's commits are written in batches: the last ones before the process ends.
+    await auditWritesSettled();
   }
 }
 

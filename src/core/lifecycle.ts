@@ -96,22 +96,31 @@ export class Lifecycle {
       options.backoff.backoffMs * 2 ** Math.max(0, meta.attempts - 1),
       options.backoff.maxBackoffMs,
     );
-    const notBefore = new Date(Date.now() + delay).toISOString();
     // The step after failed/ travels with the move into it, so a crash in between is completed by recovery.
-    const requeue: JobMeta["requeue"] = !options.retryable
-      ? undefined
-      : retry
-        ? {
-            to: "queued",
-            reason: `retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`,
-            notBefore,
-          }
-        : { to: "dead_letter", reason: `${meta.attempts} of ${options.maxAttempts} attempts failed; last: ${reason}` };
+    // The backoff runs from the failure as recorded (its history entry), however long the move took to get there.
+    const requeueAfter = (failedAt: number): JobMeta["requeue"] =>
+      !options.retryable
+        ? undefined
+        : retry
+          ? {
+              to: "queued",
+              reason: `retry ${meta.attempts + 1} of ${options.maxAttempts} in ${formatDuration(delay)}`,
+              notBefore: new Date(failedAt + delay).toISOString(),
+            }
+          : {
+              to: "dead_letter",
+              reason: `${meta.attempts} of ${options.maxAttempts} attempts failed; last: ${reason}`,
+            };
+    let requeue = requeueAfter(Date.now());
     const patch = options.patch;
     await this.move(record.id, record.stage, "failed", {
       by: options.by,
       reason,
-      patch: (m) => ({ ...(patch ? patch(m) : m), ...(requeue ? { requeue } : {}) }),
+      patch: (m) => {
+        const failedAt = Date.parse(m.history.at(-1)?.at ?? "");
+        requeue = requeueAfter(Number.isNaN(failedAt) ? Date.now() : failedAt);
+        return { ...(patch ? patch(m) : m), ...(requeue ? { requeue } : {}) };
+      },
       comesToRest: !options.retryable,
     });
     if (!requeue) {

@@ -1,7 +1,7 @@
-import { mkdir, readlink, symlink, unlink } from "node:fs/promises";
+import { lstat, mkdir, readlink, symlink, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isErrno } from "./errors.ts";
+import { AqError, isErrno } from "./errors.ts";
 import type { ProcessRef } from "./meta.ts";
 import { isAlive, selfRef } from "./process-ref.ts";
 
@@ -24,7 +24,10 @@ export class FileLock {
     for (let attempt = 0; attempt < 3; attempt++) {
       if (await create(path, token)) return new FileLock(path, token);
       const owner = await ownerOf(path);
-      if (owner === undefined) continue; // released between our two calls
+      if (owner === undefined) {
+        await refuseForeign(path);
+        continue; // released between our two calls
+      }
       if (isAlive(owner.ref)) return undefined;
       await stealIfStale(path);
     }
@@ -62,6 +65,19 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, note?: str
 export async function ownerOf(path: string): Promise<{ ref: ProcessRef; note: string } | undefined> {
   const token = await readlink(path).catch(() => undefined);
   return token === undefined ? undefined : decodeOwner(token);
+}
+
+/**
+ * Something that is not a lock of aq's (a file or directory: no symlink) stands where one goes.
+ * Nobody can be told to own it, so it is never removed, and waiting for it would wait for ever.
+ */
+async function refuseForeign(path: string): Promise<void> {
+  const found = await lstat(path).catch(() => undefined);
+  if (!found || found.isSymbolicLink()) return;
+  throw new AqError(
+    "AQ_FAILED",
+    `${path} is a ${found.isDirectory() ? "directory" : "file"}, not a lock aq made; aq leaves it alone: remove it if nothing uses it`,
+  );
 }
 
 async function create(path: string, token: string): Promise<boolean> {

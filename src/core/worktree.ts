@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { AqError } from "./errors.ts";
+import { adminDirOf, headOfWorktree, readRefFile } from "./git-files.ts";
 import { git, gitMaybe, gitWithIdentity, repoRoot } from "./git.ts";
 import { withLock } from "./locks.ts";
 import { gitRunsIn } from "./proc-scan.ts";
@@ -28,8 +29,26 @@ export async function findRepo(cwd: string): Promise<string | undefined> {
       if (parent === dir) return undefined;
       dir = parent;
     }
+    // The same directory with the same `.git` is the same repository: asked once per process.
+    const known = repoOfDir.get(cwd);
+    if (known && existsSync(join(known, ".git"))) return known;
+    const root = await repoRoot(cwd);
+    if (root) repoOfDir.set(cwd, root);
+    return root;
   }
   return repoRoot(cwd);
+}
+
+const repoOfDir = new Map<string, string>();
+/** Each repository's common git directory (`.git` of its main worktree), asked once per process. */
+const commonDirOf = new Map<string, string>();
+
+async function commonDir(repo: string): Promise<string> {
+  const known = commonDirOf.get(repo);
+  if (known && existsSync(known)) return known;
+  const common = resolve(repo, (await git(repo, ["rev-parse", "--git-common-dir"])).stdout.trim());
+  commonDirOf.set(repo, common);
+  return common;
 }
 
 /**
@@ -56,24 +75,25 @@ export async function prepareWorktree(input: {
       `${path} is not a complete worktree and is not under the worktree directory ${input.root}; aq leaves it alone`,
     );
   await mkdir(dirname(path), { recursive: true });
-  await serializedInRepo(input.repo, async () => {
-    if (isInside(input.root, path)) await discardHalfMade(input.repo, path);
-    await git(input.repo, ["worktree", "prune"]);
-    const branchExists =
-      (await gitMaybe(input.repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
-    if (branchExists) await git(input.repo, ["worktree", "add", "--quiet", path, branch]);
+  await serializedInRepo(input.repo, async (common) => {
+    if (isInside(input.root, path)) await discardHalfMade(common, path);
+    const onBranch = await hasBranch(input.repo, common, branch);
+    let args: string[];
+    if (onBranch) args = ["worktree", "add", "--quiet", path, branch];
     else {
       const resumable =
         input.startAt && (await gitMaybe(input.repo, ["cat-file", "-e", `${input.startAt}^{commit}`])) !== undefined;
-      await git(input.repo, [
-        "worktree",
-        "add",
-        "--quiet",
-        "-b",
-        branch,
-        path,
-        resumable ? input.startAt! : base.baseCommit,
-      ]);
+      args = ["worktree", "add", "--quiet", "-b", branch, path, resumable ? input.startAt! : base.baseCommit];
+    }
+    try {
+      await git(input.repo, args);
+    } catch (error) {
+      // A worktree removed by hand is still registered (its path, or its branch "already checked out"):
+      // git forgets the ones whose directory is gone, and the add is tried once more.
+      await git(input.repo, ["worktree", "prune"]);
+      if (!isInside(input.root, path)) throw error;
+      await discardHalfMade(common, path);
+      await git(input.repo, args);
     }
   });
   return { path, repo: input.repo, branch, ...pick(base), created: true };
@@ -85,25 +105,28 @@ export function isInside(dir: string, path: string): boolean {
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
 }
 
-/** The worktree's own git directory (`.git/worktrees/<name>`), from its `.git` file; no process. */
-function adminDirOf(path: string): string | undefined {
-  try {
-    const text = readFileSync(join(path, ".git"), "utf8");
-    const match = /^gitdir: (.+)$/m.exec(text);
-    return match ? resolve(path, match[1]!.trim()) : undefined;
-  } catch {
-    return undefined;
-  }
+/** Whether the branch exists, from the repository's files where they say (no process). */
+async function hasBranch(repo: string, common: string, branch: string): Promise<boolean> {
+  if (readRefFile(common, `refs/heads/${branch}`)) return true;
+  if (!existsSync(join(common, "reftable"))) return false;
+  return branchExists(repo, branch);
 }
 
 /**
  * A worktree is reused only when its checkout finished (git writes the index last, after every
- * file) and its HEAD is there; a lock a killed git left in it is removed (one of a git that still runs
- * there, a person's, is never removed: the job then fails and is retried later).
+ * file) and its HEAD names a branch that is there. A lock a killed git left in it is removed (one
+ * of a git that still runs there, a person's, is never removed: the job then fails and is retried
+ * later), but a git killed in there may have left its checkout half done: if tracked files are
+ * then missing, the tree is not trusted and is made again from the branch, so their deletion is
+ * never committed.
  */
 async function reusable(path: string): Promise<boolean> {
   const admin = adminDirOf(path);
   if (!admin || !existsSync(join(admin, "index")) || !existsSync(join(admin, "HEAD"))) return false;
+  const head = headOfWorktree(path);
+  if (head?.ref && head.commonDir && !readRefFile(head.commonDir, head.ref)) {
+    if (!existsSync(join(head.commonDir, "reftable"))) return false;
+  }
   const lock = join(admin, "index.lock");
   if (existsSync(lock)) {
     if (gitRunsIn([path, admin]))
@@ -112,15 +135,15 @@ async function reusable(path: string): Promise<boolean> {
         `a git command is running in ${path} (its index is locked); the job waits for its next attempt`,
       );
     await unlink(lock).catch(() => {});
+    if ((await gitMaybe(path, ["ls-files", "--deleted"])) !== "") return false;
   }
   return true;
 }
 
 /** Removes what a killed `git worktree add` left: the directory and its record (even a locked one). */
-async function discardHalfMade(repo: string, path: string): Promise<void> {
+async function discardHalfMade(common: string, path: string): Promise<void> {
   const admin = adminDirOf(path);
   await rm(path, { recursive: true, force: true });
-  const common = resolve(repo, (await git(repo, ["rev-parse", "--git-common-dir"])).stdout.trim());
   const records = admin ? [admin] : [];
   for (const name of await readdir(join(common, "worktrees")).catch(() => [] as string[])) {
     const gitdir = await readFile(join(common, "worktrees", name, "gitdir"), "utf8").catch(() => "");
@@ -134,9 +157,9 @@ async function discardHalfMade(repo: string, path: string): Promise<void> {
  * Worktree bookkeeping of one repository, one process at a time: a `git worktree prune` racing
  * another process's `git worktree add` removes the half-made worktree's records.
  */
-async function serializedInRepo<T>(repo: string, fn: () => Promise<T>): Promise<T> {
-  const common = (await git(repo, ["rev-parse", "--git-common-dir"])).stdout.trim();
-  return withLock(join(resolve(repo, common), "aq-worktrees.lock"), fn, "worktrees");
+async function serializedInRepo<T>(repo: string, fn: (common: string) => Promise<T>): Promise<T> {
+  const common = await commonDir(repo);
+  return withLock(join(common, "aq-worktrees.lock"), () => fn(common), "worktrees");
 }
 
 function pick(base: { baseBranch: string; baseCommit: string }) {
@@ -144,11 +167,47 @@ function pick(base: { baseBranch: string; baseCommit: string }) {
 }
 
 async function baseOf(repo: string): Promise<{ baseBranch: string; baseCommit: string }> {
+  const fromFiles = baseFromFiles(repo);
+  if (fromFiles) return fromFiles;
+  // One process for the common directory, the commit and the branch (the branch is "HEAD" when detached).
+  const answer = await gitMaybe(repo, [
+    "rev-parse",
+    "--git-common-dir",
+    "HEAD^{commit}",
+    "--symbolic-full-name",
+    "HEAD",
+  ]);
+  const [common, commit, ref] = answer?.split("\n") ?? [];
+  if (common && commit && /^[0-9a-f]{40,64}$/.test(commit) && ref) {
+    commonDirOf.set(repo, resolve(repo, common));
+    return { baseCommit: commit, baseBranch: ref.startsWith("refs/heads/") ? ref.slice("refs/heads/".length) : "" };
+  }
   const baseCommit = await gitMaybe(repo, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
   if (!baseCommit)
     throw new AqError("AQ_FAILED", `${repo}: the repository has no commit yet; make one so jobs can branch from it`);
   const baseBranch = (await gitMaybe(repo, ["symbolic-ref", "--short", "-q", "HEAD"])) ?? "";
   return { baseBranch, baseCommit };
+}
+
+/** The branch and commit the repository's HEAD is at, from its files (no process); undefined where they do not say. */
+function baseFromFiles(repo: string): { baseBranch: string; baseCommit: string } | undefined {
+  const common = commonDirOf.get(repo);
+  if (!common || process.env.GIT_DIR) return undefined;
+  const gitDir = join(repo, ".git");
+  let head: string;
+  try {
+    head = readFileSync(join(isDirectory(gitDir) ? gitDir : (adminDirOf(repo) ?? gitDir), "HEAD"), "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  if (/^[0-9a-f]{40,64}$/.test(head)) return { baseBranch: "", baseCommit: head };
+  const ref = head.startsWith("ref: refs/heads/") ? head.slice(5) : undefined;
+  const commit = ref ? readRefFile(common, ref) : undefined;
+  return ref && commit ? { baseBranch: ref.slice("refs/heads/".length), baseCommit: commit } : undefined;
+}
+
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
 }
 
 /** The directory inside the worktree that corresponds to `cwd` inside the repository. */
@@ -166,25 +225,24 @@ export async function commitAll(
   message: string,
   trailers: Readonly<Record<string, string>> = {},
 ): Promise<string> {
-  await git(path, ["add", "-A"]);
-  const changed = (await gitMaybe(path, ["diff", "--cached", "--quiet"])) === undefined;
   const trailerArgs = Object.entries(trailers).flatMap(([key, value]) => ["--trailer", `${key}: ${value}`]);
-  if (changed || trailerArgs.length) {
-    await gitWithIdentity(path, [
-      "commit",
-      "-q",
-      "--no-verify",
-      ...(changed ? [] : ["--allow-empty"]),
-      "-m",
-      message,
-      ...trailerArgs,
-    ]);
+  // Nothing to stage (one process) is the common case of a job that only ran checks.
+  if (trailerArgs.length === 0 && (await gitMaybe(path, ["status", "--porcelain"])) === "") return headOf(path);
+  await git(path, ["add", "-A"]);
+  // With trailers a commit is made even when nothing changed; without, "nothing to commit" is no failure.
+  const allowEmpty = trailerArgs.length > 0 ? ["--allow-empty"] : [];
+  try {
+    await gitWithIdentity(path, ["commit", "-q", "--no-verify", ...allowEmpty, "-m", message, ...trailerArgs]);
+  } catch (error) {
+    if (allowEmpty.length > 0 || (await gitMaybe(path, ["diff", "--cached", "--quiet"])) === undefined) throw error;
   }
   return headOf(path);
 }
 
 export async function headOf(path: string): Promise<string> {
-  return (await git(path, ["rev-parse", "HEAD"])).stdout.trim();
+  const head = headOfWorktree(path);
+  const commit = head?.commit ?? (head?.ref && head.commonDir ? readRefFile(head.commonDir, head.ref) : undefined);
+  return commit ?? (await git(path, ["rev-parse", "HEAD"])).stdout.trim();
 }
 
 export async function hasUncommitted(path: string): Promise<boolean> {
@@ -205,7 +263,8 @@ export async function unmergedCount(repo: string, branch: string, into: string):
  * anything else is refused with a reason, the work left where the agent put it.
  */
 export async function backOnBranch(path: string, branch: string): Promise<string | undefined> {
-  const head = await gitMaybe(path, ["symbolic-ref", "-q", "HEAD"]);
+  const files = headOfWorktree(path);
+  const head = files ? files.ref : await gitMaybe(path, ["symbolic-ref", "-q", "HEAD"]);
   if (head === `refs/heads/${branch}`) return undefined;
   const at = head ? head.replace("refs/heads/", "branch ") : "a detached HEAD";
   await commitAll(path, `aq: work left on ${at}`);
