@@ -1,4 +1,4 @@
-import type * as v from "valibot";
+import * as v from "valibot";
 
 /** True when a value is already exactly what its schema would output (so parsing it would copy it unchanged). */
 export type ShapeCheck = (value: unknown) => boolean;
@@ -26,7 +26,7 @@ export function shapeCheck(schema: v.GenericSchema): ShapeCheck {
 }
 
 function compile(node: Node): ShapeCheck {
-  if (node.pipe) return no;
+  if (node.pipe) return pipeCheck(node);
   switch (node.type) {
     case "string":
       return (value) => typeof value === "string";
@@ -56,6 +56,15 @@ function compile(node: Node): ShapeCheck {
     default:
       return no;
   }
+}
+
+/** A pipe of validations only (a regex, a length) keeps its value: valibot itself answers whether it passes. */
+function pipeCheck(node: Node): ShapeCheck {
+  const [, ...actions] = node.pipe as ReadonlyArray<{ readonly kind: string }>;
+  const primitive = ["string", "number", "boolean", "picklist"].includes(node.type);
+  if (!primitive || !actions.every((action) => action.kind === "validation")) return no;
+  const schema = node as unknown as v.GenericSchema;
+  return (value) => v.is(schema, value);
 }
 
 function objectCheck(entries: Record<string, Node>, strict: boolean): ShapeCheck {
