@@ -19,7 +19,7 @@ const AUDITED = ["job.md", "meta.json"] as const;
 /** The audit log's commits are aq's, not the person's: named after aq and the host that made them. */
 const AUDIT_IDENT = `aq <aq@${hostname().replace(/[<>\s]/g, "") || "localhost"}>`;
 /** How long a runner gathers transitions before it writes them (one git process for all of them). */
-const BATCH_MS = 500;
+const BATCH_MS = 1000;
 /** The git processes of an aq writing this queue's log carry it (so a lock they hold is never taken as stale). */
 const WRITER_ENV = "AQ_GIT_QUEUE";
 /** Versions remembered to tell a stale snapshot from a newer one another process already wrote. */
