@@ -4,7 +4,7 @@
  * coordinator itself. It loads /ui/api/fleet, listens to /ui/api/events and reloads after each
  * `change`; a click on a job opens its runs and events as one timeline.
  */
-import { $, clear, el } from "../../../dashboard/page/app/dom.ts";
+import { $, clear, el, liveEvents } from "../../../dashboard/page/app/dom.ts";
 import { type FleetAnswer, get } from "./api.ts";
 import { stageBadge, when } from "./time.ts";
 import { loadTimeline } from "./timeline.ts";
@@ -132,16 +132,7 @@ async function refresh(): Promise<void> {
 }
 
 function listen(): void {
-  const live = $("live");
-  const source = new EventSource("/ui/api/events");
-  source.addEventListener("open", () => {
-    live.className = "live on";
-    live.textContent = "live";
-  });
-  source.addEventListener("error", () => {
-    live.className = "live off";
-    live.textContent = "reconnecting…";
-  });
+  const source = liveEvents("/ui/api/events");
   source.addEventListener("change", () => void refresh());
   source.addEventListener("hello", () => void refresh());
 }

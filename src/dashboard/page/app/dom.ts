@@ -48,3 +48,18 @@ export function stageBadge(stage: Stage | string): HTMLElement {
 }
 
 export const fmt = (n: number): string => Number(n).toLocaleString("en-US");
+
+/** A server-sent event stream whose state the `live` badge shows: "live", or "reconnecting…" while the browser retries. */
+export function liveEvents(url: string): EventSource {
+  const live = $("live");
+  const source = new EventSource(url);
+  source.addEventListener("open", () => {
+    live.className = "live on";
+    live.textContent = "live";
+  });
+  source.addEventListener("error", () => {
+    live.className = "live off";
+    live.textContent = "reconnecting…";
+  });
+  return source;
+}

@@ -9,7 +9,7 @@ import { STAGE_NAMES } from "../../../core/stages.ts";
 import { toast } from "./actions.ts";
 import { type JobsPage, request, type Summary } from "./api.ts";
 import { loadDetail, openJob } from "./detail.ts";
-import { $, el } from "./dom.ts";
+import { $, el, liveEvents } from "./dom.ts";
 import { tail } from "./log.ts";
 import { renderAttention, renderCounts, renderNotes, renderPanels, renderRunners } from "./overview.ts";
 import { renderRows } from "./rows.ts";
@@ -75,16 +75,7 @@ function setStage(stage: string): void {
 }
 
 function listen(): void {
-  const live = $("live");
-  const source = new EventSource("/api/events");
-  source.addEventListener("open", () => {
-    live.className = "live on";
-    live.textContent = "live";
-  });
-  source.addEventListener("error", () => {
-    live.className = "live off";
-    live.textContent = "reconnecting…";
-  });
+  const source = liveEvents("/api/events");
   let hellos = 0;
   source.addEventListener("hello", () => {
     if (hellos++ > 0) void refresh(); // a reconnect: catch up
