@@ -11,7 +11,7 @@ const scenarios: Scenario[] = CRASH_POINTS.flatMap((point): Scenario[] => {
   if (point.startsWith("git:"))
     return [
       { point, nth: 1, phase: "add" },
-      { point, nth: 3, phase: "run" },
+      { point, nth: 2, phase: "run" },
     ];
   if (point === "move:next-meta-written")
     return [
