@@ -157,17 +157,14 @@ export class CoordinatorStore extends SqliteViews {
         )
         .run(input.stage, input.checkpoint ? JSON.stringify(input.checkpoint) : null, at, id, input.leaseEpoch);
       if (Number(changed.changes) !== 1) {
-        this.event(
-          id,
-          "fenced",
-          null,
+        return this.fenced(
+          job,
           input.leaseEpoch,
           input.stage,
           job.factoryId === null && job.leaseEpoch === input.leaseEpoch
             ? `lease ${input.leaseEpoch} was released`
             : `stale epoch ${input.leaseEpoch}; current ${job.leaseEpoch}`,
         );
-        return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
       }
       const detail = input.checkpoint ? JSON.stringify(input.checkpoint) : null;
       // A report delivered twice (its answer lost with a coordinator that died) is one event, not two.
@@ -201,15 +198,7 @@ export class CoordinatorStore extends SqliteViews {
         )
         .run(at + this.leaseMs, at, id, leaseEpoch);
       if (Number(changed.changes) !== 1) {
-        this.event(
-          id,
-          "fenced",
-          null,
-          leaseEpoch,
-          null,
-          `renew with stale epoch ${leaseEpoch}; current ${job.leaseEpoch}`,
-        );
-        return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
+        return this.fenced(job, leaseEpoch, null, `renew with stale epoch ${leaseEpoch}; current ${job.leaseEpoch}`);
       }
       // A lease renewed every few seconds for hours would bury the job's timeline: one "renewed"
       // stands for a run of renewals under the same epoch with nothing else in between.
@@ -235,15 +224,7 @@ export class CoordinatorStore extends SqliteViews {
         )
         .run(stage, at, id, leaseEpoch);
       if (Number(changed.changes) !== 1) {
-        this.event(
-          id,
-          "fenced",
-          null,
-          leaseEpoch,
-          null,
-          `release with stale epoch ${leaseEpoch}; current ${job.leaseEpoch}`,
-        );
-        return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
+        return this.fenced(job, leaseEpoch, null, `release with stale epoch ${leaseEpoch}; current ${job.leaseEpoch}`);
       }
       this.db
         .stmt(
@@ -316,6 +297,12 @@ export class CoordinatorStore extends SqliteViews {
       .run(before);
     const observed = this.db.stmt("DELETE FROM observed_events WHERE at < ?").run(before);
     return Number(gone.changes) + Number(observed.changes);
+  }
+
+  /** A call under a stale epoch: recorded as a `fenced` event, answered with the current epoch (the 409). */
+  private fenced(job: CoordinatorJob, leaseEpoch: number, stage: string | null, detail: string) {
+    this.event(job.id, "fenced", null, leaseEpoch, stage, detail);
+    return { ok: false, reason: "stale", currentEpoch: job.leaseEpoch } as const;
   }
 
   private event(
