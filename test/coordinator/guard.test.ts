@@ -3,7 +3,7 @@ import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startCoordinator } from "../../src/coordinator/server.ts";
-import { aq, startAq, waitFor, writeTestConfig } from "../helpers/cli.ts";
+import { aq, printedApiUrl, startAq, waitFor, writeTestConfig } from "../helpers/cli.ts";
 import { coordinator, getJson, portOf, sendJson, TOKEN } from "../helpers/fleet-world.ts";
 import { requireBuild } from "../helpers/store-cli.ts";
 import { tempDir } from "../helpers/temp.ts";
@@ -152,16 +152,7 @@ describe("the coordinator's request guard", () => {
         timeoutMs: 30_000,
       });
       try {
-        const api = await waitFor(
-          () =>
-            child
-              .output()
-              .stdout.split("\n")[0]
-              ?.trim()
-              .match(/^http:\/\/127\.0\.0\.1:\d+\/api$/)?.[0],
-          10_000,
-          "the API URL",
-        );
+        const api = await printedApiUrl(child);
         const file = join(state, "aq", `coordinator-${portOf(api)}.token`);
         await waitFor(() => child.output().stderr.includes(file), 10_000, "the token file named on stderr");
         expect(statSync(file).mode & 0o777).toBe(0o600);

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startCoordinator } from "../../src/coordinator/server.ts";
 import { AqError } from "../../src/core/errors.ts";
-import { aq, startAq, waitFor } from "../helpers/cli.ts";
+import { aq, printedApiUrl, startAq } from "../helpers/cli.ts";
 import { coordinator, getJson, portOf, sendJson } from "../helpers/fleet-world.ts";
 import { expectOneLine, requireBuild } from "../helpers/store-cli.ts";
 import { tempDir } from "../helpers/temp.ts";
@@ -300,16 +300,7 @@ describe("development coordinator over HTTP", () => {
         env: { XDG_STATE_HOME: join(dir, "state") },
         timeoutMs: 20_000,
       });
-      const api = await waitFor(
-        () =>
-          child
-            .output()
-            .stdout.split("\n")[0]
-            ?.trim()
-            .match(/^http:\/\/127\.0\.0\.1:\d+\/api$/)?.[0],
-        10_000,
-        "the API URL",
-      );
+      const api = await printedApiUrl(child);
       const token = readFileSync(join(dir, "state", "aq", `coordinator-${portOf(api)}.token`), "utf8").trim();
       await enqueue(api, { id: "J1", bodyMd: "echo hi" }, token);
       expect((await claim(api, "factory-a", token)).body).toMatchObject({ leaseEpoch: 1 });

@@ -77,6 +77,20 @@ export function writeTestConfig(dir: string, config: Record<string, unknown> = {
 }
 
 /** Polls until `check` holds, or fails after `timeoutMs` (generous: a busy machine is slow) with what it saw last. */
+/** The API URL `aq coordinator` prints as its first line on stdout, once it is there. */
+export function printedApiUrl(child: { output(): { stdout: string } }): Promise<string> {
+  return waitFor(
+    () =>
+      child
+        .output()
+        .stdout.split("\n")[0]
+        ?.trim()
+        .match(/^http:\/\/127\.0\.0\.1:\d+\/api$/)?.[0],
+    10_000,
+    "the API URL",
+  );
+}
+
 export async function waitFor<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 30_000,
