@@ -113,5 +113,5 @@ export function isWithheld(name: string): boolean {
 export function engineEnv(base: NodeJS.ProcessEnv, extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(base)) if (!isWithheld(name)) env[name] = value;
-  return { ...env, ...extra };
+  return Object.assign(env, extra);
 }

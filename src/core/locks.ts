@@ -1,4 +1,4 @@
-import { lstat, mkdir, readlink, symlink, unlink } from "node:fs/promises";
+import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AqError, isErrno } from "./errors.ts";
@@ -9,6 +9,8 @@ import { isAlive, selfRef } from "./process-ref.ts";
  * A mutex across processes: a symlink whose target names its owner (pid, start time, host),
  * created atomically by symlink(2). A lock whose owner is gone is stolen, under a second
  * short-lived lock so that two stealers never remove a lock a live process just took.
+ * Its calls are synchronous: each is one metadata syscall of a few microseconds, where a
+ * thread-pool round trip would cost more than the call, several times per job.
  */
 export class FileLock {
   readonly path: string;
@@ -22,7 +24,7 @@ export class FileLock {
   static async tryAcquire(path: string, note = ""): Promise<FileLock | undefined> {
     const token = encodeOwner(selfRef(), note);
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await create(path, token)) return new FileLock(path, token);
+      if (create(path, token)) return new FileLock(path, token);
       const owner = await ownerOf(path);
       if (owner === undefined) {
         await refuseForeign(path);
@@ -48,7 +50,7 @@ export class FileLock {
 
   async release(): Promise<void> {
     // Only remove what is still ours: a lock we lost to a stealer belongs to someone else now.
-    if ((await readlink(this.path).catch(() => undefined)) === this.token) await unlink(this.path).catch(() => {});
+    if (readToken(this.path) === this.token) removeLink(this.path);
   }
 }
 
@@ -63,7 +65,7 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, note?: str
 
 /** Who holds a lock, if anyone: for status and for tests. */
 export async function ownerOf(path: string): Promise<{ ref: ProcessRef; note: string } | undefined> {
-  const token = await readlink(path).catch(() => undefined);
+  const token = readToken(path);
   return token === undefined ? undefined : decodeOwner(token);
 }
 
@@ -72,7 +74,7 @@ export async function ownerOf(path: string): Promise<{ ref: ProcessRef; note: st
  * Nobody can be told to own it, so it is never removed, and waiting for it would wait for ever.
  */
 async function refuseForeign(path: string): Promise<void> {
-  const found = await lstat(path).catch(() => undefined);
+  const found = lstatSync(path, { throwIfNoEntry: false });
   if (!found || found.isSymbolicLink()) return;
   throw new AqError(
     "AQ_FAILED",
@@ -80,13 +82,13 @@ async function refuseForeign(path: string): Promise<void> {
   );
 }
 
-async function create(path: string, token: string): Promise<boolean> {
+function create(path: string, token: string): boolean {
   try {
-    await symlink(token, path);
+    symlinkSync(token, path);
     return true;
   } catch (error) {
     if (isErrno(error, "ENOENT")) {
-      await mkdir(dirname(path), { recursive: true });
+      mkdirSync(dirname(path), { recursive: true });
       return create(path, token);
     }
     if (isErrno(error, "EEXIST")) return false;
@@ -97,16 +99,32 @@ async function create(path: string, token: string): Promise<boolean> {
 async function stealIfStale(path: string): Promise<void> {
   const guard = `${path}.steal`;
   const guardToken = encodeOwner(selfRef(), "steal");
-  if (!(await create(guard, guardToken))) {
+  if (!create(guard, guardToken)) {
     const guardOwner = await ownerOf(guard);
-    if (guardOwner && !isAlive(guardOwner.ref)) await unlink(guard).catch(() => {});
+    if (guardOwner && !isAlive(guardOwner.ref)) removeLink(guard);
     return;
   }
   try {
     const owner = await ownerOf(path);
-    if (owner && !isAlive(owner.ref)) await unlink(path).catch(() => {});
+    if (owner && !isAlive(owner.ref)) removeLink(path);
   } finally {
-    if ((await readlink(guard).catch(() => undefined)) === guardToken) await unlink(guard).catch(() => {});
+    if (readToken(guard) === guardToken) removeLink(guard);
+  }
+}
+
+function readToken(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function removeLink(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already, or not ours to remove
   }
 }
 

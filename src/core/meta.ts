@@ -152,8 +152,9 @@ function parseMeta(path: string, text: string): JobMeta {
   return result.value;
 }
 
-export async function writeMeta(path: string, meta: JobMeta): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(meta, null, 2)}\n`);
+/** `durable: false` for what matters only while this machine stays up (see writeFileAtomic). */
+export async function writeMeta(path: string, meta: JobMeta, options: { durable?: boolean } = {}): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(meta, null, 2)}\n`, options);
 }
 
 /** The meta without the record of a running engine (it ran, and is gone). */

@@ -14,8 +14,12 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
+let self: ProcessRef | undefined;
+
+/** This process: its start time is read once, since it cannot change while the process lives. */
 export function selfRef(): ProcessRef {
-  return refOf(process.pid);
+  self ??= Object.freeze(refOf(process.pid));
+  return self;
 }
 
 export function refOf(pid: number): ProcessRef {

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { statSync } from "node:fs";
-import { closeSync, lstatSync, writeSync } from "node:fs";
-import { mkdir, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { closeSync, lstatSync, renameSync, statSync, writeSync } from "node:fs";
+import { mkdir, readdir, readFile, realpath, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { crashPoint } from "./crash-point.ts";
 import { AqError, isErrno, oneLine } from "./errors.ts";
@@ -176,10 +175,7 @@ export class QueueStore {
 
   /** The stage a job is in now, from the directory that holds it. */
   async locate(id: string): Promise<Stage | undefined> {
-    const found = await Promise.all(
-      STAGE_NAMES.map(async (stage) => ((await exists(this.jobDir(stage, id))) ? stage : undefined)),
-    );
-    return found.find((stage) => stage !== undefined);
+    return STAGE_NAMES.find((stage) => existsNow(this.jobDir(stage, id)));
   }
 
   async get(id: string): Promise<JobRecord> {
@@ -414,10 +410,13 @@ export class QueueStore {
         const fromDir = this.jobDir(from, id);
         const toDir = this.jobDir(to, id);
         await this.settleNow(from, id);
-        const before = await readMeta(join(fromDir, META_FILE)).catch(async (error) => {
-          if (!(error instanceof AqError) || error.code !== "AQ_NOT_FOUND" || (await exists(fromDir))) throw error;
+        let before: JobMeta;
+        try {
+          before = readMetaSync(join(fromDir, META_FILE));
+        } catch (error) {
+          if (!(error instanceof AqError) || error.code !== "AQ_NOT_FOUND" || existsNow(fromDir)) throw error;
           throw await this.notIn(id, from);
-        });
+        }
         let after: JobMeta = {
           ...before,
           stage: to,
@@ -440,18 +439,19 @@ export class QueueStore {
         await writeMeta(join(fromDir, NEXT_META_FILE), after);
         crashPoint("move:next-meta-written");
         try {
-          if (from === "queued") await this.queuedIndex.renamed({ removed: id }, () => rename(fromDir, toDir));
+          const renameDir = async () => renameSync(fromDir, toDir);
+          if (from === "queued") await this.queuedIndex.renamed({ removed: id }, renameDir);
           else if (to === "queued") {
             const added = () => ({ id, stage: to, dir: toDir, meta: after });
-            await this.queuedIndex.renamed({ added }, () => rename(fromDir, toDir));
-          } else await rename(fromDir, toDir);
+            await this.queuedIndex.renamed({ added }, renameDir);
+          } else await renameDir();
         } catch (error) {
           await unlink(join(fromDir, NEXT_META_FILE)).catch(() => {});
           if (!isErrno(error, "ENOENT", "ENOTEMPTY", "EEXIST")) throw error;
           throw await this.notIn(id, from);
         }
         crashPoint("move:renamed");
-        await rename(join(toDir, NEXT_META_FILE), join(toDir, META_FILE));
+        renameSync(join(toDir, NEXT_META_FILE), join(toDir, META_FILE));
         crashPoint("move:meta-settled");
         await this.commit(id, `aq: ${id} ${from} → ${to}${options.reason ? ` (${options.reason})` : ""}`);
         return { before: { ...before, stage: from }, after };
@@ -473,18 +473,18 @@ export class QueueStore {
     id: string,
     stage: Stage | undefined,
     patch: (meta: JobMeta) => JobMeta,
-    options: { commit?: string } = {},
+    options: { commit?: string; durable?: boolean } = {},
   ): Promise<JobMeta> {
     return this.serialized(id, () =>
       withLock(
         this.jobLock(id),
         async () => {
-          const now = stage !== undefined && (await exists(this.jobDir(stage, id))) ? stage : await this.locate(id);
+          const now = stage !== undefined && existsNow(this.jobDir(stage, id)) ? stage : await this.locate(id);
           if (!now) throw new AqError("AQ_NOT_FOUND", `no job ${JSON.stringify(id)} in ${this.root}`);
           await this.settleNow(now, id);
           const path = join(this.jobDir(now, id), META_FILE);
-          const meta = patch(await readMeta(path));
-          await writeMeta(path, meta);
+          const meta = patch(readMetaSync(path));
+          await writeMeta(path, meta, options.durable === false ? { durable: false } : {});
           if (now === "queued") this.queuedIndex.touched();
           if (options.commit) await this.commit(id, options.commit);
           return meta;
@@ -510,7 +510,7 @@ export class QueueStore {
     const next = join(dir, NEXT_META_FILE);
     const pending = pendingMeta(dir, stage, { any: true });
     if (pending === undefined) return;
-    if (pending && pending.stage === stage) await rename(next, join(dir, META_FILE));
+    if (pending && pending.stage === stage) renameSync(next, join(dir, META_FILE));
     else await unlink(next).catch(() => {});
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (name.startsWith(".") && name.endsWith(".tmp")) await unlink(join(dir, name)).catch(() => {});
@@ -557,9 +557,13 @@ export function pendingMeta(dir: string, stage: Stage, options: { any?: boolean 
 }
 
 export async function exists(path: string): Promise<boolean> {
+  return existsNow(path);
+}
+
+/** A stat is a few microseconds: the write path checks synchronously rather than through the thread pool. */
+function existsNow(path: string): boolean {
   try {
-    await stat(path);
-    return true;
+    return statSync(path, { throwIfNoEntry: false }) !== undefined;
   } catch {
     return false;
   }

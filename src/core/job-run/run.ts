@@ -49,7 +49,8 @@ export async function runJob(ctx: JobContext, plan: Plan, progress: JobProgress)
   const dir = store.jobDir("building", id);
   const promptFile = join(dir, "prompt.txt");
   // Replaced by a rename: a link planted as prompt.txt is replaced, its target never written.
-  await writeFileAtomic(promptFile, spec.body);
+  // Written again before every attempt, so it needs no fsync.
+  await writeFileAtomic(promptFile, spec.body, { durable: false });
   crashPoint("spawn:recorded");
   const separator = openForAppend(join(dir, LOG_FILE));
   try {
@@ -101,8 +102,9 @@ export async function runJob(ctx: JobContext, plan: Plan, progress: JobProgress)
       crashPoint("spawn:started");
       const startTime = processStartTime(pgid);
       const engineRef = { ...engineStart, pgid, ...(startTime ? { startTime } : {}) };
+      // Needs no fsync: after a power loss no engine is left to find by its process group.
       recorded = store
-        .update(id, "building", (m) => ({ ...m, engine: engineRef }))
+        .update(id, "building", (m) => ({ ...m, engine: engineRef }), { durable: false })
         .then(
           () => crashPoint("spawn:pgid-recorded"),
           () => {},
