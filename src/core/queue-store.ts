@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { closeSync, lstatSync, writeSync } from "node:fs";
 import { mkdir, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { crashPoint } from "./crash-point.ts";
 import { AqError, isErrno, oneLine } from "./errors.ts";
 import { DEFAULT_QUEUE_REF, GitQueue } from "./git-queue.ts";
@@ -211,9 +211,10 @@ export class QueueStore {
     const jobs: JobRecord[] = [];
     const broken: BrokenJob[] = [];
     for (const stage of stages) {
+      const stageDir = this.stageDir(stage);
       for (const id of await this.ids(stage)) {
-        const dir = this.jobDir(stage, id);
-        const record = this.record(stage, id, dir);
+        // What jobDir's join gives, without normalizing once per job: a directory entry holds no separator, and "."-names are skipped.
+        const record = this.record(stage, id, stageDir + sep + id);
         if ("meta" in record) jobs.push(record);
         else broken.push(record);
       }
@@ -227,7 +228,7 @@ export class QueueStore {
    * listing looks for one only then (one lstat fewer per job).
    */
   private record(stage: Stage, id: string, dir: string): JobRecord | BrokenJob {
-    const path = join(dir, META_FILE);
+    const path = dir + sep + META_FILE;
     let meta: JobMeta | undefined;
     let problem: unknown;
     try {
