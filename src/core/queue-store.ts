@@ -210,16 +210,23 @@ export class QueueStore {
   async list(stages: readonly Stage[] = STAGE_NAMES): Promise<{ jobs: JobRecord[]; broken: BrokenJob[] }> {
     const jobs: JobRecord[] = [];
     const broken: BrokenJob[] = [];
+    await this.each(stages, (record) => {
+      if ("meta" in record) jobs.push(record);
+      else broken.push(record);
+    });
+    return { jobs, broken };
+  }
+
+  /**
+   * The jobs of these stages as list() finds them, handed over one at a time: a reader that keeps
+   * only a little of each (status keeps its row) lets every meta go as soon as it is read.
+   */
+  async each(stages: readonly Stage[], take: (record: JobRecord | BrokenJob) => void): Promise<void> {
     for (const stage of stages) {
       const stageDir = this.stageDir(stage);
-      for (const id of await this.ids(stage)) {
-        // What jobDir's join gives, without normalizing once per job: a directory entry holds no separator, and "."-names are skipped.
-        const record = this.record(stage, id, stageDir + sep + id);
-        if ("meta" in record) jobs.push(record);
-        else broken.push(record);
-      }
+      // What jobDir's join gives, without normalizing once per job: a directory entry holds no separator, and "."-names are skipped.
+      for (const id of await this.ids(stage)) take(this.record(stage, id, stageDir + sep + id));
     }
-    return { jobs, broken };
   }
 
   /**

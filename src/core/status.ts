@@ -19,16 +19,20 @@ export interface RunnerInfo {
 
 /** The status object of `aq status --json` (docs/design.md, "Command line"), before and after plugins extend it. */
 export async function collectStatus(store: QueueStore, hooks: RunnerHooks): Promise<StatusReport> {
-  const { jobs, broken } = await store.list();
   const counts = Object.fromEntries(STAGE_NAMES.map((stage) => [stage, 0])) as Record<Stage, number>;
-  for (const job of jobs) counts[job.stage]++;
-  for (const job of broken) counts[job.stage]++;
-  const rows = jobs.map((job) => statusJobOf(hooks, job.meta, job.stage));
+  const rows: StatusJob[] = [];
+  const broken: StatusReport["broken"] = [];
+  // Each job's row is made as it is read: no meta outlives its row (over 10,000 jobs, less to collect).
+  await store.each(STAGE_NAMES, (job) => {
+    counts[job.stage]++;
+    if ("meta" in job) rows.push(statusJobOf(hooks, job.meta, job.stage));
+    else broken.push({ id: job.id, stage: job.stage, problem: job.problem });
+  });
   rows.sort(byAttention());
   const report: StatusReport = {
     counts,
     jobs: rows,
-    broken: broken.map(({ id, stage, problem }) => ({ id, stage, problem })),
+    broken,
     notes: [],
     runners: await liveRunners(store),
   };
