@@ -60,8 +60,28 @@ function enableCompileCache() {
     }
     if (!stat.isDirectory()) return;
     if (process.getuid && (stat.uid !== process.getuid() || (stat.mode & 0o022) !== 0)) return;
+    pruneCompileCache(fs, path, dir);
     module.enableCompileCache(dir);
   } catch (_error) {
     // no home, an unwritable one, a read-only file system: aq starts without the cache
   }
+}
+
+// Node never removes an entry, and one is kept per file path (every temporary config a test suite
+// loads, every older aq): once a day, entries not read for a month go, as in the TypeScript cache.
+function pruneCompileCache(fs, path, dir) {
+  var marker = path.join(dir, ".pruned");
+  var now = Date.now();
+  var last = fs.statSync(marker, { throwIfNoEntry: false });
+  var monthAgo = now - 30 * 24 * 3600 * 1000;
+  if (last && now - last.mtimeMs < 24 * 3600 * 1000) return;
+  fs.writeFileSync(marker, "");
+  fs.readdirSync(dir, { withFileTypes: true }).forEach((version) => {
+    if (!version.isDirectory()) return;
+    fs.readdirSync(path.join(dir, version.name)).forEach((name) => {
+      var file = path.join(dir, version.name, name);
+      var stat = fs.lstatSync(file, { throwIfNoEntry: false });
+      if (stat && stat.atimeMs < monthAgo) fs.rmSync(file, { force: true });
+    });
+  });
 }

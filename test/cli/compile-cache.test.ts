@@ -1,8 +1,15 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { aq } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/temp.ts";
+
+/** The compiled modules Node wrote under a cache directory (one subdirectory per Node version, flags and uid). */
+function entries(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .flatMap((entry) => readdirSync(join(dir, entry.name)));
+}
 
 /** bin/aq.js keeps Node's compile cache in the user's cache directory, never in a place another user could write. */
 describe("the compile cache of bin/aq.js", () => {
@@ -18,14 +25,14 @@ describe("the compile cache of bin/aq.js", () => {
     expect(result.code, result.stderr).toBe(0);
     const dir = join(home, ".cache", "aq", "compile");
     expect(statSync(dir).mode & 0o777).toBe(0o700);
-    expect(readdirSync(dir).length).toBeGreaterThan(0);
+    expect(entries(dir).length).toBeGreaterThan(0);
   });
 
   it("follows XDG_CACHE_HOME", async () => {
     const cache = tempDir();
     const result = await aq(["--version"], { cwd: cache, env: { ...noCacheSwitches, XDG_CACHE_HOME: cache } });
     expect(result.code, result.stderr).toBe(0);
-    expect(readdirSync(join(cache, "aq", "compile")).length).toBeGreaterThan(0);
+    expect(entries(join(cache, "aq", "compile")).length).toBeGreaterThan(0);
   });
 
   it("creates no home directory that is not there", async () => {
@@ -51,5 +58,27 @@ describe("the compile cache of bin/aq.js", () => {
     const result = await aq(["--version"], { cwd: home, env });
     expect(result.code, result.stderr).toBe(0);
     expect(existsSync(join(home, ".cache", "aq", "compile"))).toBe(false);
+  });
+
+  it("drops, once a day, entries not read for a month", async () => {
+    const home = tempDir();
+    const env = { ...noCacheSwitches, HOME: home };
+    const dir = join(home, ".cache", "aq", "compile");
+    expect((await aq(["--version"], { cwd: home, env })).code).toBe(0);
+    const [version] = readdirSync(dir).filter((name) => !name.startsWith("."));
+    const old = join(dir, version!, "0badc0de");
+    const fresh = join(dir, version!, "0000f00d");
+    writeFileSync(old, "");
+    writeFileSync(fresh, "");
+    const monthAgo = new Date(Date.now() - 31 * 24 * 3600_000);
+    utimesSync(old, monthAgo, monthAgo);
+    // Pruned less than a day ago: nothing goes.
+    expect((await aq(["--version"], { cwd: home, env })).code).toBe(0);
+    expect(existsSync(old)).toBe(true);
+    const dayAgo = new Date(Date.now() - 25 * 3600_000);
+    utimesSync(join(dir, ".pruned"), dayAgo, dayAgo);
+    expect((await aq(["--version"], { cwd: home, env })).code).toBe(0);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
   });
 });
