@@ -1,4 +1,4 @@
-import { createAq, type Aq } from "../app.ts";
+import type { Aq } from "../app.ts";
 
 /** Options every command that reads the queue takes. */
 export const commonArgs = {
@@ -15,11 +15,13 @@ export const jsonArg = { json: { type: "boolean", description: "Print machine-re
 /** Commands that only read the queue: they open it as it is and create nothing (no queue skeleton in an empty directory). */
 export const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set(["status", "logs"]);
 
-export function openAq(
+/** The app (config, plugins, the queue) is imported only by a command that opens it: `aq --version` and `aq help` stay small. */
+export async function openAq(
   args: { config?: string | undefined },
   command: string,
   options: { plugins?: boolean } = {},
 ): Promise<Aq> {
+  const { createAq } = await import("../app.ts");
   return createAq({
     configFile: args.config || undefined,
     by: `cli:${command}`,

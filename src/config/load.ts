@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
-import { cosmiconfig, type Loader } from "cosmiconfig";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import type { Loader } from "cosmiconfig";
 import { parseDuration } from "../core/duration.ts";
 import { AqError, oneLine } from "../core/errors.ts";
 import { check } from "../core/validation.ts";
@@ -59,21 +59,26 @@ export function configSearchDirs(cwd: string, home = homedir()): string[] {
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
-  const explorer = cosmiconfig("aq", {
-    searchPlaces: PLACES,
-    searchStrategy: "none",
-    cache: false,
-    loaders: { ".ts": loadModule, ".mts": loadModule, ".js": loadModule, ".mjs": loadModule, ".cjs": loadModule },
-  });
   const explicit = options.file ?? (env.AQ_CONFIG || undefined);
-  let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
+  let found: { config: unknown; filepath: string; isEmpty?: boolean } | null = null;
   const where = explicit ? resolve(cwd, explicit) : cwd;
+  const dirs = explicit
+    ? []
+    : configSearchDirs(cwd).filter((dir) => PLACES.some((place) => existsSync(join(dir, place))));
+  // cosmiconfig takes some 20 ms to import: it is loaded only where there is a file for it to read. It is made
+  // outside the try below, as before: when made, it reads the working directory's package.json for its own settings.
+  const explorer =
+    explicit || dirs.length || existsSync(join(process.cwd(), "package.json"))
+      ? (await import("cosmiconfig")).cosmiconfig("aq", {
+          searchPlaces: PLACES,
+          searchStrategy: "none",
+          cache: false,
+          loaders: { ".ts": loadModule, ".mts": loadModule, ".js": loadModule, ".mjs": loadModule, ".cjs": loadModule },
+        })
+      : undefined;
   try {
-    if (explicit) found = await explorer.load(where);
-    else {
-      found = null;
-      for (const dir of configSearchDirs(cwd)) if ((found = await explorer.search(dir))) break;
-    }
+    if (explicit) found = await explorer!.load(where);
+    else for (const dir of dirs) if ((found = await explorer!.search(dir))) break;
   } catch (error) {
     const file = (error as { filepath?: string }).filepath ?? where;
     if ((error as NodeJS.ErrnoException).code === "ENOENT")

@@ -118,6 +118,8 @@ export async function readMeta(path: string): Promise<JobMeta> {
   return parseMeta(path, text);
 }
 
+const READ_SYNC = { encoding: "utf8", flag: NO_FOLLOW } as const;
+
 /**
  * The same, synchronously: a meta.json is a few hundred bytes, and listing thousands of them
  * (status, claims) is several times faster without a thread-pool round trip per file.
@@ -125,7 +127,7 @@ export async function readMeta(path: string): Promise<JobMeta> {
 export function readMetaSync(path: string): JobMeta {
   let text: string;
   try {
-    text = readFileSync(path, { encoding: "utf8", flag: NO_FOLLOW });
+    text = readFileSync(path, READ_SYNC);
   } catch (error) {
     throw unreadable(path, error);
   }

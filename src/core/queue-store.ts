@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, lstatSync, renameSync, statSync, writeSync } from "node:fs";
 import { mkdir, readdir, readFile, realpath, rename, rm, unlink, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { crashPoint } from "./crash-point.ts";
 import { AqError, isErrno, oneLine } from "./errors.ts";
 import { DEFAULT_QUEUE_REF, GitQueue } from "./git-queue.ts";
@@ -206,15 +206,23 @@ export class QueueStore {
   async list(stages: readonly Stage[] = STAGE_NAMES): Promise<{ jobs: JobRecord[]; broken: BrokenJob[] }> {
     const jobs: JobRecord[] = [];
     const broken: BrokenJob[] = [];
-    for (const stage of stages) {
-      for (const id of await this.ids(stage)) {
-        const dir = this.jobDir(stage, id);
-        const record = this.record(stage, id, dir);
-        if ("meta" in record) jobs.push(record);
-        else broken.push(record);
-      }
-    }
+    await this.each(stages, (record) => {
+      if ("meta" in record) jobs.push(record);
+      else broken.push(record);
+    });
     return { jobs, broken };
+  }
+
+  /**
+   * The jobs of these stages as list() finds them, handed over one at a time: a reader that keeps
+   * only a little of each (status keeps its row) lets every meta go as soon as it is read.
+   */
+  async each(stages: readonly Stage[], take: (record: JobRecord | BrokenJob) => void): Promise<void> {
+    for (const stage of stages) {
+      const stageDir = this.stageDir(stage);
+      // What jobDir's join gives, without normalizing once per job: a directory entry holds no separator, and "."-names are skipped.
+      for (const id of await this.ids(stage)) take(this.record(stage, id, stageDir + sep + id));
+    }
   }
 
   /**
@@ -223,7 +231,7 @@ export class QueueStore {
    * listing looks for one only then (one lstat fewer per job).
    */
   private record(stage: Stage, id: string, dir: string): JobRecord | BrokenJob {
-    const path = join(dir, META_FILE);
+    const path = dir + sep + META_FILE;
     let meta: JobMeta | undefined;
     let problem: unknown;
     try {

@@ -37,7 +37,9 @@ interface Stamp {
   readonly nlink: bigint;
 }
 
-const order = new Intl.Collator().compare;
+let collator: Intl.Collator["compare"] | undefined;
+/** Made on first use: a collator costs milliseconds at start-up, in every command that imports the store. */
+const order = (a: string, b: string) => (collator ??= new Intl.Collator().compare)(a, b);
 const byClaimOrder = (a: IndexedJob, b: IndexedJob) =>
   b.meta.priority - a.meta.priority || order(a.meta.createdAt, b.meta.createdAt) || order(a.id, b.id);
 

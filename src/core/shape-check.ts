@@ -58,13 +58,28 @@ function compile(node: Node): ShapeCheck {
   }
 }
 
-/** A pipe of validations only (a regex, a length) keeps its value: valibot itself answers whether it passes. */
+type Action = { readonly kind: string; readonly type?: string; readonly requirement?: unknown };
+
+/**
+ * A pipe of validations only (a regex, a length) keeps its value. A string with regex checks (an
+ * origin's kind, in every meta) is tested here, as valibot's regex action tests it; for any other,
+ * valibot itself answers whether it passes.
+ */
 function pipeCheck(node: Node): ShapeCheck {
-  const [, ...actions] = node.pipe as ReadonlyArray<{ readonly kind: string }>;
+  const [, ...actions] = node.pipe as readonly Action[];
   const primitive = ["string", "number", "boolean", "picklist"].includes(node.type);
   if (!primitive || !actions.every((action) => action.kind === "validation")) return no;
+  const patterns = node.type === "string" ? actions.map(statelessRegex) : [];
+  if (patterns.length && patterns.every((pattern) => pattern !== undefined))
+    return (value) => typeof value === "string" && patterns.every((pattern) => pattern!.test(value));
   const schema = node as unknown as v.GenericSchema;
   return (value) => v.is(schema, value);
+}
+
+/** The pattern of a regex action whose test keeps no state between calls (no global or sticky flag). */
+function statelessRegex(action: Action): RegExp | undefined {
+  const pattern = action.type === "regex" ? action.requirement : undefined;
+  return pattern instanceof RegExp && !pattern.global && !pattern.sticky ? pattern : undefined;
 }
 
 function objectCheck(entries: Record<string, Node>, strict: boolean): ShapeCheck {

@@ -36,11 +36,27 @@ describe("a shape check compiled from the meta schema", () => {
     ["a history entry with a key a strict object strips", { ...meta, history: [{ ...meta.history[0], x: 1 }] }],
     ["an owner with a key a strict object strips", { ...meta, owner: { pid: 1, pgid: 2 } }],
     ["an origin whose kind is not a short lowercase word", { ...meta, origin: { kind: "Not a kind!" } }],
+    ["an origin whose kind is not a string", { ...meta, origin: { kind: 7 } }],
     ["not an object", [meta]],
   ])("leaves %s to valibot", (_, value) => {
     const json = JSON.parse(JSON.stringify(value));
     expect(isPlain(json)).toBe(false);
     const parsed = v.safeParse(MetaSchema, json);
     if (parsed.success) expect(parsed.output).not.toEqual(json); // valibot changes it: the copy matters
+  });
+});
+
+describe("a piped string in a shape check", () => {
+  it("tests a regex as valibot does, and leaves any other validation to valibot", () => {
+    const schemas = [
+      v.pipe(v.string(), v.regex(/^[a-z]+$/)),
+      v.pipe(v.string(), v.regex(/^[a-z]+$/), v.regex(/^.{2,4}$/)),
+      v.pipe(v.string(), v.minLength(2), v.regex(/^[a-z]+$/)),
+    ];
+    for (const schema of schemas) {
+      const check = shapeCheck(schema);
+      for (const value of ["ab", "abc", "abcde", "a", "A", "", 3, null, undefined, "aa", "ba"])
+        expect(check(value), `${JSON.stringify(value)}`).toBe(v.is(schema, value));
+    }
   });
 });
