@@ -8,7 +8,8 @@ import type { EngineDef } from "./engines.ts";
 import { formatDuration } from "./duration.ts";
 import { oneLine } from "./errors.ts";
 import type { ClaimedJob, IdleContext, RunnerContext, RunnerHooks } from "./hooks.ts";
-import { CANCELLED, executeJob, type JobContext } from "./job-run.ts";
+import type { JobContext } from "./job-run.ts";
+import { SHUTDOWN as CANCELLED } from "./job-run/abort.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { FileLock } from "./locks.ts";
 import type { Logger } from "./logger.ts";
@@ -19,6 +20,10 @@ import { recoverOrphans } from "./recover.ts";
 import type { Stage } from "./stages.ts";
 
 export type RunMode = "once" | "drain" | "forever";
+
+let jobRun: Promise<typeof import("./job-run.ts")> | undefined;
+/** What runs a job (plans, engines, worktrees, settling) is loaded with the first job: an idle runner does not need it. */
+const loadJobRun = () => (jobRun ??= import("./job-run.ts"));
 
 export interface RunSummary {
   /** Each job this runner took and the stage it left it in. */
@@ -257,7 +262,8 @@ export class Runner {
   private start(record: JobRecord, lock: FileLock | undefined): void {
     const ctx: JobContext = { ...this.deps, by: this.id, cancel: this.cancelController.signal };
     this.deps.logger.info(`${record.id}: claimed (attempt ${record.meta.attempts})`);
-    const promise = executeJob(ctx, record, lock)
+    const promise = loadJobRun()
+      .then(({ executeJob }) => executeJob(ctx, record, lock))
       .then((stage) => {
         this.outcomes[record.id] = stage;
       })
