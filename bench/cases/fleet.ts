@@ -98,6 +98,7 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
   const watched = [
     { name: "node", child: spawn(NODE, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" }) },
     { name: "aq", child: factory(ROOT, "idle") },
+    { name: "claims", child: claimCadence(coord) },
     ...(baselineRoot ? [{ name: "baseline", child: factory(baselineRoot, "idle-baseline") }] : []),
   ];
   await sleep(2_000);
@@ -111,7 +112,7 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
   for (const { child } of watched) child.kill("SIGTERM");
   await Promise.all(watched.map(({ child }) => new Promise((done) => child.once("close", done))));
   await coord.close();
-  const [floor, aq, baseline] = [0, 1, 2].map((at) =>
+  const [floor, aq, claims, baseline] = [0, 1, 2, 3].map((at) =>
     rss[at] ? { max: Math.max(...rss[at]!), median: median(rss[at]!), cpu: cpuPerMin[at]! } : undefined,
   );
   const versus = (value: number, of: number | undefined, what: string) =>
@@ -149,6 +150,13 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
       pass: aq!.cpu < 0.1,
     },
   ];
+  figures.push({
+    case: "idle factory",
+    metric: "floor: node + aq's HTTP client, one claim every 5 s (RSS max)",
+    value: claims!.max,
+    unit: "MiB",
+    note: `CPU ${claims!.cpu.toFixed(2)} s/min: what the fleet claim's cadence costs through ky over Node's fetch`,
+  });
   if (baseline) {
     figures.push({
       case: "idle factory",
@@ -165,6 +173,24 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
     });
   }
   return figures;
+}
+
+/**
+ * The idle factory's own HTTP client (ky over Node's fetch) doing only what an idle fleet factory
+ * must: a heartbeat, then a claim every 5 s (the claim's pause, plugins/fleet/claim.ts).
+ */
+function claimCadence(coord: Coordinator) {
+  const client = join(ROOT, "dist", "plugins", "fleet", "client.js");
+  const script = `
+    const { FleetClient } = await import(${JSON.stringify(client)});
+    const c = new FleetClient({ api: process.env.API, token: process.env.TOKEN, factoryId: "idle-claims", timeoutMs: 10000 });
+    await c.heartbeat({ capabilities: ["shell"], health: "ok", load: 0 });
+    const claim = () => c.claim(["shell"]).finally(() => setTimeout(claim, 5000));
+    claim();`;
+  return spawn(NODE, ["--input-type=module", "-e", script], {
+    env: env({ API: coord.api, TOKEN: coord.token }),
+    stdio: "ignore",
+  });
 }
 
 function cpuOf(pid: number): number {

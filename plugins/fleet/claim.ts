@@ -34,9 +34,20 @@ export async function claimFromFleet(
   // A claimed job that cannot run here is handed back at once; the next one may well run.
   for (let tries = 0; tries < 5; tries++) {
     const outcome = await claimOnce(aq, connection, capabilities, ctx);
+    if (outcome === undefined) {
+      const at = nextClaimAt(connection);
+      if (at !== undefined) ctx.askAgainAt(at);
+    }
     if (outcome !== "unrunnable") return outcome;
   }
   return undefined;
+}
+
+/** When a claim is next worth making, if the coordinator said (nothing to do, a backoff) or refused us; else at the runner's poll. */
+function nextClaimAt(connection: Connection, now = Date.now()): number | undefined {
+  if (connection.authProblem !== undefined) return Number.POSITIVE_INFINITY;
+  if (!connection.mayCall(now)) return now + connection.delayMs(now);
+  return connection.quietUntil > now ? connection.quietUntil : undefined;
 }
 
 async function claimOnce(
@@ -46,8 +57,8 @@ async function claimOnce(
   ctx: IdleContext,
 ): Promise<ClaimedJob | undefined | "unrunnable"> {
   if (ctx.draining || !connection.mayCall()) return undefined;
-  // An idle runner polls every second: after "nothing to do", ask again only after a pause
-  // (or sooner, when a heartbeat's answer says there is work).
+  // After "nothing to do", ask again only after a pause (sooner, when a heartbeat's answer says
+  // there is work and the runner takes a turn meanwhile).
   if (Date.now() < connection.quietUntil) return undefined;
   const api = await connection.api();
   const result = connection.note(await api.claim(capabilities));

@@ -26,6 +26,7 @@ export function applyShadow(aq: PluginApi, settings: FleetSettings, capabilities
     });
   };
   aq.hooks.runnerStart.tap(PLUGIN_SHADOW, (context) => {
+    // Live: its draining and running follow the runner. No beforeClaim tap, so an idle runner may sleep.
     runner = context;
     aq.logger.info(
       `factory ${settings.factoryId} in shadow mode: its own queue only, stages mirrored to ${settings.api}`,
@@ -33,10 +34,6 @@ export function applyShadow(aq: PluginApi, settings: FleetSettings, capabilities
     beat();
     timer = setInterval(() => beat(), settings.renewMs);
     timer.unref();
-  });
-  aq.hooks.beforeClaim.tap(PLUGIN_SHADOW, (context) => {
-    runner = context;
-    return undefined;
   });
   aq.hooks.onStage.tap(PLUGIN_SHADOW, (event: StageEvent) => {
     mirror.send("fleet/observed", { factoryId: settings.factoryId, jobId: event.jobId, stage: event.to });

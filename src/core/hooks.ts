@@ -39,6 +39,12 @@ export interface IdleContext extends RunnerContext {
    * plugins written against it; answering `{ input }` instead lets the runner do it.
    */
   materialize(input: MaterializeInput): Promise<{ readonly id: string }>;
+  /**
+   * A tap that supplies nothing says when it next wants to be asked (epoch ms; Infinity: only
+   * when something else wakes the runner), once per call. When every onIdle tap said so, an idle
+   * runner watching queued/ sleeps until the earliest of these times instead of its pollInterval.
+   */
+  askAgainAt(time: number): void;
 }
 
 export interface StageEvent {
@@ -112,7 +118,10 @@ export function createRunnerHooks(onTapError: TapErrorReporter = () => {}) {
     runnerStart: new AsyncSeriesHook<[RunnerContext]>(["runner"]),
     /** Before each claim: a plugin may veto (draining) or do due periodic work. */
     beforeClaim: new AsyncSeriesBailHook<[ClaimContext], Veto | undefined>(["ctx"]),
-    /** The local queue has nothing claimable: a plugin may answer with a job to run (a fleet claim). */
+    /**
+     * The local queue has nothing claimable: a plugin may answer with a job to run (a fleet claim),
+     * or answer nothing and say when to ask again (ctx.askAgainAt).
+     */
     onIdle: new AsyncSeriesBailHook<[IdleContext], ClaimedJob | undefined>(["ctx"]),
     /** The engine starts: taps may keep a timer (lease renew) until ctx.signal aborts. */
     building: new SyncHook<[BuildingContext]>(["ctx"]),

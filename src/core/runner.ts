@@ -8,7 +8,8 @@ import type { EngineDef } from "./engines.ts";
 import { formatDuration } from "./duration.ts";
 import { oneLine } from "./errors.ts";
 import type { ClaimedJob, IdleContext, RunnerContext, RunnerHooks } from "./hooks.ts";
-import { CANCELLED, executeJob, type JobContext } from "./job-run.ts";
+import type { JobContext } from "./job-run.ts";
+import { SHUTDOWN as CANCELLED } from "./job-run/abort.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { FileLock } from "./locks.ts";
 import type { Logger } from "./logger.ts";
@@ -19,6 +20,10 @@ import { recoverOrphans } from "./recover.ts";
 import type { Stage } from "./stages.ts";
 
 export type RunMode = "once" | "drain" | "forever";
+
+let jobRun: Promise<typeof import("./job-run.ts")> | undefined;
+/** What runs a job (plans, engines, worktrees, settling) is loaded with the first job: an idle runner does not need it. */
+const loadJobRun = () => (jobRun ??= import("./job-run.ts"));
 
 export interface RunSummary {
   /** Each job this runner took and the stage it left it in. */
@@ -51,6 +56,10 @@ export class Runner {
   private readonly cancelController = new AbortController();
   private stopping = false;
   private wake: (() => void) | undefined;
+  /** Something happened since the turn began (a job added, one finished, a stop): the next sleep is skipped. */
+  private woken = false;
+  /** The watcher on queued/ is armed: an idle runner may sleep past its pollInterval. */
+  private watching = false;
 
   constructor(deps: RunnerDeps) {
     this.deps = deps;
@@ -71,7 +80,7 @@ export class Runner {
       }
     }
     this.stopping = true;
-    this.wake?.();
+    this.poke();
   }
 
   /** Stop now: kill running engines and requeue their jobs. */
@@ -79,7 +88,7 @@ export class Runner {
     this.stopping = true;
     this.deps.logger.warn(`cancelling ${this.running.size} running job(s): they go back to the queue`);
     this.cancelController.abort(CANCELLED);
-    this.wake?.();
+    this.poke();
   }
 
   /** The jobs running now and since when, for progress display. */
@@ -125,11 +134,16 @@ export class Runner {
         await lifecycle.applyParks(this.id);
         let nothingNow = false;
         let waitUntil: number | undefined;
+        let askAt: number | undefined;
+        let vetoed = false;
         let waiting = 0;
+        // Cleared before the claim reads queued/: a job added from now on either is seen by it or wakes the sleep.
+        this.woken = false;
         while (!this.stopping && this.running.size < slots && !(options.mode === "once" && started >= 1)) {
           const veto = await hooks.beforeClaim.promise(this.context(slots));
           if (veto) {
             nothingNow = true;
+            vetoed = true;
             if (!veto.failed) {
               logger.debug(`claim vetoed: ${veto.reason}`);
               break;
@@ -149,7 +163,7 @@ export class Runner {
             const problem = `claim failed: ${oneLine(error)}`;
             logger.error(problem);
             if (!problems.includes(problem)) problems.push(problem);
-            return { job: undefined, waiting: 0, nextAt: undefined, failed: true };
+            return { job: undefined, waiting: 0, nextAt: undefined, askAt: undefined, failed: true };
           });
           // Once or drain: a queue that cannot be worked through ends the run (non-zero), it is not "empty".
           if ("failed" in next && options.mode !== "forever") {
@@ -159,6 +173,7 @@ export class Runner {
           }
           waiting = next.waiting;
           waitUntil = next.nextAt;
+          askAt = next.askAt;
           if (!next.job) {
             nothingNow = true;
             break;
@@ -171,27 +186,46 @@ export class Runner {
         const idle = this.running.size === 0;
         if (idle && (this.stopping || (options.mode === "once" && (started >= 1 || nothingNow)))) break;
         if (idle && options.mode === "drain" && nothingNow && waiting === 0) break;
-        // Finite even when full: a wake-up lost between the check and the sleep costs one poll, no more.
-        const delay =
-          waitUntil === undefined
-            ? config.pollIntervalMs
-            : Math.max(10, Math.min(config.pollIntervalMs, waitUntil - Date.now()));
-        await this.sleep(delay);
+        const quiet = nothingNow && !vetoed && waiting === 0;
+        const quietUntil = quiet && askAt !== undefined ? Math.min(askAt, lastRecovery + recoveryEveryMs) : undefined;
+        await this.sleep(this.delay(quietUntil, waitUntil));
       }
       await Promise.allSettled(this.running.values());
       await lifecycle.applyParks(this.id);
       await hooks.runnerStop.promise(this.context(slots));
     } finally {
       watcher?.close();
+      this.watching = false;
       await store.flushAudit();
       await this.unregister();
     }
     return { outcomes: { ...this.outcomes }, recovered, problems };
   }
 
-  private async claim(
-    slots: number,
-  ): Promise<{ job?: { record: JobRecord; lock: FileLock | undefined }; waiting: number; nextAt: number | undefined }> {
+  /**
+   * How long to sleep. Polling (every pollInterval, sooner for a backoff that ends) unless the
+   * watcher is armed and the turn found the queue quiet: nothing queued, no veto, and every
+   * plugin asked says when it wants to be asked again. Then until `quietUntil` (the earliest of
+   * those and the next orphan sweep); the watcher, a job that ends or a stop wake it sooner.
+   */
+  private delay(quietUntil: number | undefined, backoffEnds: number | undefined): number {
+    const { pollIntervalMs } = this.deps.config;
+    // A beforeClaim tap may do due periodic work: its runner keeps polling.
+    if (quietUntil !== undefined && this.watching && this.deps.hooks.beforeClaim.taps.length === 0)
+      return Math.max(10, quietUntil - Date.now());
+    // Finite even when full: a wake-up lost between the check and the sleep costs one poll, no more.
+    return backoffEnds === undefined
+      ? pollIntervalMs
+      : Math.max(10, Math.min(pollIntervalMs, backoffEnds - Date.now()));
+  }
+
+  private async claim(slots: number): Promise<{
+    job?: { record: JobRecord; lock: FileLock | undefined };
+    waiting: number;
+    nextAt: number | undefined;
+    /** When the onIdle taps want to be asked again, if each of them said (Infinity: none asked). */
+    askAt?: number | undefined;
+  }> {
     const { lifecycle, hooks, logger } = this.deps;
     const store = lifecycle.store;
     const result = await claimNext(store, { by: this.id, owner: this.owner });
@@ -203,7 +237,14 @@ export class Runner {
       ),
     );
     if (result.claimed) return { job: result.claimed, waiting: result.waiting, nextAt: result.nextAt };
-    const supplied: ClaimedJob | undefined = await hooks.onIdle.promise(this.idleContext(slots));
+    let askAt = Number.POSITIVE_INFINITY;
+    let asked = 0;
+    const supplied: ClaimedJob | undefined = await hooks.onIdle.promise(
+      this.idleContext(slots, (time) => {
+        asked++;
+        askAt = Math.min(askAt, time);
+      }),
+    );
     if (supplied) {
       const what = "input" in supplied ? `a ${supplied.input.origin.kind} job` : `job ${supplied.id}`;
       try {
@@ -214,13 +255,15 @@ export class Runner {
         logger.error(`a plugin supplied ${what}, but it cannot run: ${oneLine(error)}`);
       }
     }
-    return { waiting: result.waiting, nextAt: result.nextAt };
+    const everyTapAsked = !supplied && asked >= hooks.onIdle.taps.length;
+    return { waiting: result.waiting, nextAt: result.nextAt, askAt: everyTapAsked ? askAt : undefined };
   }
 
   private start(record: JobRecord, lock: FileLock | undefined): void {
     const ctx: JobContext = { ...this.deps, by: this.id, cancel: this.cancelController.signal };
     this.deps.logger.info(`${record.id}: claimed (attempt ${record.meta.attempts})`);
-    const promise = executeJob(ctx, record, lock)
+    const promise = loadJobRun()
+      .then(({ executeJob }) => executeJob(ctx, record, lock))
       .then((stage) => {
         this.outcomes[record.id] = stage;
       })
@@ -228,7 +271,7 @@ export class Runner {
       .finally(() => {
         this.running.delete(record.id);
         this.started.delete(record.id);
-        this.wake?.();
+        this.poke();
       });
     this.running.set(record.id, promise);
     this.started.set(record.id, Date.now());
@@ -249,8 +292,12 @@ export class Runner {
     };
   }
 
-  private idleContext(slots: number): IdleContext {
-    return { ...this.context(slots), materialize: async (input) => ({ id: (await this.materialize(input)).id }) };
+  private idleContext(slots: number, askAgainAt: (time: number) => void): IdleContext {
+    return {
+      ...this.context(slots),
+      materialize: async (input) => ({ id: (await this.materialize(input)).id }),
+      askAgainAt,
+    };
   }
 
   /** A supplied job goes straight into assigned/, owned by this runner; announced queued → assigned when it starts. */
@@ -258,7 +305,14 @@ export class Runner {
     return materialize(this.deps.lifecycle.store, input, { stage: "assigned", by: this.id, owner: this.owner });
   }
 
+  /** Wakes the sleeping loop, or, while it is busy with a turn, skips its next sleep. */
+  private poke(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
   private sleep(ms: number): Promise<void> {
+    if (this.woken) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
@@ -275,8 +329,12 @@ export class Runner {
   /** A job dropped in or added by another process wakes an idle runner at once. */
   private watchQueue(): FSWatcher | undefined {
     try {
-      const watcher = watch(this.deps.lifecycle.store.stageDir("queued"), () => this.wake?.());
-      watcher.on("error", () => {});
+      const watcher = watch(this.deps.lifecycle.store.stageDir("queued"), () => this.poke());
+      // A watcher that failed sees nothing more: back to polling.
+      watcher.on("error", () => {
+        this.watching = false;
+      });
+      this.watching = true;
       return watcher;
     } catch {
       return undefined;
