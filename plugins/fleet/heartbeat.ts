@@ -30,7 +30,7 @@ export class Heartbeat {
     this.capabilities = capabilities;
   }
 
-  async beat(runner?: RunnerContext): Promise<boolean> {
+  async beat(runner?: RunnerContext, options: { periodic?: boolean } = {}): Promise<boolean> {
     if (runner) this.runner = runner;
     if (this.connection.authProblem) return false;
     const waiting = await this.outbox.waiting();
@@ -43,6 +43,8 @@ export class Heartbeat {
     this.claimable = result.data?.claimable;
     this.noteWaiting(result.data?.waiting ?? []);
     if (this.claimable) this.connection.quietUntil = 0;
+    // A periodic beat answered after the runner stopped sends nothing more: the goodbye beat does that.
+    if (options.periodic && this.stopped) return true;
     if (waiting > 0) await flushAll(this.outbox, this.fence, this.connection);
     if (this.runner) await renewHeld(this.aq, this.connection, this.fence);
     return true;
@@ -75,7 +77,7 @@ export class Heartbeat {
           : this.connection.settings.renewMs;
       this.timer = setTimeout(
         () =>
-          void this.beat()
+          void this.beat(undefined, { periodic: true })
             .catch((error) => this.aq.logger.debug(`heartbeat: ${(error as Error).message}`))
             .finally(next),
         delay,

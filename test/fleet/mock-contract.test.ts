@@ -130,6 +130,30 @@ describe("1. heartbeat / register", () => {
     ).toEqual([]);
   });
 
+  // Regression (seen with two npm test side by side): the beat in flight as the runner stopped, answered after
+  // the goodbye, renewed the leases of the jobs held in review, so a renew followed `aq run`'s end.
+  it("renews no lease after the runner stopped, even from a beat that was in flight as it stopped", async () => {
+    const w = await world([job("sleep 0.4")]);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let beats = 0;
+    w.mock.answer = async (request) => {
+      if (kindOf(request) !== "heartbeat") return undefined;
+      beats++;
+      if (request.json.health === "draining") setTimeout(release, 50);
+      else if (beats === 2) await held;
+      return undefined;
+    };
+    await w.drain();
+    const stopped = w.mock.requests.length;
+    expect(stageOf(w.queue, ID)).toBe("review");
+    expect(w.mock.requests.some((request) => request.json?.health === "draining")).toBe(true);
+    // The held beat is answered 50 ms after the goodbye; what it would send follows at once.
+    await held;
+    await sleep(700);
+    expect(w.mock.requests.slice(stopped).map((request) => `${request.method} ${request.path}`)).toEqual([]);
+  });
+
   it("without AQ_FACTORY_ID the factory id is the hostname plus a short random part, the same in every call and in meta", async () => {
     const w = await world([job("true")], { AQ_FACTORY_ID: undefined });
     await w.drain();
