@@ -38,6 +38,21 @@ async function world(jobs: MockFleetJob[], env: Record<string, string | undefine
   return { dir, mock, ...fleet };
 }
 
+/** The first periodic heartbeat is answered only 50 ms after the runner's goodbye beat; resolves then. */
+function holdFirstPeriodicBeat(coordinator: MockCoordinator): Promise<void> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let beats = 0;
+  coordinator.answer = async (request) => {
+    if (kindOf(request) !== "heartbeat") return undefined;
+    beats++;
+    if (request.json.health === "draining") setTimeout(release, 50);
+    else if (beats === 2) await held;
+    return undefined;
+  };
+  return held;
+}
+
 const bodies = (requests: { json: any }[]) => requests.map((request) => request.json);
 const fencedAborts = (meta: any) => (meta.events ?? []).filter((event: any) => event.type === "fenced-abort");
 
@@ -107,17 +122,7 @@ describe("1. heartbeat / register", () => {
   // "draining". A CLI process exits anyway (the timer is unref'd); an embedding process does not.
   it("sends no heartbeat after the runner stopped, even when one was in flight as it stopped", async () => {
     const w = await world([]);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let beats = 0;
-    w.mock.answer = async (request) => {
-      if (kindOf(request) !== "heartbeat") return undefined;
-      beats++;
-      // The first periodic beat is answered only after the runner said goodbye.
-      if (request.json.health === "draining") setTimeout(release, 50);
-      else if (beats === 2) await held;
-      return undefined;
-    };
+    holdFirstPeriodicBeat(w.mock);
     await w.addLocal("local-1", "sleep 0.4");
     await w.drain();
     const goodbye = w.mock.requests.findIndex((request) => request.json?.health === "draining");
@@ -134,16 +139,7 @@ describe("1. heartbeat / register", () => {
   // the goodbye, renewed the leases of the jobs held in review, so a renew followed `aq run`'s end.
   it("renews no lease after the runner stopped, even from a beat that was in flight as it stopped", async () => {
     const w = await world([job("sleep 0.4")]);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let beats = 0;
-    w.mock.answer = async (request) => {
-      if (kindOf(request) !== "heartbeat") return undefined;
-      beats++;
-      if (request.json.health === "draining") setTimeout(release, 50);
-      else if (beats === 2) await held;
-      return undefined;
-    };
+    const held = holdFirstPeriodicBeat(w.mock);
     await w.drain();
     const stopped = w.mock.requests.length;
     expect(stageOf(w.queue, ID)).toBe("review");
