@@ -48,6 +48,14 @@ function shellIn(dir: string, path: string): Shell {
     npm_config_cache: process.env.npm_config_cache,
     LANG: "C.UTF-8",
   };
+  // What npm needs to reach the registry from this machine (a proxy, a CA that signs it), as a person's shell has.
+  for (const key of Object.keys(process.env))
+    if (
+      /^(NODE_EXTRA_CA_CERTS|SSL_CERT_(FILE|DIR)|(HTTPS?|NO)_PROXY|npm_config_(registry|cafile|ca|proxy|https_proxy|noproxy|strict_ssl))$/i.test(
+        key,
+      )
+    )
+      env[key] = process.env[key];
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   return {
     dir,
