@@ -1,6 +1,7 @@
 import { type BigIntStats, statSync, utimesSync } from "node:fs";
 import type { JobMeta } from "./meta.ts";
 import type { Stage } from "./stages.ts";
+import { localeOrder } from "./locale-order.ts";
 
 /** A job as the queue lists it (queue-store.ts). */
 export interface IndexedJob {
@@ -37,11 +38,8 @@ interface Stamp {
   readonly nlink: bigint;
 }
 
-let collator: Intl.Collator["compare"] | undefined;
-/** Made on first use: a collator costs milliseconds at start-up, in every command that imports the store. */
-const order = (a: string, b: string) => (collator ??= new Intl.Collator().compare)(a, b);
 const byClaimOrder = (a: IndexedJob, b: IndexedJob) =>
-  b.meta.priority - a.meta.priority || order(a.meta.createdAt, b.meta.createdAt) || order(a.id, b.id);
+  b.meta.priority - a.meta.priority || localeOrder(a.meta.createdAt, b.meta.createdAt) || localeOrder(a.id, b.id);
 
 /**
  * queued/ as this process last read it, so that a claim does not read and stat every queued job.

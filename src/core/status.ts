@@ -6,6 +6,7 @@ import type { JobMeta } from "./meta.ts";
 import type { QueueStore } from "./queue-store.ts";
 import { STAGE_NAMES, type Stage } from "./stages.ts";
 import { isAlive } from "./process-ref.ts";
+import { localeOrder } from "./locale-order.ts";
 
 export interface RunnerInfo {
   readonly pid: number;
@@ -77,14 +78,6 @@ function compare(a: string, b: string): number {
 function claimOrder(a: StatusJob, b: StatusJob, now: string): number {
   const waits = (job: StatusJob) => (job.notBefore && job.notBefore > now ? 1 : 0);
   return waits(a) - waits(b) || b.priority - a.priority || compare(a.createdAt, b.createdAt) || localeOrder(a.id, b.id);
-}
-
-let collator: Intl.Collator["compare"] | undefined;
-
-/** What `a.localeCompare(b)` answers, with one collator made on first use rather than one per comparison. */
-function localeOrder(a: string, b: string): number {
-  collator ??= new Intl.Collator().compare;
-  return collator(a, b);
 }
 
 /** A job's row of `aq status`: what the core knows of it, then what plugins add from its meta. */
