@@ -7,7 +7,6 @@ import { AqError, oneLine } from "../core/errors.ts";
 import { check } from "../core/validation.ts";
 import type { ResolvedConfig } from "../core/config.ts";
 import { ConfigSchema, type UserConfig } from "./schema.ts";
-import { importModule } from "./ts-loader.ts";
 
 export type { ResolvedConfig };
 
@@ -22,6 +21,8 @@ const PLACES = [
 ];
 
 const loadModule: Loader = async (filepath) => {
+  // Loaded only when a config file is code, not for a JSON one or none.
+  const { importModule } = await import("./ts-loader.ts");
   const module = await importModule(filepath);
   return module.default ?? module;
 };

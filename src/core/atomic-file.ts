@@ -1,17 +1,18 @@
-import { randomBytes } from "node:crypto";
 import { closeSync, constants, fsync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { promisify } from "node:util";
 import { crashPoint } from "./crash-point.ts";
 import { isErrno } from "./errors.ts";
+import { randomHex } from "./random-hex.ts";
 
 // Exclusive and no-follow: a file or link planted under a temp name is never written through.
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 // Unique within this process by the counter, across processes by the pid; the random part
 // tells this process's temps from those of an earlier one that had the same pid.
-const run = randomBytes(3).toString("hex");
+let run: string | undefined;
 let sequence = 0;
-const fsyncAsync = promisify(fsync);
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((done, fail) => fsync(fd, (error) => (error ? fail(error) : done())));
+}
 
 /**
  * Writes a file by write-to-temp, fsync and rename: a reader sees the old or the new file, never a
@@ -42,7 +43,10 @@ export async function writeFileAtomic(path: string, data: string, options: { dur
 
 function openTemp(path: string): { temp: string; fd: number } {
   for (;;) {
-    const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${run}${(sequence++).toString(16)}.tmp`);
+    const temp = join(
+      dirname(path),
+      `.${basename(path)}.${process.pid}.${(run ??= randomHex(3))}${(sequence++).toString(16)}.tmp`,
+    );
     try {
       return { temp, fd: openSync(temp, CREATE_NEW, 0o666) };
     } catch (error) {

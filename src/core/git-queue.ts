@@ -13,7 +13,7 @@ import { withLock } from "./locks.ts";
 import { gitRunsIn, processesWithEnv } from "./proc-scan.ts";
 import { STAGE_NAMES } from "./stages.ts";
 
-export const DEFAULT_QUEUE_REF = "refs/heads/aq-queue";
+export { DEFAULT_QUEUE_REF } from "./queue-ref.ts";
 /** The files of a job that the audit log keeps; logs, prompts and the agent's stream stay out. */
 const AUDITED = ["job.md", "meta.json"] as const;
 /** The audit log's commits are aq's, not the person's: named after aq and the host that made them. */

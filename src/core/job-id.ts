@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { AqError } from "./errors.ts";
+import { randomHex } from "./random-hex.ts";
 
 /** Job ids name directories and git branches (`aq/<id>`), so they stay within safe characters. */
 export const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
@@ -24,7 +24,7 @@ export function newJobId(hint?: string): string {
     .slice(0, 40)
     .replace(/-+$/, "");
   const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);
-  return `${slug || "job"}-${stamp}-${randomBytes(2).toString("hex")}`;
+  return `${slug || "job"}-${stamp}-${randomHex(2)}`;
 }
 
 /** A file stem made into an id, or undefined when nothing usable is left. */

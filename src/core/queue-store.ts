@@ -1,10 +1,11 @@
-import { randomBytes } from "node:crypto";
 import { closeSync, lstatSync, renameSync, statSync, writeSync } from "node:fs";
 import { mkdir, readdir, readFile, realpath, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { crashPoint } from "./crash-point.ts";
 import { AqError, isErrno, oneLine } from "./errors.ts";
-import { DEFAULT_QUEUE_REF, GitQueue } from "./git-queue.ts";
+import type { GitQueue } from "./git-queue.ts";
+import { DEFAULT_QUEUE_REF } from "./queue-ref.ts";
+import { randomHex } from "./random-hex.ts";
 import type { JobSpec } from "./job-file.ts";
 import { parseJob } from "./job-file.ts";
 import { JOB_ID } from "./job-id.ts";
@@ -104,16 +105,18 @@ export class QueueStore {
     this.queuedIndex = new QueuedIndex(join(root, "queued"));
   }
 
-  /** The git-queue, found on the first commit (a read-only command never asks git). */
+  /** The git-queue, found on the first commit (a read-only command never asks git, nor loads its code). */
   gitQueue(): Promise<GitQueue | undefined> {
     return (this.detected ??=
       this.gitMode === false
         ? Promise.resolve(undefined)
-        : GitQueue.detect(this.root, {
-            ...this.gitOptions,
-            stateDir: this.stateDir("git"),
-            lockPath: this.lockPath("git"),
-          }));
+        : import("./git-queue.ts").then(({ GitQueue }) =>
+            GitQueue.detect(this.root, {
+              ...this.gitOptions,
+              stateDir: this.stateDir("git"),
+              lockPath: this.lockPath("git"),
+            }),
+          ));
   }
 
   /** Opens the queue, creating its skeleton; `readOnly` (status, logs) creates nothing and reads what is there. */
@@ -348,7 +351,7 @@ export class QueueStore {
       async () => {
         const raced = await this.locate(job.id);
         if (raced) throw new AqError("AQ_CONFLICT", `a job with id ${job.id} already exists (in ${raced}/)`);
-        const scratch = this.stateDir("tmp", `${job.id}.${randomBytes(4).toString("hex")}`);
+        const scratch = this.stateDir("tmp", `${job.id}.${randomHex(4)}`);
         await mkdir(scratch, { recursive: true });
         try {
           await writeFile(join(scratch, JOB_FILE), job.text);

@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
 import type { PluginEntry } from "../config/schema.ts";
-import { importModule, importPackageFrom } from "../config/ts-loader.ts";
 import { AqError, oneLine } from "../core/errors.ts";
 import { BUILTIN_PLUGINS } from "../../plugins/builtin.ts";
 import type { AqPlugin, OptionsSchema, PluginApi, PluginSwitch } from "./define.ts";
@@ -115,6 +114,8 @@ async function importPlugin(choice: PluginChoice, dir: string, where: string): P
       if (!builtin) throw new AqError("AQ_BAD_PLUGIN", `${where}: this build of aq does not include it`);
       return await builtin.load();
     }
+    // The loader and its TypeScript hooks load only for a plugin named by path or package.
+    const { importModule, importPackageFrom } = await import("../config/ts-loader.ts");
     return path !== undefined ? await importModule(path) : await importPackageFrom(spec, dir);
   } catch (error) {
     if (error instanceof AqError) throw error;
