@@ -34,6 +34,7 @@ export function print(line = ""): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** JSON on stdout: indented for a person at a terminal, on one line for a pipe (half the bytes, and faster to make). */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${process.stdout.isTTY ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`);
 }
