@@ -7,8 +7,22 @@ import {
 } from "../../src/index.ts";
 import type { Connection } from "./connection.ts";
 
-/** How long an idle factory waits before asking the coordinator again after "nothing to do". */
-export const IDLE_CLAIM_PAUSE_MS = 5_000;
+/**
+ * How long an idle factory waits before asking the coordinator again after "nothing to do": 5 s
+ * after the first such answer, longer while they keep coming, up to 15 s. Each claim costs an
+ * idle factory a few milliseconds of CPU (ky over a cold fetch), so a factory idle for a long
+ * time asks four times a minute rather than twelve; a job it gets, or a heartbeat saying there
+ * is work, starts the pauses over. Never longer than the lease renewal interval.
+ */
+export const IDLE_CLAIM_PAUSES_MS: readonly number[] = [5_000, 10_000, 15_000];
+/** The first pause: what a factory that just found nothing waits. */
+export const IDLE_CLAIM_PAUSE_MS = IDLE_CLAIM_PAUSES_MS[0]!;
+
+/** The pause after the `emptyAnswers`-th "nothing to do" in a row (the first is 1). */
+export function idleClaimPauseMs(emptyAnswers: number, renewMs: number): number {
+  const step = Math.min(Math.max(0, emptyAnswers - 1), IDLE_CLAIM_PAUSES_MS.length - 1);
+  return Math.min(IDLE_CLAIM_PAUSES_MS[step]!, renewMs);
+}
 
 /** Claimed jobs become local jobs named after the fleet job and the epoch they run under. */
 export function localIdOf(fleetJobId: string, leaseEpoch: number): string {
@@ -65,10 +79,11 @@ async function claimOnce(
   if (!result.ok) return undefined; // the connection logged it (once per kind of problem)
   const answer = result.data;
   if (!answer || !("leaseEpoch" in answer)) {
-    connection.quietUntil = Date.now() + Math.min(IDLE_CLAIM_PAUSE_MS, connection.settings.renewMs);
+    connection.emptyAnswers++;
+    connection.quietUntil = Date.now() + idleClaimPauseMs(connection.emptyAnswers, connection.settings.renewMs);
     return undefined;
   }
-  connection.quietUntil = 0;
+  connection.workAhead();
   const { job, leaseEpoch } = answer;
   const leaseExpiresAt =
     typeof answer.leaseExpiresAt === "number" ? new Date(answer.leaseExpiresAt).toISOString() : answer.leaseExpiresAt;

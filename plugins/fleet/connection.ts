@@ -15,6 +15,8 @@ export class Connection {
   reachable: boolean | undefined;
   /** No claim before this time: the coordinator had nothing to do a moment ago. */
   quietUntil = 0;
+  /** "Nothing to do" answers to claims in a row: the pause before the next claim grows with them. */
+  emptyAnswers = 0;
   lastProblem: string | undefined;
   authProblem: string | undefined;
   private failures = 0;
@@ -29,6 +31,12 @@ export class Connection {
   /** The HTTP client, imported on first use so commands that never call the coordinator stay fast. */
   api(): Promise<FleetClient> {
     return (this.client ??= import("./client.ts").then(({ FleetClient }) => new FleetClient(this.settings)));
+  }
+
+  /** There is work (a job was claimed, a heartbeat said so): the next claim may come at once. */
+  workAhead(): void {
+    this.quietUntil = 0;
+    this.emptyAnswers = 0;
   }
 
   /** Calls that can wait (heartbeat, claim, catching up the outboxes) respect the backoff. */

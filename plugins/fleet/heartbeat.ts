@@ -42,7 +42,7 @@ export class Heartbeat {
     if (!result.ok) return false;
     this.claimable = result.data?.claimable;
     this.noteWaiting(result.data?.waiting ?? []);
-    if (this.claimable) this.connection.quietUntil = 0;
+    if (this.claimable) this.connection.workAhead();
     // A periodic beat answered after the runner stopped sends nothing more: the goodbye beat does that.
     if (options.periodic && this.stopped) return true;
     if (waiting > 0) await flushAll(this.outbox, this.fence, this.connection);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { idleClaimPauseMs } from "../../plugins/fleet/claim.ts";
 import { Runner } from "../../src/core/runner.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { MOCK_API, MockCoordinator } from "../helpers/fleet-mock.ts";
@@ -14,6 +15,14 @@ afterEach(async () => {
 });
 
 describe("an idle fleet factory", () => {
+  it("waits longer between claims while the coordinator keeps having nothing, never past the renew interval", () => {
+    expect([1, 2, 3, 4, 50].map((answers) => idleClaimPauseMs(answers, 300_000))).toEqual([
+      5_000, 10_000, 15_000, 15_000, 15_000,
+    ]);
+    expect([1, 2, 3].map((answers) => idleClaimPauseMs(answers, 7_000))).toEqual([5_000, 7_000, 7_000]);
+    expect(idleClaimPauseMs(0, 300_000)).toBe(5_000);
+  });
+
   it("asks the coordinator at its pause after 'nothing to do', and its runner wakes for that, not at every poll", async () => {
     mock = new MockCoordinator([]).install();
     // The claim's pause is min(5 s, the renew interval): 1.5 s here; the runner's poll is 50 ms.
