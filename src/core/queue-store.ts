@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, renameSync, statSync, writeSync } from "node:fs";
+import { closeSync, type Dirent, lstatSync, readdirSync, renameSync, statSync, writeSync } from "node:fs";
 import { mkdir, readdir, readFile, realpath, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { crashPoint } from "./crash-point.ts";
@@ -202,7 +202,17 @@ export class QueueStore {
   }
 
   async ids(stage: Stage): Promise<string[]> {
-    const entries = await readdir(this.stageDir(stage), { withFileTypes: true }).catch(() => []);
+    return this.idsNow(stage);
+  }
+
+  /** The job directories of a stage, read synchronously: each() reads every meta.json in them synchronously anyway. */
+  private idsNow(stage: Stage): string[] {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(this.stageDir(stage), { withFileTypes: true });
+    } catch {
+      return [];
+    }
     return entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith(".")).map((entry) => entry.name);
   }
 
@@ -224,7 +234,7 @@ export class QueueStore {
     for (const stage of stages) {
       const stageDir = this.stageDir(stage);
       // What jobDir's join gives, without normalizing once per job: a directory entry holds no separator, and "."-names are skipped.
-      for (const id of await this.ids(stage)) take(this.record(stage, id, stageDir + sep + id));
+      for (const id of this.idsNow(stage)) take(this.record(stage, id, stageDir + sep + id));
     }
   }
 
