@@ -43,10 +43,11 @@ export class Heartbeat {
     this.claimable = result.data?.claimable;
     this.noteWaiting(result.data?.waiting ?? []);
     if (this.claimable) this.connection.workAhead();
-    // A periodic beat answered after the runner stopped sends nothing more: the goodbye beat does that.
-    if (options.periodic && this.stopped) return true;
+    // A periodic beat answered, or still catching up, after the runner stopped sends nothing more: the goodbye beat does that.
+    const current = () => !(options.periodic && this.stopped);
+    if (!current()) return true;
     if (waiting > 0) await flushAll(this.outbox, this.fence, this.connection);
-    if (this.runner) await renewHeld(this.aq, this.connection, this.fence);
+    if (this.runner && current()) await renewHeld(this.aq, this.connection, this.fence, current);
     return true;
   }
 

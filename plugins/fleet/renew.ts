@@ -84,10 +84,17 @@ export function renewWhileBuilding(
  * A live factory keeps the leases of the fleet jobs it holds outside building (claimed and not
  * started yet, or waiting on a local retry; finished but not shipped): renewed with each
  * heartbeat, so the work waits for its runner or operator instead of being redone elsewhere.
+ * `current` is asked before each renew: a beat that outlived its runner stops there.
  */
-export async function renewHeld(aq: PluginApi, connection: Connection, fence: Fence): Promise<void> {
+export async function renewHeld(
+  aq: PluginApi,
+  connection: Connection,
+  fence: Fence,
+  current: () => boolean = () => true,
+): Promise<void> {
   const { jobs } = await aq.queue.list(["queued", "assigned", "review", "testing"]);
   for (const job of jobs) {
+    if (!current()) return;
     const fleet = fleetJobOf(job.meta);
     if (!fleet || fleet.closed || !connection.mayCall()) continue;
     await renewLease(connection, fence, job.id, fleet.lease);

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { promote } from "../../src/actions/promote.ts";
 import { ship } from "../../src/actions/ship.ts";
 import { collectStatus } from "../../src/core/status.ts";
-import { aq as cli } from "../helpers/cli.ts";
+import { aq as cli, waitFor } from "../helpers/cli.ts";
 import { kindOf, MOCK_API, MockCoordinator, NETWORK_ERROR, type MockFleetJob } from "../helpers/fleet-mock.ts";
 import { fleetAq, fleetOf, localId, outboxIn, PRODUCT, PROMPT, TOKEN } from "../helpers/fleet-world.ts";
 import { git, gitRepo } from "../helpers/git.ts";
@@ -55,6 +55,26 @@ function holdFirstPeriodicBeat(coordinator: MockCoordinator): Promise<void> {
 
 const bodies = (requests: { json: any }[]) => requests.map((request) => request.json);
 const fencedAborts = (meta: any) => (meta.events ?? []).filter((event: any) => event.type === "fenced-abort");
+
+/**
+ * Holds the first renew of J1 that comes while J2 is in review too (a periodic beat renewing the
+ * jobs held in review, J1 first) until `release` is called; `answered` resolves once it is answered.
+ */
+function holdRenewOfHeld(coordinator: MockCoordinator, queue: string) {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let holding = false;
+  let answered = false;
+  coordinator.answer = async (request) => {
+    if (holding || request.path !== "/api/fleet/jobs/J1/lease/renew") return undefined;
+    if (stageOf(queue, localId("J2", 7)) !== "review") return undefined;
+    holding = true;
+    await held;
+    answered = true;
+    return undefined;
+  };
+  return { release, wasHeld: () => holding, answered: () => answered };
+}
 
 describe("1. heartbeat / register", () => {
   it("registers with a heartbeat when the loop starts: factoryId, detected capabilities, health ok, load, bearer token and product id", async () => {
@@ -137,6 +157,28 @@ describe("1. heartbeat / register", () => {
 
   // Regression (seen with two npm test side by side): the beat in flight as the runner stopped, answered after
   // the goodbye, renewed the leases of the jobs held in review, so a renew followed `aq run`'s end.
+  // Regression (seen with two npm test side by side): a beat whose heartbeat was answered before the runner
+  // stopped went on renewing the jobs held in review after it stopped, so a renew followed `aq run`'s end.
+  it("renews no further lease after the runner stopped in the middle of a beat's renewals", async () => {
+    const fleetJob = (id: string, body: string): MockFleetJob => ({
+      id,
+      bodyMd: `---\nengine: shell\n---\n${body}\n`,
+      options: { engine: "shell" },
+      leaseEpoch: 7,
+    });
+    const w = await world([fleetJob("J1", "true"), fleetJob("J2", "true"), fleetJob("J3", "sleep 0.6")]);
+    const renew = holdRenewOfHeld(w.mock, w.queue);
+    await w.drain();
+    for (const id of ["J1", "J2", "J3"]) expect(stageOf(w.queue, localId(id, 7))).toBe("review");
+    expect(renew.wasHeld()).toBe(true);
+    const stopped = w.mock.requests.length;
+    renew.release();
+    await waitFor(renew.answered, 5_000, "the held renew answered");
+    // What the beat would send next follows its renew's answer at once.
+    await sleep(300);
+    expect(w.mock.requests.slice(stopped).map((request) => `${request.method} ${request.path}`)).toEqual([]);
+  });
+
   it("renews no lease after the runner stopped, even from a beat that was in flight as it stopped", async () => {
     const w = await world([job("sleep 0.4")]);
     const held = holdFirstPeriodicBeat(w.mock);
