@@ -46,7 +46,7 @@ export class Heartbeat {
     // A periodic beat answered, or still catching up, after the runner stopped sends nothing more: the goodbye beat does that.
     const current = () => !(options.periodic && this.stopped);
     if (!current()) return true;
-    if (waiting > 0) await flushAll(this.outbox, this.fence, this.connection);
+    if (waiting > 0) await flushAll(this.outbox, this.fence, this.connection, current);
     if (this.runner && current()) await renewHeld(this.aq, this.connection, this.fence, current);
     return true;
   }

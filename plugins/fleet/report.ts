@@ -113,9 +113,14 @@ export class Outbox {
 }
 
 /** Catches up every outbox here (the coordinator answers again, or a runner starts). */
-export async function flushAll(outbox: Outbox, fence: Fence, connection: Connection): Promise<void> {
+export async function flushAll(
+  outbox: Outbox,
+  fence: Fence,
+  connection: Connection,
+  current: () => boolean = () => true,
+): Promise<void> {
   for (const job of await outbox.behind()) {
-    if (!connection.mayCall()) return;
+    if (!connection.mayCall() || !current()) return;
     if ((await outbox.deliver(job.id)) === "fenced") await fence.decide(job.id, "deferred");
   }
 }
