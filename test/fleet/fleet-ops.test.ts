@@ -289,7 +289,9 @@ describe("aq fleet: the operator's commands", { timeout: 60_000 }, () => {
     expect(existsSync(join(dir, "finished"))).toBe(false);
     expect(coord.store.job("LONG")).toMatchObject({ stage: "cancelled", leaseEpoch: 2, factoryId: null });
     const types = coord.store.events("LONG").map((event) => event.type);
-    expect(types.slice(0, 3)).toEqual(["enqueued", "claimed", "stage"]);
+    // A heartbeat may renew the claimed job's lease before its building report lands (seen under load): that is
+    // the lease of a held job kept, not a step of the job.
+    expect(types.filter((type) => type !== "renewed").slice(0, 3)).toEqual(["enqueued", "claimed", "stage"]);
     expect(types).toContain("cancelled");
     expect(types.slice(types.indexOf("cancelled") + 1).every((type) => type === "fenced")).toBe(true);
     expect(types.filter((type) => type === "fenced").length).toBeGreaterThanOrEqual(1);
