@@ -98,6 +98,6 @@ async function jobIds(words: readonly string[]): Promise<string[]> {
     plugins: false,
     readOnly: true,
   });
-  const ids = await Promise.all(STAGE_NAMES.map((stage) => aq.store.ids(stage)));
+  const ids = STAGE_NAMES.map((stage) => aq.store.ids(stage));
   return ids.flat().sort();
 }

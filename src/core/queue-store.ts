@@ -201,12 +201,8 @@ export class QueueStore {
     return parseJob(text, `${record.id}/job.md`);
   }
 
-  async ids(stage: Stage): Promise<string[]> {
-    return this.idsNow(stage);
-  }
-
-  /** The job directories of a stage, read synchronously: each() reads every meta.json in them synchronously anyway. */
-  private idsNow(stage: Stage): string[] {
+  /** The job directories of a stage, read synchronously: a listing reads every meta.json in them synchronously anyway. */
+  ids(stage: Stage): string[] {
     let entries: Dirent[];
     try {
       entries = readdirSync(this.stageDir(stage), { withFileTypes: true });
@@ -234,7 +230,7 @@ export class QueueStore {
     for (const stage of stages) {
       const stageDir = this.stageDir(stage);
       // What jobDir's join gives, without normalizing once per job: a directory entry holds no separator, and "."-names are skipped.
-      for (const id of this.idsNow(stage)) take(this.record(stage, id, stageDir + sep + id));
+      for (const id of this.ids(stage)) take(this.record(stage, id, stageDir + sep + id));
     }
   }
 

@@ -12,7 +12,7 @@ import { STAGE_NAMES } from "./stages.ts";
  */
 export async function sweepQueue(store: QueueStore): Promise<void> {
   for (const stage of STAGE_NAMES) {
-    for (const id of await store.ids(stage)) {
+    for (const id of store.ids(stage)) {
       const dir = store.jobDir(stage, id);
       if (pendingMeta(dir, stage, { any: true }) !== undefined) await store.settle(stage, id);
       else await removeOrphanTemps(dir);
