@@ -81,7 +81,7 @@ export async function fleet(count: number): Promise<Figure[]> {
 
 /**
  * 5. An idle factory (fleet on, coordinator up, nothing to do) for `seconds`: RSS and CPU, beside
- * an idle `node` (the floor) and, when BENCH_BASELINE_ROOT names a built checkout of another
+ * an idle `node` (the floor), an idle `node` that imported ky (the HTTP stack's floor) and, when BENCH_BASELINE_ROOT names a built checkout of another
  * commit, that commit's factory, all at the same time so that they share the machine's load.
  * RSS is sampled from 2 s after the start; the CPU of being idle is counted from
  * `SETTLE_SECONDS` on, once start-up's own work is done (V8's memory reducer collects a few
@@ -104,6 +104,14 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
     { name: "node", child: spawn(NODE, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" }) },
     { name: "aq", child: factory(ROOT, "idle") },
     { name: "claims", child: await claimCadence(coord) },
+    // The stack's own floor: ky needs Node's fetch classes (Request, Response), bundled undici.
+    {
+      name: "ky",
+      child: spawn(NODE, ["--input-type=module", "-e", 'await import("ky"); setInterval(() => {}, 1000)'], {
+        cwd: ROOT,
+        stdio: "ignore",
+      }),
+    },
     ...(baselineRoot ? [{ name: "baseline", child: factory(baselineRoot, "idle-baseline") }] : []),
   ];
   await sleep(2_000);
@@ -120,7 +128,7 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
   for (const { child } of watched) child.kill("SIGTERM");
   await Promise.all(watched.map(({ child }) => new Promise((done) => child.once("close", done))));
   await coord.close();
-  const [floor, aq, claims, baseline] = [0, 1, 2, 3].map((at) =>
+  const [floor, aq, claims, ky, baseline] = [0, 1, 2, 3, 4].map((at) =>
     rss[at]
       ? { max: Math.max(...rss[at]!), median: median(rss[at]!), cpu: cpuPerMin[at]!, startup: startupCpu[at]! }
       : undefined,
@@ -167,6 +175,13 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
       ...versus(aq!.startup, baseline?.startup, "baseline commit"),
     },
   ];
+  figures.push({
+    case: "idle factory",
+    metric: "floor: node that imported ky and idles (RSS max)",
+    value: ky!.max,
+    unit: "MiB",
+    note: "what the stack's HTTP client costs before aq loads a line",
+  });
   figures.push({
     case: "idle factory",
     metric: "floor: node + aq's HTTP client, claiming at the factory's idle pauses (RSS max)",
