@@ -81,8 +81,9 @@ export async function fleet(count: number): Promise<Figure[]> {
 
 /**
  * 5. An idle factory (fleet on, coordinator up, nothing to do) for `seconds`: RSS and CPU, beside
- * an idle `node` (the floor), an idle `node` that imported ky (the HTTP stack's floor) and, when BENCH_BASELINE_ROOT names a built checkout of another
- * commit, that commit's factory, all at the same time so that they share the machine's load.
+ * an idle `node` (the floor), an idle `node` that imported ky (the HTTP stack's floor) and, when
+ * BENCH_BASELINE_ROOT names a built checkout of another commit, that commit's factory, all at the
+ * same time so that they share the machine's load.
  * RSS is sampled from 2 s after the start; the CPU of being idle is counted from
  * `SETTLE_SECONDS` on, once start-up's own work is done (V8's memory reducer collects a few
  * seconds after the start; the first claims back off), and start-up's CPU is its own figure.
