@@ -129,11 +129,12 @@ export async function idle(seconds: number, baselineRoot = process.env.BENCH_BAS
   for (const { child } of watched) child.kill("SIGTERM");
   await Promise.all(watched.map(({ child }) => new Promise((done) => child.once("close", done))));
   await coord.close();
-  const [floor, aq, claims, ky, baseline] = [0, 1, 2, 3, 4].map((at) =>
-    rss[at]
-      ? { max: Math.max(...rss[at]!), median: median(rss[at]!), cpu: cpuPerMin[at]!, startup: startupCpu[at]! }
-      : undefined,
-  );
+  const [floor, aq, claims, ky, baseline] = rss.map((samples, at) => ({
+    max: Math.max(...samples),
+    median: median(samples),
+    cpu: cpuPerMin[at]!,
+    startup: startupCpu[at]!,
+  }));
   const versus = (value: number, of: number | undefined, what: string) =>
     of === undefined ? {} : { baseline: { metric: what, value: of }, ratio: value / of };
   const figures: Figure[] = [
